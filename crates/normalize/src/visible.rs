@@ -1,0 +1,288 @@
+//! The one visible-text function: what a reader sees of a piece of HTML, per the fidelity rule.
+//! Used by normalize (body_text and the fidelity check), by the tests and by `verify`, so that
+//! "the same text" means one thing everywhere.
+//!
+//! The rules follow the HTML `innerText` algorithm closely enough to compare with a browser:
+//! text nodes with whitespace runs folded as `white-space: normal` folds them (inside `pre`,
+//! `textarea` and `listing` kept as is), `<br>` as a line break, block boundaries as one required
+//! line break (`<p>` as two), table cells separated by tabs, and nothing from elements a browser
+//! does not render (`script`, `style`, `template`, `noscript`, ...). Styling is not evaluated:
+//! text hidden by CSS or the `hidden` attribute counts as visible, and the sanitizer drops both,
+//! so a page never hides agency text that `body_text` contains.
+
+use ego_tree::NodeRef;
+use html5ever::tendril::TendrilSink;
+use html5ever::{QualName, local_name, ns};
+use scraper::node::Node;
+use scraper::{Html, HtmlTreeSink};
+
+/// Parses `html` as the body of an element, the way ammonia and a browser's `innerHTML` do.
+pub fn parse_fragment(html: &str) -> Html {
+    html5ever::driver::parse_fragment(
+        HtmlTreeSink::new(Html::new_fragment()),
+        Default::default(),
+        QualName::new(None, ns!(html), local_name!("div")),
+        Vec::new(),
+        false,
+    )
+    .one(html)
+}
+
+/// The visible text of an HTML fragment.
+pub fn visible_text(html: &str) -> String {
+    let document = parse_fragment(html);
+    let mut text = VisibleText::default();
+    text.walk(document.tree.root(), false);
+    text.finish()
+}
+
+/// The visible text of a one-line field (a headline, a byline): whitespace folded and trimmed.
+pub fn fold_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut pending_space = false;
+    for ch in text.chars() {
+        if is_collapsible_space(ch) {
+            pending_space = !out.is_empty();
+        } else {
+            if pending_space {
+                out.push(' ');
+                pending_space = false;
+            }
+            out.push(ch);
+        }
+    }
+    out
+}
+
+/// Whitespace that HTML folds: ASCII space, tab, line feed, form feed, carriage return.
+/// NBSP and the other Unicode spaces are visible characters and are never folded.
+pub fn is_collapsible_space(ch: char) -> bool {
+    matches!(ch, ' ' | '\t' | '\n' | '\r' | '\x0c')
+}
+
+/// Elements whose content a browser never renders.
+fn is_never_rendered(name: &str) -> bool {
+    matches!(
+        name,
+        "script"
+            | "style"
+            | "template"
+            | "noscript"
+            | "iframe"
+            | "head"
+            | "title"
+            | "meta"
+            | "link"
+            | "base"
+            | "noembed"
+            | "noframes"
+            | "frameset"
+            | "datalist"
+            | "param"
+            | "source"
+            | "track"
+            | "rp"
+            | "area"
+            | "embed"
+            | "img"
+            | "input"
+            | "textarea"
+            | "select"
+    )
+}
+
+/// Required line breaks around an element, per its default `display`.
+fn required_breaks(name: &str) -> u8 {
+    match name {
+        "p" => 2,
+        "address" | "article" | "aside" | "blockquote" | "center" | "dd" | "details" | "dialog"
+        | "dir" | "div" | "dl" | "dt" | "fieldset" | "figcaption" | "figure" | "footer"
+        | "form" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "header" | "hgroup" | "hr"
+        | "legend" | "li" | "main" | "menu" | "nav" | "ol" | "pre" | "section" | "summary"
+        | "table" | "caption" | "ul" | "tr" | "listing" | "plaintext" | "xmp" | "option"
+        | "optgroup" | "search" => 1,
+        _ => 0,
+    }
+}
+
+fn keeps_whitespace(name: &str) -> bool {
+    matches!(name, "pre" | "textarea" | "listing" | "plaintext" | "xmp")
+}
+
+enum Piece {
+    Text(String),
+    Breaks(u8),
+}
+
+#[derive(Default)]
+struct VisibleText {
+    pieces: Vec<Piece>,
+    line: String,
+    pending_space: bool,
+}
+
+impl VisibleText {
+    fn walk(&mut self, node: NodeRef<'_, Node>, preformatted: bool) {
+        for child in node.children() {
+            match child.value() {
+                Node::Text(text) => self.push_text(text, preformatted),
+                Node::Element(element) => {
+                    let name = element.name();
+                    if is_never_rendered(name) {
+                        continue;
+                    }
+                    if name == "br" {
+                        self.line.push('\n');
+                        self.pending_space = false;
+                        continue;
+                    }
+                    if matches!(name, "td" | "th") && has_previous_cell(child) {
+                        self.line.push('\t');
+                        self.pending_space = false;
+                    }
+                    let breaks = required_breaks(name);
+                    if breaks > 0 {
+                        self.push_breaks(breaks);
+                    }
+                    self.walk(child, preformatted || keeps_whitespace(name));
+                    if breaks > 0 {
+                        self.push_breaks(breaks);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn push_text(&mut self, text: &str, preformatted: bool) {
+        if preformatted {
+            if self.pending_space && !self.at_line_start() {
+                self.line.push(' ');
+            }
+            self.pending_space = false;
+            self.line.push_str(text);
+            return;
+        }
+        for ch in text.chars() {
+            if is_collapsible_space(ch) {
+                self.pending_space = true;
+            } else {
+                if self.pending_space && !self.at_line_start() {
+                    self.line.push(' ');
+                }
+                self.pending_space = false;
+                self.line.push(ch);
+            }
+        }
+    }
+
+    fn at_line_start(&self) -> bool {
+        self.line.is_empty() || self.line.ends_with(['\n', '\t'])
+    }
+
+    fn push_breaks(&mut self, count: u8) {
+        self.pending_space = false;
+        if !self.line.is_empty() {
+            self.pieces.push(Piece::Text(std::mem::take(&mut self.line)));
+        }
+        match self.pieces.last_mut() {
+            Some(Piece::Breaks(existing)) => *existing = (*existing).max(count),
+            _ => self.pieces.push(Piece::Breaks(count)),
+        }
+    }
+
+    fn finish(mut self) -> String {
+        if !self.line.is_empty() {
+            self.pieces.push(Piece::Text(std::mem::take(&mut self.line)));
+        }
+        let mut out = String::new();
+        let mut pending_breaks = 0u8;
+        for piece in self.pieces {
+            match piece {
+                Piece::Breaks(count) => pending_breaks = pending_breaks.max(count),
+                Piece::Text(text) => {
+                    if !out.is_empty() {
+                        for _ in 0..pending_breaks {
+                            out.push('\n');
+                        }
+                    }
+                    pending_breaks = 0;
+                    out.push_str(&text);
+                }
+            }
+        }
+        // Line breaks and folded spaces at the very start and end are not visible.
+        let trimmed = out.trim_matches(|ch| matches!(ch, '\n' | ' ' | '\t'));
+        if trimmed.len() == out.len() {
+            out
+        } else {
+            trimmed.to_string()
+        }
+    }
+}
+
+fn has_previous_cell(node: NodeRef<'_, Node>) -> bool {
+    node.prev_siblings().any(|sibling| {
+        sibling
+            .value()
+            .as_element()
+            .is_some_and(|element| matches!(element.name(), "td" | "th"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folds_whitespace_like_a_browser() {
+        assert_eq!(visible_text("  a \n\t b  "), "a b");
+        assert_eq!(visible_text("a<span> </span>b"), "a b");
+        assert_eq!(visible_text("a<b>b</b>c"), "abc");
+    }
+
+    #[test]
+    fn keeps_nbsp_soft_hyphen_and_zwj() {
+        let text = "a\u{a0}\u{a0}b soft\u{ad}hyphen 👩\u{200d}👩\u{200d}👧";
+        assert_eq!(visible_text(text), text);
+    }
+
+    #[test]
+    fn block_boundaries_become_line_breaks() {
+        assert_eq!(visible_text("<p>one</p>\n  <p>two</p>"), "one\n\ntwo");
+        assert_eq!(visible_text("<div>one</div><div>two</div>"), "one\ntwo");
+        assert_eq!(visible_text("<ul><li>a</li> <li>b</li></ul>"), "a\nb");
+        assert_eq!(visible_text("a <br> b"), "a\nb");
+    }
+
+    #[test]
+    fn tables_use_tabs_and_lines() {
+        assert_eq!(
+            visible_text("<table><tr><td>a</td><td>b</td></tr><tr><td>c</td><td>d</td></tr></table>"),
+            "a\tb\nc\td"
+        );
+    }
+
+    #[test]
+    fn preformatted_text_keeps_its_spaces() {
+        assert_eq!(visible_text("<pre>a   b\n  c</pre>"), "a   b\n  c");
+    }
+
+    #[test]
+    fn invisible_elements_and_comments_are_not_text() {
+        assert_eq!(
+            visible_text("a<script>x()</script><style>p{}</style><!-- c -->b<span hidden>h</span>"),
+            "abh"
+        );
+    }
+
+    #[test]
+    fn entities_are_decoded() {
+        assert_eq!(visible_text("AT&amp;T &lt;b&gt; &eacute;"), "AT&T <b> é");
+    }
+
+    #[test]
+    fn fold_line_trims_and_folds() {
+        assert_eq!(fold_line("  Hello \n  world\u{a0} "), "Hello world\u{a0}");
+    }
+}
