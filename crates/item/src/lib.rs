@@ -175,3 +175,10 @@ pub struct Draft {
     /// were not valid in the declared encoding). The gate turns them into a hold.
     pub holds: Vec<String>,
 }
+
+/// SHA-256 of some bytes as lowercase hex: the one content hash used for raw payloads, item ids
+/// and text hashes.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(bytes))
+}

@@ -1,1 +1,359 @@
-//! placeholder
+//! parse: turns the raw bytes of a payload into draft items, one per story, whatever the format.
+//! The format is detected from the content, never from a file name. Pure: no IO, no clock.
+//!
+//! Each format has its own module (`rss`, `atom`, `jsonfeed`); `xml` is the tolerant tree they
+//! read, `encoding` picks the character encoding, `dates` reads the dates agencies write.
+
+mod atom;
+mod common;
+pub mod dates;
+pub mod encoding;
+mod error;
+mod jsonfeed;
+mod rss;
+pub mod xml;
+
+pub use error::{ErrorKind, ParseError, Position};
+
+use common::ItemOutcome;
+use serde::Serialize;
+use verbatim_item::Draft;
+use xml::{Element, Fatal, XmlLimits};
+
+/// The version of the parsers, recorded with every item.
+pub const PARSER_VERSION: &str = concat!("verbatim-parse/", env!("CARGO_PKG_VERSION"));
+
+/// A payload to parse.
+#[derive(Debug, Clone, Copy)]
+pub struct Input<'a> {
+    pub bytes: &'a [u8],
+    /// The HTTP `Content-Type`, when the payload came over HTTP.
+    pub content_type: Option<&'a str>,
+    /// File path or URL, named in every error.
+    pub origin: &'a str,
+}
+
+/// Limits on one payload.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_document_bytes: usize,
+    pub xml: XmlLimits,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_document_bytes: 64 * 1024 * 1024,
+            xml: XmlLimits::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    Rss2,
+    Rss1,
+    Atom,
+    JsonFeed,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Rss2 => "rss2",
+            Format::Rss1 => "rss1",
+            Format::Atom => "atom",
+            Format::JsonFeed => "jsonfeed",
+        }
+    }
+}
+
+/// What parsing found: the items, and the problems that did not stop the others.
+#[derive(Debug)]
+pub struct Parsed {
+    pub format: Format,
+    /// Why the format was chosen (shown by `verbatim parse --explain`).
+    pub detected_because: String,
+    pub encoding: &'static str,
+    pub drafts: Vec<Draft>,
+    pub errors: Vec<ParseError>,
+}
+
+/// Parses one payload. `Err` means nothing could be read at all (unknown format, no root element,
+/// a limit passed); problems with single items are in `Parsed::errors` and the rest still parse.
+pub fn parse(input: Input<'_>, limits: &Limits) -> Result<Parsed, ParseError> {
+    let fail = |position: Option<Position>, kind: ErrorKind| ParseError {
+        origin: input.origin.to_string(),
+        position,
+        kind,
+    };
+    if input.bytes.len() > limits.max_document_bytes {
+        return Err(fail(
+            None,
+            ErrorKind::Limit {
+                what: "the payload size",
+                limit: limits.max_document_bytes,
+            },
+        ));
+    }
+    let charset = input.content_type.and_then(encoding::charset_of_content_type);
+    let decoded = encoding::decode(input.bytes, charset);
+    let text = decoded.text.as_str();
+    let first = text.trim_start_matches(|ch: char| ch.is_whitespace() || ch == '\u{feff}').chars().next();
+
+    let (format, detected_because, outcomes, mut errors) = match first {
+        Some('{') | Some('[') => {
+            let document: serde_json::Value = serde_json::from_str(text).map_err(|error| {
+                fail(
+                    Some(Position {
+                        line: error.line(),
+                        column: error.column(),
+                    }),
+                    ErrorKind::Json(error.to_string()),
+                )
+            })?;
+            if !jsonfeed::is_json_feed(&document) {
+                return Err(fail(
+                    None,
+                    ErrorKind::UnknownFormat("JSON without a JSON Feed \"version\"".into()),
+                ));
+            }
+            let because = "JSON with a \"version\" naming jsonfeed.org".to_string();
+            (Format::JsonFeed, because, jsonfeed::read(&document), Vec::new())
+        }
+        Some('<') => {
+            let document = xml::read_document(text, limits.xml).map_err(|fatal| match fatal {
+                Fatal::NoRootElement(offset, message) => {
+                    fail(Some(Position::of_offset(text, offset)), ErrorKind::Xml(message))
+                }
+                Fatal::TooManyElements(limit) => fail(
+                    None,
+                    ErrorKind::Limit {
+                        what: "the number of elements",
+                        limit,
+                    },
+                ),
+            })?;
+            let root = &document.root;
+            let (format, because) = detect_xml(root).ok_or_else(|| {
+                fail(
+                    Some(Position::of_offset(text, root.offset)),
+                    ErrorKind::UnknownFormat(format!("XML with root element <{}>", root.name)),
+                )
+            })?;
+            let outcomes = match format {
+                Format::Atom => atom::read(root),
+                _ => rss::read(root),
+            };
+            let mut errors: Vec<ParseError> = document
+                .errors
+                .iter()
+                .map(|(offset, message)| {
+                    fail(Some(Position::of_offset(text, *offset)), ErrorKind::Xml(message.clone()))
+                })
+                .collect();
+            collect_errors_outside_items(root, &mut |offset, message| {
+                errors.push(fail(Some(Position::of_offset(text, offset)), ErrorKind::Xml(message.to_string())));
+            });
+            (format, because, outcomes, errors)
+        }
+        _ => {
+            return Err(fail(
+                None,
+                ErrorKind::UnknownFormat("the payload is neither XML nor JSON".into()),
+            ));
+        }
+    };
+
+    let mut drafts = Vec::new();
+    for (index, outcome) in outcomes.into_iter().enumerate() {
+        match outcome {
+            ItemOutcome::Read(fields) => {
+                let mut draft = fields.into_draft();
+                if let Some(reason) = &decoded.invalid {
+                    draft.holds.push(reason.clone());
+                }
+                drafts.push(draft);
+            }
+            ItemOutcome::Broken { offset, reason } => errors.push(fail(
+                Some(Position::of_offset(text, offset)),
+                ErrorKind::Item {
+                    index: index + 1,
+                    reason,
+                },
+            )),
+            ItemOutcome::Invalid { reason } => errors.push(fail(
+                None,
+                ErrorKind::Item {
+                    index: index + 1,
+                    reason,
+                },
+            )),
+        }
+    }
+    errors.dedup();
+    Ok(Parsed {
+        format,
+        detected_because,
+        encoding: decoded.encoding.name(),
+        drafts,
+        errors,
+    })
+}
+
+fn detect_xml(root: &Element) -> Option<(Format, String)> {
+    let because = |what: &str| format!("XML whose root element is {what}");
+    match root.name.as_str() {
+        "rss" => Some((Format::Rss2, because("<rss>"))),
+        "RDF" => Some((Format::Rss1, because("<rdf:RDF>"))),
+        "feed" | "entry" if matches!(root.ns.as_deref(), Some(xml::NS_ATOM) | None) => {
+            Some((Format::Atom, because(&format!("Atom <{}>", root.name))))
+        }
+        _ => None,
+    }
+}
+
+/// Errors on elements other than items and entries (those are reported per item).
+fn collect_errors_outside_items(element: &Element, report: &mut dyn FnMut(usize, &str)) {
+    if let Some((offset, message)) = &element.error {
+        report(*offset, message);
+    }
+    for child in element.elements() {
+        if !matches!(child.name.as_str(), "item" | "entry") {
+            collect_errors_outside_items(child, report);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use verbatim_item::SourceBody;
+
+    fn parse_text(text: &str) -> Parsed {
+        match parse(
+            Input {
+                bytes: text.as_bytes(),
+                content_type: None,
+                origin: "test.xml",
+            },
+            &Limits::default(),
+        ) {
+            Ok(parsed) => parsed,
+            Err(error) => panic!("{error}"),
+        }
+    }
+
+    #[test]
+    fn rss_items_with_content_encoded() {
+        let parsed = parse_text(
+            r#"<?xml version="1.0"?>
+<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/" xmlns:dc="http://purl.org/dc/elements/1.1/">
+<channel><title>Agency</title><language>en</language><copyright>© Agency</copyright>
+<item><title>Head &amp; line</title><guid isPermaLink="false">id-1</guid><link>https://a.example/1</link>
+<description>teaser</description><content:encoded><![CDATA[<p>Full <b>text</b></p>]]></content:encoded>
+<dc:creator>Ann Writer</dc:creator><pubDate>Tue, 24 Nov 2026 14:05:00 GMT</pubDate><category>World</category></item>
+</channel></rss>"#,
+        );
+        assert_eq!(parsed.format, Format::Rss2);
+        assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+        let draft = &parsed.drafts[0];
+        assert_eq!(draft.item.guid, "id-1");
+        assert_eq!(draft.item.headline, "Head & line");
+        assert_eq!(draft.body, SourceBody::Html("<p>Full <b>text</b></p>".into()));
+        assert_eq!(draft.item.byline.as_deref(), Some("Ann Writer"));
+        assert_eq!(draft.item.language.as_deref(), Some("en"));
+        assert_eq!(draft.item.copyrightnotice.as_deref(), Some("© Agency"));
+        assert_eq!(draft.item.keywords, vec!["World".to_string()]);
+        assert!(draft.item.versioncreated.is_some());
+    }
+
+    #[test]
+    fn rss1_items_beside_the_channel() {
+        let parsed = parse_text(
+            r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/">
+<channel rdf:about="https://a.example/"><title>A</title></channel>
+<item rdf:about="https://a.example/1"><title>One</title><link>https://a.example/1</link><description>Body one</description><dc:date>2026-11-24T10:00:00Z</dc:date></item>
+</rdf:RDF>"#,
+        );
+        assert_eq!(parsed.format, Format::Rss1);
+        assert_eq!(parsed.drafts.len(), 1);
+        assert_eq!(parsed.drafts[0].item.guid, "https://a.example/1");
+    }
+
+    #[test]
+    fn atom_text_html_and_xhtml() {
+        let parsed = parse_text(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="fr">
+<entry><id>urn:1</id><title type="html">A &lt;em&gt;b&lt;/em&gt;</title><updated>2026-11-24T10:00:00Z</updated>
+<content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><p>Bonjour <b>monde</b></p></div></content>
+<author><name>Jeanne</name></author><link href="https://a.example/1"/></entry>
+<entry><id>urn:2</id><title>Plain</title><content type="text">Line &lt;1&gt;</content></entry>
+</feed>"#,
+        );
+        assert_eq!(parsed.format, Format::Atom);
+        let first = &parsed.drafts[0];
+        assert!(first.headline_is_html);
+        assert_eq!(first.body, SourceBody::Html("<p>Bonjour <b>monde</b></p>".into()));
+        assert_eq!(first.item.language.as_deref(), Some("fr"));
+        assert_eq!(first.item.link.as_deref(), Some("https://a.example/1"));
+        assert_eq!(parsed.drafts[1].body, SourceBody::Text("Line <1>".into()));
+    }
+
+    #[test]
+    fn json_feed_items_are_read_one_by_one() {
+        let parsed = parse(
+            Input {
+                bytes: br#"{"version":"https://jsonfeed.org/version/1.1","title":"A","items":[
+                    {"id":"1","title":"One","content_html":"<p>x</p>","authors":[{"name":"Ann"}]},
+                    {"id":"2","title":5},
+                    {"id":3,"content_text":"Three"}]}"#,
+                content_type: Some("application/feed+json"),
+                origin: "feed.json",
+            },
+            &Limits::default(),
+        );
+        let parsed = parsed.unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(parsed.drafts.len(), 2);
+        assert_eq!(parsed.errors.len(), 1);
+        assert!(parsed.errors[0].to_string().contains("item 2"), "{}", parsed.errors[0]);
+        assert_eq!(parsed.drafts[1].item.guid, "3");
+    }
+
+    #[test]
+    fn a_broken_item_is_reported_with_its_position_and_the_rest_parse() {
+        let parsed = parse_text("<rss><channel>\n<item><title>ok</title><guid>1</guid></item>\n<item><title>bad</oops><guid>2</guid></item>\n<item><title>fine</title><guid>3</guid></item>\n</channel></rss>");
+        let guids: Vec<&str> = parsed.drafts.iter().map(|draft| draft.item.guid.as_str()).collect();
+        assert_eq!(guids, vec!["1", "3"]);
+        let message = parsed.errors[0].to_string();
+        assert!(message.starts_with("test.xml:3:"), "{message}");
+    }
+
+    #[test]
+    fn unknown_formats_are_refused() {
+        let error = parse(
+            Input {
+                bytes: b"<html><body>hi</body></html>",
+                content_type: None,
+                origin: "page.html",
+            },
+            &Limits::default(),
+        );
+        assert!(matches!(error, Err(ParseError { kind: ErrorKind::UnknownFormat(_), .. })));
+    }
+
+    #[test]
+    fn invalid_bytes_hold_every_item() {
+        let parsed = parse(
+            Input {
+                bytes: b"<rss><channel><item><title>caf\xE9</title><guid>1</guid></item></channel></rss>",
+                content_type: None,
+                origin: "latin1.xml",
+            },
+            &Limits::default(),
+        )
+        .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(parsed.drafts[0].holds.len(), 1);
+    }
+}

@@ -1,0 +1,71 @@
+//! What the syndication formats share: the fields a format reader extracts from one entry, and
+//! how they become a draft item (including the id of last resort for entries without one).
+
+use chrono::{DateTime, Utc};
+use verbatim_item::{Association, Draft, Item, SourceBody, sha256_hex};
+
+/// One entry as a format reader found it.
+#[derive(Debug, Clone, Default)]
+pub struct ItemFields {
+    pub guid: Option<String>,
+    pub headline: String,
+    pub headline_is_html: bool,
+    pub body: SourceBody,
+    pub byline: Option<String>,
+    pub contributors: Vec<String>,
+    pub versioncreated: Option<DateTime<Utc>>,
+    pub firstcreated: Option<DateTime<Utc>>,
+    pub link: Option<String>,
+    pub language: Option<String>,
+    pub keywords: Vec<String>,
+    pub copyrightnotice: Option<String>,
+    pub associations: Vec<Association>,
+}
+
+/// An entry read, or skipped because it was broken (byte offset of the problem, reason).
+#[derive(Debug)]
+pub enum ItemOutcome {
+    Read(Box<ItemFields>),
+    Broken { offset: usize, reason: String },
+    Invalid { reason: String },
+}
+
+pub fn non_empty(value: Option<&str>) -> Option<String> {
+    value
+        .map(str::trim)
+        .filter(|value| !value.is_empty())
+        .map(str::to_string)
+}
+
+impl ItemFields {
+    pub fn into_draft(self) -> Draft {
+        let guid = self.guid.map(|guid| guid.trim().to_string()).filter(|guid| !guid.is_empty()).unwrap_or_else(|| {
+            // No id and no link: the story is identified by its text, so a changed text is a new
+            // story. Nothing better can be known about such feeds.
+            let body = match &self.body {
+                SourceBody::Html(text) | SourceBody::Text(text) => text.as_str(),
+            };
+            let key = format!("{}\u{0}{}", self.headline, body);
+            format!("urn:verbatim:sha256:{}", sha256_hex(key.as_bytes()))
+        });
+        Draft {
+            item: Item {
+                guid,
+                versioncreated: self.versioncreated,
+                firstcreated: self.firstcreated,
+                headline: self.headline,
+                byline: self.byline,
+                contributors: self.contributors,
+                language: self.language,
+                keywords: self.keywords,
+                copyrightnotice: self.copyrightnotice,
+                link: self.link,
+                associations: self.associations,
+                ..Item::default()
+            },
+            body: self.body,
+            headline_is_html: self.headline_is_html,
+            holds: Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! Dates as agencies really write them: RFC 3339 / ISO 8601 (with or without offset, with or
+//! without seconds), RFC 822 / 2822 with named zones and missing weekdays, and a few common
+//! variants. A time without a zone is read as UTC. Unreadable dates give `None`, never an error.
+
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
+
+/// Parses a date-time in any of the supported forms.
+pub fn parse_date(raw: &str) -> Option<DateTime<Utc>> {
+    let text = raw.trim();
+    if text.is_empty() {
+        return None;
+    }
+    if let Ok(date) = DateTime::parse_from_rfc3339(text) {
+        return Some(date.with_timezone(&Utc));
+    }
+    if let Ok(date) = DateTime::parse_from_rfc2822(text) {
+        return Some(date.with_timezone(&Utc));
+    }
+    parse_iso_variants(text).or_else(|| parse_rfc822_variants(text))
+}
+
+fn parse_iso_variants(text: &str) -> Option<DateTime<Utc>> {
+    let with_t = text.replacen(' ', "T", 1);
+    for format in ["%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M%:z", "%Y%m%dT%H%M%S%z"] {
+        if let Ok(date) = DateTime::<FixedOffset>::parse_from_str(&with_t, format) {
+            return Some(date.with_timezone(&Utc));
+        }
+    }
+    let without_z = with_t.trim_end_matches(['Z', 'z']);
+    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y%m%dT%H%M%S"] {
+        if let Ok(date) = NaiveDateTime::parse_from_str(without_z, format) {
+            return Some(Utc.from_utc_datetime(&date));
+        }
+    }
+    for format in ["%Y-%m-%d", "%Y%m%d"] {
+        if let Ok(date) = NaiveDate::parse_from_str(text, format) {
+            return date.and_hms_opt(0, 0, 0).map(|date| Utc.from_utc_datetime(&date));
+        }
+    }
+    None
+}
+
+/// The US and European zone abbreviations agencies put in RFC 822 dates, as offsets in minutes.
+fn zone_offset_minutes(zone: &str) -> Option<i32> {
+    let minutes = match zone.to_ascii_uppercase().as_str() {
+        "UT" | "UTC" | "GMT" | "Z" | "WET" => 0,
+        "BST" | "CET" | "WEST" | "MET" => 60,
+        "CEST" | "EET" | "MEST" => 120,
+        "EEST" | "MSK" => 180,
+        "EST" => -300,
+        "EDT" | "AST" => -240,
+        "CST" => -360,
+        "CDT" => -300,
+        "MST" => -420,
+        "MDT" => -360,
+        "PST" => -480,
+        "PDT" => -420,
+        "IST" => 330,
+        "JST" | "KST" => 540,
+        "AEST" => 600,
+        "AEDT" => 660,
+        _ => return None,
+    };
+    Some(minutes)
+}
+
+fn parse_rfc822_variants(text: &str) -> Option<DateTime<Utc>> {
+    // Drop a weekday ("Tue," or "Tuesday,"), normalise separators.
+    let cleaned = text.replace(',', " ");
+    let mut words: Vec<&str> = cleaned.split_whitespace().collect();
+    if words.first().is_some_and(|word| word.chars().all(char::is_alphabetic) && month_number(word).is_none()) {
+        words.remove(0);
+    }
+    if words.len() < 4 {
+        return None;
+    }
+    // Accept both "24 Nov 2026" and "Nov 24 2026".
+    let (day, month, year) = match (words[0].parse::<u32>(), month_number(words[1])) {
+        (Ok(day), Some(month)) => (day, month, words[2]),
+        _ => (words[1].parse::<u32>().ok()?, month_number(words[0])?, words[2]),
+    };
+    let year: i32 = match year.parse::<i32>().ok()? {
+        short @ 0..=49 => 2000 + short,
+        short @ 50..=99 => 1900 + short,
+        full => full,
+    };
+    let time = words[3];
+    let mut parts = time.split(':').map(|part| part.parse::<u32>());
+    let hour = parts.next()?.ok()?;
+    let minute = parts.next()?.ok()?;
+    let second = parts.next().and_then(Result::ok).unwrap_or(0);
+    let naive = NaiveDate::from_ymd_opt(year, month, day)?.and_hms_opt(hour, minute, second.min(59))?;
+    let offset_minutes = match words.get(4) {
+        None => 0,
+        Some(zone) => numeric_offset(zone).or_else(|| zone_offset_minutes(zone)).unwrap_or(0),
+    };
+    let offset = FixedOffset::east_opt(offset_minutes * 60)?;
+    offset
+        .from_local_datetime(&naive)
+        .single()
+        .map(|date| date.with_timezone(&Utc))
+}
+
+fn numeric_offset(zone: &str) -> Option<i32> {
+    let (sign, digits) = match zone.as_bytes().first()? {
+        b'+' => (1, &zone[1..]),
+        b'-' => (-1, &zone[1..]),
+        _ => return None,
+    };
+    let digits = digits.replace(':', "");
+    if digits.len() != 4 || !digits.chars().all(|ch| ch.is_ascii_digit()) {
+        return None;
+    }
+    let hours: i32 = digits[..2].parse().ok()?;
+    let minutes: i32 = digits[2..].parse().ok()?;
+    Some(sign * (hours * 60 + minutes))
+}
+
+fn month_number(word: &str) -> Option<u32> {
+    let lower = word.to_ascii_lowercase();
+    let months = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+    months
+        .iter()
+        .position(|month| lower.starts_with(month))
+        .map(|index| index as u32 + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn iso(raw: &str) -> String {
+        parse_date(raw).map(|date| date.to_rfc3339()).unwrap_or_else(|| "none".into())
+    }
+
+    #[test]
+    fn reads_the_forms_agencies_use() {
+        let expected = "2026-11-24T14:05:00+00:00";
+        assert_eq!(iso("2026-11-24T14:05:00Z"), expected);
+        assert_eq!(iso("2026-11-24T15:05:00+01:00"), expected);
+        assert_eq!(iso("2026-11-24 14:05:00"), expected);
+        assert_eq!(iso("2026-11-24T14:05"), expected);
+        assert_eq!(iso("Tue, 24 Nov 2026 14:05:00 GMT"), expected);
+        assert_eq!(iso("Tue, 24 Nov 2026 09:05:00 EST"), expected);
+        assert_eq!(iso("24 Nov 2026 14:05 +0000"), expected);
+        assert_eq!(iso("Tuesday, 24 November 2026 15:05:00 CET"), expected);
+        assert_eq!(iso("Tue, 24 Nov 26 14:05:00 UT"), expected);
+        assert_eq!(iso("Nov 24 2026 14:05:00 GMT"), expected);
+        assert_eq!(iso("20261124T140500Z"), expected);
+        assert_eq!(iso("2026-11-24"), "2026-11-24T00:00:00+00:00");
+        assert_eq!(iso("yesterday"), "none");
+        assert_eq!(iso(""), "none");
+    }
+}

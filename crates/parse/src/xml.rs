@@ -1,0 +1,636 @@
+//! A small, tolerant XML tree for feed documents, built on quick-xml's tokenizer.
+//!
+//! Feeds in the wild are often not well-formed. Instead of failing the whole document, errors are
+//! recorded on the innermost open element (with their byte offset) and reading resumes at the
+//! next tag, so a format parser can skip just the broken item. External entities are never
+//! resolved and DTD entities are never expanded (no XXE, no entity bombs); HTML named entities are
+//! decoded because feeds use them without declaring them. Depth, element count and attribute
+//! size are bounded.
+
+use quick_xml::events::Event;
+use quick_xml::reader::Reader;
+
+pub const NS_ATOM: &str = "http://www.w3.org/2005/Atom";
+pub const NS_CONTENT: &str = "http://purl.org/rss/1.0/modules/content/";
+pub const NS_DC: &str = "http://purl.org/dc/elements/1.1/";
+pub const NS_RDF: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#";
+pub const NS_RSS1: &str = "http://purl.org/rss/1.0/";
+pub const NS_RSS090: &str = "http://my.netscape.com/rdf/simple/0.9/";
+pub const NS_MEDIA: &str = "http://search.yahoo.com/mrss/";
+pub const NS_XHTML: &str = "http://www.w3.org/1999/xhtml";
+pub const NS_XML: &str = "http://www.w3.org/XML/1998/namespace";
+
+/// Limits that keep hostile documents from exhausting memory or time.
+#[derive(Debug, Clone, Copy)]
+pub struct XmlLimits {
+    pub max_depth: usize,
+    pub max_elements: usize,
+    pub max_attribute_len: usize,
+}
+
+impl Default for XmlLimits {
+    fn default() -> Self {
+        XmlLimits {
+            max_depth: 256,
+            max_elements: 2_000_000,
+            max_attribute_len: 64 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attribute {
+    /// Local name (without prefix).
+    pub name: String,
+    /// Namespace URI for prefixed attributes (`xml:lang` → NS_XML).
+    pub ns: Option<String>,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum XmlNode {
+    Element(Element),
+    Text(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Element {
+    /// Local name (without prefix).
+    pub name: String,
+    /// The prefix as written, kept to serialize XHTML content back.
+    pub prefix: Option<String>,
+    /// Resolved namespace URI; for an undeclared prefix, a well-known prefix's usual namespace.
+    pub ns: Option<String>,
+    pub attrs: Vec<Attribute>,
+    pub children: Vec<XmlNode>,
+    /// Byte offset of the start tag in the decoded text.
+    pub offset: usize,
+    /// The first well-formedness error found inside this element: (byte offset, message).
+    pub error: Option<(usize, String)>,
+}
+
+/// A failure that stops reading the document altogether.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fatal {
+    NoRootElement(usize, String),
+    TooManyElements(usize),
+}
+
+impl Element {
+    pub fn is(&self, ns: Option<&str>, name: &str) -> bool {
+        self.name == name && self.ns.as_deref() == ns
+    }
+
+    pub fn elements(&self) -> impl Iterator<Item = &Element> {
+        self.children.iter().filter_map(|node| match node {
+            XmlNode::Element(element) => Some(element),
+            XmlNode::Text(_) => None,
+        })
+    }
+
+    /// The first child element with this name in one of these namespaces (`None` = no namespace).
+    pub fn child(&self, namespaces: &[Option<&str>], name: &str) -> Option<&Element> {
+        self.elements()
+            .find(|element| element.name == name && namespaces.contains(&element.ns.as_deref()))
+    }
+
+    pub fn children_named<'a>(
+        &'a self,
+        namespaces: &'a [Option<&'a str>],
+        name: &'a str,
+    ) -> impl Iterator<Item = &'a Element> + 'a {
+        self.elements()
+            .filter(move |element| element.name == name && namespaces.contains(&element.ns.as_deref()))
+    }
+
+    /// All text inside the element, markup ignored.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        self.collect_text(&mut out);
+        out
+    }
+
+    fn collect_text(&self, out: &mut String) {
+        for node in &self.children {
+            match node {
+                XmlNode::Text(text) => out.push_str(text),
+                XmlNode::Element(element) => element.collect_text(out),
+            }
+        }
+    }
+
+    /// The element's trimmed text, or `None` when empty.
+    pub fn text_opt(&self) -> Option<String> {
+        let text = self.text();
+        let trimmed = text.trim();
+        (!trimmed.is_empty()).then(|| trimmed.to_string())
+    }
+
+    pub fn attr(&self, name: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|attribute| attribute.name == name && attribute.ns.is_none())
+            .map(|attribute| attribute.value.as_str())
+    }
+
+    pub fn attr_ns(&self, ns: &str, name: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|attribute| attribute.name == name && attribute.ns.as_deref() == Some(ns))
+            .map(|attribute| attribute.value.as_str())
+    }
+
+    /// The first error inside this element or any descendant.
+    pub fn first_error(&self) -> Option<&(usize, String)> {
+        if self.error.is_some() {
+            return self.error.as_ref();
+        }
+        self.elements().find_map(Element::first_error)
+    }
+
+    /// The children serialized as HTML (for Atom `type="xhtml"` content).
+    pub fn inner_html(&self) -> String {
+        let mut out = String::new();
+        for node in &self.children {
+            serialize_node(node, &mut out);
+        }
+        out
+    }
+}
+
+fn serialize_node(node: &XmlNode, out: &mut String) {
+    match node {
+        XmlNode::Text(text) => escape_text(text, out),
+        XmlNode::Element(element) => {
+            out.push('<');
+            out.push_str(&element.name);
+            for attribute in &element.attrs {
+                if attribute.ns.is_some() && attribute.ns.as_deref() != Some(NS_XML) {
+                    continue;
+                }
+                out.push(' ');
+                if attribute.ns.is_some() {
+                    out.push_str("xml:");
+                }
+                out.push_str(&attribute.name);
+                out.push_str("=\"");
+                escape_text(&attribute.value, out);
+                out.push('"');
+            }
+            out.push('>');
+            for child in &element.children {
+                serialize_node(child, out);
+            }
+            out.push_str("</");
+            out.push_str(&element.name);
+            out.push('>');
+        }
+    }
+}
+
+fn escape_text(text: &str, out: &mut String) {
+    for ch in text.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            _ => out.push(ch),
+        }
+    }
+}
+
+/// Decodes character and entity references the way a forgiving feed reader does: the five XML
+/// entities, numeric references, and HTML's named entities. Anything else, including a stray `&`
+/// or an entity declared in a DTD, is kept literally: nothing is dropped and nothing expands.
+pub fn decode_references(raw: &str) -> String {
+    if !raw.contains('&') {
+        return raw.to_string();
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let reference_end = rest[1..]
+            .char_indices()
+            .take(40)
+            .find(|(_, ch)| *ch == ';' || *ch == '&' || ch.is_whitespace() || *ch == '<')
+            .filter(|(_, ch)| *ch == ';')
+            .map(|(index, _)| index + 1);
+        let decoded = reference_end.and_then(|end| decode_reference(&rest[1..end]).map(|text| (text, end)));
+        match decoded {
+            Some((text, end)) => {
+                out.push_str(&text);
+                rest = &rest[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn decode_reference(name: &str) -> Option<String> {
+    if let Some(number) = name.strip_prefix('#') {
+        let code = if let Some(hex) = number.strip_prefix(['x', 'X']) {
+            u32::from_str_radix(hex, 16).ok()?
+        } else {
+            number.parse::<u32>().ok()?
+        };
+        // Windows-1252 code points sent as numeric references (a common agency habit) are mapped
+        // as browsers map them; zero and surrogates are not characters and stay literal.
+        let ch = match code {
+            0x80..=0x9F => {
+                let byte = [code as u8];
+                let (text, _, _) = encoding_rs::WINDOWS_1252.decode(&byte);
+                return Some(text.into_owned());
+            }
+            0 => return None,
+            _ => char::from_u32(code)?,
+        };
+        return Some(ch.to_string());
+    }
+    match name {
+        "amp" => return Some("&".into()),
+        "lt" => return Some("<".into()),
+        "gt" => return Some(">".into()),
+        "quot" => return Some("\"".into()),
+        "apos" => return Some("'".into()),
+        _ => {}
+    }
+    let key = format!("{name};");
+    let &(first, second) = markup5ever::data::NAMED_ENTITIES.get(key.as_str())?;
+    if first == 0 {
+        return None;
+    }
+    let mut text = String::new();
+    text.push(char::from_u32(first)?);
+    if second != 0 {
+        text.push(char::from_u32(second)?);
+    }
+    Some(text)
+}
+
+/// Prefixes agencies use without declaring them, mapped to the namespace they always mean.
+fn well_known_prefix(prefix: &str) -> Option<&'static str> {
+    match prefix {
+        "content" => Some(NS_CONTENT),
+        "dc" => Some(NS_DC),
+        "atom" => Some(NS_ATOM),
+        "media" => Some(NS_MEDIA),
+        "rdf" => Some(NS_RDF),
+        "xml" => Some(NS_XML),
+        _ => None,
+    }
+}
+
+struct Frame {
+    element: Element,
+    qname: String,
+    /// Namespace declarations made on this element: (prefix or "" for default, uri).
+    declarations: Vec<(String, String)>,
+}
+
+struct Builder<'a> {
+    text: &'a str,
+    limits: XmlLimits,
+    stack: Vec<Frame>,
+    root: Option<Element>,
+    elements: usize,
+    /// Elements opened beyond the depth limit, skipped until they close.
+    skipped_depth: usize,
+    /// Errors outside any element (before the root, after it).
+    document_errors: Vec<(usize, String)>,
+}
+
+/// The result of reading a document.
+#[derive(Debug)]
+pub struct Document {
+    pub root: Element,
+    /// Errors that are not inside the root element.
+    pub errors: Vec<(usize, String)>,
+}
+
+/// Reads `text` into a tree. Fails only when there is no root element at all or a hard limit
+/// is passed; every other problem is recorded on the element where it happened.
+pub fn read_document(text: &str, limits: XmlLimits) -> Result<Document, Fatal> {
+    let mut builder = Builder {
+        text,
+        limits,
+        stack: Vec::new(),
+        root: None,
+        elements: 0,
+        skipped_depth: 0,
+        document_errors: Vec::new(),
+    };
+    let mut start = 0usize;
+    'resume: while start < text.len() {
+        let mut reader = Reader::from_str(&text[start..]);
+        {
+            let config = reader.config_mut();
+            config.check_end_names = false;
+            config.allow_unmatched_ends = true;
+            config.check_comments = false;
+            config.expand_empty_elements = false;
+        }
+        loop {
+            let event = reader.read_event();
+            let at = start + reader.buffer_position() as usize;
+            match event {
+                Ok(Event::Start(tag)) => {
+                    let offset = start + reader.buffer_position() as usize - tag.len() - 2;
+                    builder.open(&tag, offset)?;
+                }
+                Ok(Event::Empty(tag)) => {
+                    let offset = start + reader.buffer_position() as usize - tag.len() - 3;
+                    builder.open(&tag, offset)?;
+                    let qname = String::from_utf8_lossy(tag.name().as_ref()).into_owned();
+                    builder.close(&qname, at);
+                }
+                Ok(Event::End(tag)) => {
+                    let qname = String::from_utf8_lossy(tag.name().as_ref()).into_owned();
+                    builder.close(&qname, at);
+                }
+                Ok(Event::Text(raw)) => {
+                    let raw = String::from_utf8_lossy(&raw);
+                    builder.text(decode_references(&raw), at);
+                }
+                Ok(Event::CData(raw)) => {
+                    builder.text(String::from_utf8_lossy(&raw).into_owned(), at);
+                }
+                Ok(Event::Eof) => break 'resume,
+                Ok(_) => {}
+                Err(error) => {
+                    let error_at = start + reader.error_position() as usize;
+                    builder.error(error_at, error.to_string());
+                    // Resume at the next tag after the error.
+                    let resume_from = (start + reader.buffer_position() as usize).max(error_at + 1);
+                    match text.get(resume_from..).and_then(|rest| rest.find('<')) {
+                        Some(next) => {
+                            start = resume_from + next;
+                            continue 'resume;
+                        }
+                        None => break 'resume,
+                    }
+                }
+            }
+        }
+    }
+    builder.finish()
+}
+
+impl<'a> Builder<'a> {
+    fn open(&mut self, tag: &quick_xml::events::BytesStart<'_>, offset: usize) -> Result<(), Fatal> {
+        if self.skipped_depth > 0 || self.stack.len() >= self.limits.max_depth {
+            if self.skipped_depth == 0 {
+                let limit = self.limits.max_depth;
+                self.error(offset, format!("elements nested deeper than {limit} are skipped"));
+            }
+            self.skipped_depth += 1;
+            return Ok(());
+        }
+        if self.root.is_some() && self.stack.is_empty() {
+            self.document_errors
+                .push((offset, "content after the root element is ignored".into()));
+            self.skipped_depth += 1;
+            return Ok(());
+        }
+        self.elements += 1;
+        if self.elements > self.limits.max_elements {
+            return Err(Fatal::TooManyElements(self.limits.max_elements));
+        }
+        let qname = String::from_utf8_lossy(tag.name().as_ref()).into_owned();
+        let mut declarations = Vec::new();
+        let mut raw_attrs = Vec::new();
+        let mut attr_error = None;
+        for attribute in tag.attributes().with_checks(false) {
+            match attribute {
+                Ok(attribute) => {
+                    let key = String::from_utf8_lossy(attribute.key.as_ref()).into_owned();
+                    let raw_value = String::from_utf8_lossy(&attribute.value);
+                    if raw_value.len() > self.limits.max_attribute_len {
+                        attr_error = Some(format!(
+                            "attribute {key} is longer than {} bytes and was dropped",
+                            self.limits.max_attribute_len
+                        ));
+                        continue;
+                    }
+                    let value = decode_references(&raw_value);
+                    if key == "xmlns" {
+                        declarations.push((String::new(), value));
+                    } else if let Some(prefix) = key.strip_prefix("xmlns:") {
+                        declarations.push((prefix.to_string(), value));
+                    } else {
+                        raw_attrs.push((key, value));
+                    }
+                }
+                Err(error) => attr_error = Some(format!("bad attribute: {error}")),
+            }
+        }
+        let (prefix, local) = split_qname(&qname);
+        let ns = self.resolve(prefix.unwrap_or(""), &declarations, prefix.is_none());
+        let attrs = raw_attrs
+            .into_iter()
+            .map(|(key, value)| {
+                let (attr_prefix, attr_local) = split_qname(&key);
+                let attr_ns = attr_prefix.and_then(|p| self.resolve(p, &declarations, false));
+                Attribute {
+                    name: attr_local.to_string(),
+                    ns: attr_ns,
+                    value,
+                }
+            })
+            .collect();
+        let element = Element {
+            name: local.to_string(),
+            prefix: prefix.map(str::to_string),
+            ns,
+            attrs,
+            children: Vec::new(),
+            offset,
+            error: attr_error.map(|message| (offset, message)),
+        };
+        self.stack.push(Frame {
+            element,
+            qname,
+            declarations,
+        });
+        Ok(())
+    }
+
+    fn resolve(&self, prefix: &str, own: &[(String, String)], is_default: bool) -> Option<String> {
+        if prefix == "xml" {
+            return Some(NS_XML.to_string());
+        }
+        let declared = own
+            .iter()
+            .rev()
+            .chain(self.stack.iter().rev().flat_map(|frame| frame.declarations.iter().rev()))
+            .find(|(declared_prefix, _)| declared_prefix == prefix)
+            .map(|(_, uri)| uri.clone());
+        match declared {
+            Some(uri) if uri.is_empty() => None,
+            Some(uri) => Some(uri),
+            None if is_default => None,
+            None => Some(
+                well_known_prefix(prefix)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("urn:undeclared-prefix:{prefix}")),
+            ),
+        }
+    }
+
+    fn close(&mut self, qname: &str, at: usize) {
+        if self.skipped_depth > 0 {
+            self.skipped_depth -= 1;
+            return;
+        }
+        let Some(depth) = self.stack.iter().rposition(|frame| frame.qname == qname) else {
+            self.error(at, format!("unexpected closing tag </{qname}>"));
+            return;
+        };
+        while self.stack.len() > depth + 1 {
+            if let Some(mut frame) = self.stack.pop() {
+                let message = format!("element <{}> is not closed", frame.qname);
+                frame.element.error.get_or_insert((frame.element.offset, message.clone()));
+                self.attach(frame.element);
+                self.error(at, message);
+            }
+        }
+        if let Some(frame) = self.stack.pop() {
+            self.attach(frame.element);
+        }
+    }
+
+    fn attach(&mut self, element: Element) {
+        match self.stack.last_mut() {
+            Some(parent) => parent.element.children.push(XmlNode::Element(element)),
+            None => self.root = Some(element),
+        }
+    }
+
+    fn text(&mut self, text: String, at: usize) {
+        if self.skipped_depth > 0 {
+            return;
+        }
+        match self.stack.last_mut() {
+            Some(frame) => match frame.element.children.last_mut() {
+                Some(XmlNode::Text(existing)) => existing.push_str(&text),
+                _ => frame.element.children.push(XmlNode::Text(text)),
+            },
+            None => {
+                if !text.trim().is_empty() {
+                    self.document_errors
+                        .push((at, "text outside the root element is ignored".into()));
+                }
+            }
+        }
+    }
+
+    fn error(&mut self, at: usize, message: String) {
+        match self.stack.last_mut() {
+            Some(frame) => {
+                frame.element.error.get_or_insert((at, message));
+            }
+            None => self.document_errors.push((at, message)),
+        }
+    }
+
+    fn finish(mut self) -> Result<Document, Fatal> {
+        let end = self.text.len();
+        while let Some(mut frame) = self.stack.pop() {
+            frame.element.error.get_or_insert((
+                end,
+                format!("document ends inside <{}>", frame.qname),
+            ));
+            let message = format!("document ends inside <{}>", frame.qname);
+            self.document_errors.push((end, message));
+            self.attach(frame.element);
+        }
+        match self.root {
+            Some(root) => Ok(Document {
+                root,
+                errors: self.document_errors,
+            }),
+            None => {
+                let (at, message) = self
+                    .document_errors
+                    .into_iter()
+                    .next()
+                    .unwrap_or((0, "the document has no root element".to_string()));
+                Err(Fatal::NoRootElement(at, message))
+            }
+        }
+    }
+}
+
+fn split_qname(qname: &str) -> (Option<&str>, &str) {
+    match qname.split_once(':') {
+        Some((prefix, local)) if !prefix.is_empty() && !local.is_empty() => (Some(prefix), local),
+        _ => (None, qname),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> Document {
+        match read_document(text, XmlLimits::default()) {
+            Ok(document) => document,
+            Err(fatal) => panic!("{fatal:?}"),
+        }
+    }
+
+    #[test]
+    fn namespaces_resolve_and_undeclared_prefixes_are_tolerated() {
+        let document = read(r#"<rss xmlns:dc="http://purl.org/dc/elements/1.1/"><item><dc:creator>A</dc:creator><content:encoded>B</content:encoded></item></rss>"#);
+        let item = document.root.child(&[None], "item").map(|item| item.clone()).unwrap_or_default();
+        assert_eq!(item.child(&[Some(NS_DC)], "creator").map(Element::text), Some("A".into()));
+        assert_eq!(item.child(&[Some(NS_CONTENT)], "encoded").map(Element::text), Some("B".into()));
+    }
+
+    #[test]
+    fn entities_decode_and_unknown_ones_stay() {
+        assert_eq!(decode_references("AT&amp;T &nbsp;&eacute;&#233;&#x41; &bogus; a & b &#150;"), "AT&T \u{a0}ééA &bogus; a & b \u{2013}");
+    }
+
+    #[test]
+    fn cdata_is_kept_verbatim() {
+        let document = read("<a><![CDATA[<p>x &amp; y</p>]]></a>");
+        assert_eq!(document.root.text(), "<p>x &amp; y</p>");
+    }
+
+    #[test]
+    fn a_broken_element_is_isolated() {
+        let document = read("<rss><item><title>one</title></item><item><title>two</broken></item><item><title>three</title></item></rss>");
+        let items: Vec<&Element> = document.root.children_named(&[None], "item").collect();
+        assert_eq!(items.len(), 3);
+        assert!(items[0].first_error().is_none());
+        assert!(items[1].first_error().is_some());
+        assert!(items[2].first_error().is_none());
+        assert_eq!(items[2].text(), "three");
+    }
+
+    #[test]
+    fn deep_nesting_is_bounded() {
+        let text = format!("<a>{}{}</a>", "<b>".repeat(10_000), "</b>".repeat(10_000));
+        let document = read(&text);
+        assert!(document.root.first_error().is_some());
+    }
+
+    #[test]
+    fn entity_declarations_are_never_expanded() {
+        let text = r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]><a>&lol2;</a>"#;
+        assert_eq!(read(text).root.text(), "&lol2;");
+    }
+
+    #[test]
+    fn no_root_is_fatal() {
+        assert!(read_document("just text", XmlLimits::default()).is_err());
+    }
+}
