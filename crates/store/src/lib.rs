@@ -1,1 +1,236 @@
-//! placeholder
+//! store: the one interface to everything Verbatim keeps — sources, the raw archive's records,
+//! stories and their versions. `commit` (in the binary) is its only writer; `publish` reads it.
+//! SQLite is the embedded implementation; other backends implement the same trait.
+
+pub mod archive;
+pub mod lifecycle;
+mod sqlite;
+
+pub use archive::RawArchive;
+pub use lifecycle::{Resolution, StoryState, VersionFacts, resolve};
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use verbatim_item::Item;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is damaged: {0}")]
+    Corrupt(String),
+    #[error("source {0:?} already exists")]
+    SourceExists(String),
+    #[error("no source named {0:?}")]
+    NoSuchSource(String),
+    #[error("unsupported store URL {0:?} (use sqlite://PATH)")]
+    UnsupportedUrl(String),
+}
+
+/// How a source delivers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    Poll,
+    Push,
+    Inbox,
+}
+
+impl SourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Poll => "poll",
+            SourceKind::Push => "push",
+            SourceKind::Inbox => "inbox",
+        }
+    }
+}
+
+/// A source as configured, with its health.
+#[derive(Debug, Clone, Serialize)]
+pub struct Source {
+    pub name: String,
+    pub url: Option<String>,
+    pub kind: SourceKind,
+    pub every_seconds: i64,
+    /// The per-source notice line template, if the operator set one.
+    pub notice: Option<String>,
+    pub paused: bool,
+    #[serde(skip)]
+    pub push_token_sha256: Option<String>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub last_attempt: Option<DateTime<Utc>>,
+    pub last_success: Option<DateTime<Utc>>,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub consecutive_errors: i64,
+    pub next_due: Option<DateTime<Utc>>,
+}
+
+/// A source to add.
+#[derive(Debug, Clone)]
+pub struct NewSource {
+    pub name: String,
+    pub url: Option<String>,
+    pub kind: SourceKind,
+    pub every_seconds: i64,
+    pub notice: Option<String>,
+    pub push_token_sha256: Option<String>,
+}
+
+/// The result of one fetch attempt, for the source's health.
+#[derive(Debug, Clone, Default)]
+pub struct FetchRecord {
+    pub at: DateTime<Utc>,
+    pub status: Option<i64>,
+    pub error: Option<String>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub next_due: Option<DateTime<Utc>>,
+}
+
+/// A payload written to the raw archive.
+#[derive(Debug, Clone)]
+pub struct RawRecord {
+    pub sha256: String,
+    pub source: String,
+    /// File path, URL or push endpoint it arrived through.
+    pub origin: String,
+    pub received_at: DateTime<Utc>,
+    pub size: i64,
+    pub content_type: Option<String>,
+    pub http_status: Option<i64>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+/// A normalized, gated item to store as a version of its story.
+#[derive(Debug, Clone)]
+pub struct NewVersion {
+    pub item: Item,
+    pub hold_reasons: Vec<String>,
+    pub embargoed_until: Option<DateTime<Utc>>,
+}
+
+/// What committing one version did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CommitKind {
+    /// A story not seen before.
+    New,
+    /// A new version of a known story.
+    Version,
+    /// Exactly this version was already stored.
+    Unchanged,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Committed {
+    pub id: String,
+    pub kind: CommitKind,
+    pub state: StoryState,
+}
+
+/// One stored version.
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionRecord {
+    /// Arrival order, unique across the store.
+    pub seq: i64,
+    pub received_at: DateTime<Utc>,
+    pub hold_reasons: Vec<String>,
+    pub embargoed_until: Option<DateTime<Utc>>,
+    pub item: Item,
+}
+
+/// A story with the version outputs show.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoryRecord {
+    pub id: String,
+    pub source: String,
+    pub guid: String,
+    pub state: StoryState,
+    pub sort_time: DateTime<Utc>,
+    pub changed_at: DateTime<Utc>,
+    pub current: Option<VersionRecord>,
+}
+
+/// A page of the newest-first list of published stories.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub source: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub q: Option<String>,
+    pub limit: usize,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoryPage {
+    pub stories: Vec<StoryRecord>,
+    pub next: Option<String>,
+}
+
+/// Counts for health checks and summaries.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Counts {
+    pub sources: i64,
+    pub stories: i64,
+    pub published: i64,
+    pub versions: i64,
+    pub held: i64,
+    pub raw_payloads: i64,
+    pub raw_failed: i64,
+}
+
+/// Everything above the store talks to it through this trait.
+#[async_trait]
+pub trait Store: Send + Sync {
+    async fn add_source(&self, source: &NewSource, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Adds the source or updates its URL, interval and notice (for sources from the config file).
+    async fn upsert_source(&self, source: &NewSource, now: DateTime<Utc>) -> Result<(), StoreError>;
+    async fn sources(&self) -> Result<Vec<Source>, StoreError>;
+    async fn source(&self, name: &str) -> Result<Option<Source>, StoreError>;
+    async fn record_fetch(&self, name: &str, record: &FetchRecord) -> Result<(), StoreError>;
+
+    /// Records a payload written to the archive; returns false if it was already recorded.
+    async fn record_raw(&self, raw: &RawRecord) -> Result<bool, StoreError>;
+    /// Marks a payload processed, or failed with the reason.
+    async fn finish_raw(&self, sha256: &str, error: Option<&str>) -> Result<(), StoreError>;
+    /// Payloads archived but never processed (a crash between archive and commit).
+    async fn pending_raw(&self) -> Result<Vec<RawRecord>, StoreError>;
+
+    /// Stores one version and recomputes what outputs show for its story, in one transaction.
+    async fn commit(&self, version: &NewVersion, now: DateTime<Utc>) -> Result<Committed, StoreError>;
+    /// Re-evaluates stories whose embargo has ended; returns their ids.
+    async fn release_due(&self, now: DateTime<Utc>) -> Result<Vec<String>, StoreError>;
+
+    async fn list(&self, query: &ListQuery) -> Result<StoryPage, StoreError>;
+    async fn story(&self, id: &str) -> Result<Option<StoryRecord>, StoreError>;
+    async fn versions(&self, id: &str) -> Result<Vec<VersionRecord>, StoreError>;
+    /// When anything visible last changed (for ETags and feed `updated`).
+    async fn last_change(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+    async fn counts(&self) -> Result<Counts, StoreError>;
+}
+
+/// Verbatim's stable id for a story: derived from (source, guid), so it survives re-ingest.
+pub fn story_id(source: &str, guid: &str) -> String {
+    let key = format!("{source}\u{0}{guid}");
+    verbatim_item::sha256_hex(key.as_bytes())[..16].to_string()
+}
+
+/// The one way times are written into the store: RFC 3339, UTC, microseconds, so that text order
+/// is time order.
+pub fn format_time(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+pub fn parse_time(text: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|time| time.with_timezone(&Utc))
+        .map_err(|error| StoreError::Corrupt(format!("bad time {text:?}: {error}")))
+}

@@ -1,0 +1,634 @@
+//! The embedded store: one SQLite database in WAL mode, migrated on open.
+
+use crate::lifecycle::{StoryState, VersionFacts, resolve};
+use crate::{
+    CommitKind, Committed, Counts, FetchRecord, ListQuery, NewSource, NewVersion, RawRecord, Source, SourceKind,
+    Store, StoreError, StoryPage, StoryRecord, VersionRecord, format_time, parse_time, story_id,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+use verbatim_item::{Item, Pubstatus, sha256_hex};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and applies pending migrations.
+    pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        Self::connect(options).await
+    }
+
+    /// Opens a `sqlite://PATH` URL.
+    pub async fn open_url(url: &str) -> Result<SqliteStore, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|_| StoreError::UnsupportedUrl(url.to_string()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        Self::connect(options).await
+    }
+
+    async fn connect(options: SqliteConnectOptions) -> Result<SqliteStore, StoreError> {
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+}
+
+fn time_opt(row: &SqliteRow, column: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let text: Option<String> = row.try_get(column)?;
+    text.as_deref().map(parse_time).transpose()
+}
+
+fn source_from_row(row: &SqliteRow) -> Result<Source, StoreError> {
+    let kind: String = row.try_get("kind")?;
+    Ok(Source {
+        name: row.try_get("name")?,
+        url: row.try_get("url")?,
+        kind: match kind.as_str() {
+            "push" => SourceKind::Push,
+            "inbox" => SourceKind::Inbox,
+            _ => SourceKind::Poll,
+        },
+        every_seconds: row.try_get("every_seconds")?,
+        notice: row.try_get("notice")?,
+        paused: row.try_get::<i64, _>("paused")? != 0,
+        push_token_sha256: row.try_get("push_token_sha256")?,
+        etag: row.try_get("etag")?,
+        last_modified: row.try_get("last_modified")?,
+        last_attempt: time_opt(row, "last_attempt")?,
+        last_success: time_opt(row, "last_success")?,
+        last_status: row.try_get("last_status")?,
+        last_error: row.try_get("last_error")?,
+        consecutive_errors: row.try_get("consecutive_errors")?,
+        next_due: time_opt(row, "next_due")?,
+    })
+}
+
+fn version_from_row(row: &SqliteRow) -> Result<VersionRecord, StoreError> {
+    let item_json: String = row.try_get("item_json")?;
+    let item: Item = serde_json::from_str(&item_json)
+        .map_err(|error| StoreError::Corrupt(format!("version item: {error}")))?;
+    let reasons: Option<String> = row.try_get("hold_reasons")?;
+    let hold_reasons = match reasons {
+        Some(json) => serde_json::from_str(&json)
+            .map_err(|error| StoreError::Corrupt(format!("hold reasons: {error}")))?,
+        None => Vec::new(),
+    };
+    Ok(VersionRecord {
+        seq: row.try_get("vid")?,
+        received_at: parse_time(&row.try_get::<String, _>("received_at")?)?,
+        hold_reasons,
+        embargoed_until: time_opt(row, "embargoed_until")?,
+        item,
+    })
+}
+
+fn story_from_row(row: &SqliteRow) -> Result<StoryRecord, StoreError> {
+    let has_version: Option<i64> = row.try_get("vid")?;
+    Ok(StoryRecord {
+        id: row.try_get("sid")?,
+        source: row.try_get("source")?,
+        guid: row.try_get("guid")?,
+        state: StoryState::parse(&row.try_get::<String, _>("state")?),
+        sort_time: parse_time(&row.try_get::<String, _>("sort_time")?)?,
+        changed_at: parse_time(&row.try_get::<String, _>("changed_at")?)?,
+        current: match has_version {
+            Some(_) => Some(version_from_row(row)?),
+            None => None,
+        },
+    })
+}
+
+const STORY_COLUMNS: &str = "s.id AS sid, s.source, s.guid, s.state, s.sort_time, s.changed_at, \
+     v.id AS vid, v.received_at, v.hold_reasons, v.embargoed_until, v.item_json";
+
+/// The hash that says whether a version is already stored: the item without arrival data.
+fn content_hash(item: &Item) -> Result<String, StoreError> {
+    let mut comparable = item.clone();
+    comparable.received_at = None;
+    comparable.raw = None;
+    let json = serde_json::to_string(&comparable)
+        .map_err(|error| StoreError::Corrupt(format!("item cannot be serialized: {error}")))?;
+    Ok(sha256_hex(json.as_bytes()))
+}
+
+async fn resolve_story(
+    transaction: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<StoryState, StoreError> {
+    let rows = sqlx::query(
+        "SELECT id, agency_version, versioncreated, pubstatus, hold_reasons, embargoed_until \
+         FROM versions WHERE story_id = ? ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(&mut **transaction)
+    .await?;
+    let mut facts = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let agency_version: Option<i64> = row.try_get("agency_version")?;
+        facts.push(VersionFacts {
+            arrival: row.try_get("id")?,
+            agency_version: agency_version.and_then(|version| u64::try_from(version).ok()),
+            versioncreated: time_opt(row, "versioncreated")?,
+            pubstatus: Pubstatus::from_agency_word(&row.try_get::<String, _>("pubstatus")?),
+            held: row.try_get::<Option<String>, _>("hold_reasons")?.is_some(),
+            embargoed_until: time_opt(row, "embargoed_until")?,
+        });
+    }
+    let resolution = resolve(&facts, now);
+    let previous = sqlx::query("SELECT state, current_version FROM stories WHERE id = ?")
+        .bind(id)
+        .fetch_optional(&mut **transaction)
+        .await?;
+    let changed = match &previous {
+        Some(row) => {
+            let state: String = row.try_get("state")?;
+            let current: Option<i64> = row.try_get("current_version")?;
+            state != resolution.state.as_str() || current != resolution.current
+        }
+        None => true,
+    };
+    if changed {
+        // The list order: the agency's time for the current version, never later than arrival.
+        let sort_time = match resolution.current {
+            Some(current) => {
+                let row = sqlx::query("SELECT versioncreated, received_at FROM versions WHERE id = ?")
+                    .bind(current)
+                    .fetch_one(&mut **transaction)
+                    .await?;
+                let received = parse_time(&row.try_get::<String, _>("received_at")?)?;
+                let created = time_opt(&row, "versioncreated")?;
+                Some(created.map_or(received, |created| created.min(received)))
+            }
+            None => None,
+        };
+        sqlx::query(
+            "UPDATE stories SET state = ?, current_version = ?, changed_at = ?, \
+             sort_time = COALESCE(?, sort_time), embargo_until = ? WHERE id = ?",
+        )
+        .bind(resolution.state.as_str())
+        .bind(resolution.current)
+        .bind(format_time(now))
+        .bind(sort_time.map(format_time))
+        .bind(resolution.embargo_until.map(format_time))
+        .bind(id)
+        .execute(&mut **transaction)
+        .await?;
+    } else {
+        sqlx::query("UPDATE stories SET embargo_until = ? WHERE id = ?")
+            .bind(resolution.embargo_until.map(format_time))
+            .bind(id)
+            .execute(&mut **transaction)
+            .await?;
+    }
+    Ok(resolution.state)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn add_source(&self, source: &NewSource, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let result = sqlx::query(
+            "INSERT INTO sources (name, url, kind, every_seconds, notice, push_token_sha256, created_at, next_due) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&source.name)
+        .bind(&source.url)
+        .bind(source.kind.as_str())
+        .bind(source.every_seconds)
+        .bind(&source.notice)
+        .bind(&source.push_token_sha256)
+        .bind(format_time(now))
+        .bind(format_time(now))
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
+                Err(StoreError::SourceExists(source.name.clone()))
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    async fn upsert_source(&self, source: &NewSource, now: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sources (name, url, kind, every_seconds, notice, push_token_sha256, created_at, next_due) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (name) DO UPDATE SET url = excluded.url, kind = excluded.kind, \
+             every_seconds = excluded.every_seconds, notice = excluded.notice, \
+             push_token_sha256 = COALESCE(excluded.push_token_sha256, sources.push_token_sha256)",
+        )
+        .bind(&source.name)
+        .bind(&source.url)
+        .bind(source.kind.as_str())
+        .bind(source.every_seconds)
+        .bind(&source.notice)
+        .bind(&source.push_token_sha256)
+        .bind(format_time(now))
+        .bind(format_time(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn sources(&self) -> Result<Vec<Source>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM sources ORDER BY name").fetch_all(&self.pool).await?;
+        rows.iter().map(source_from_row).collect()
+    }
+
+    async fn source(&self, name: &str) -> Result<Option<Source>, StoreError> {
+        let row = sqlx::query("SELECT * FROM sources WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(source_from_row).transpose()
+    }
+
+    async fn record_fetch(&self, name: &str, record: &FetchRecord) -> Result<(), StoreError> {
+        let at = format_time(record.at);
+        let succeeded = record.error.is_none();
+        let result = sqlx::query(
+            "UPDATE sources SET last_attempt = ?, last_status = ?, last_error = ?, \
+             last_success = CASE WHEN ? THEN ? ELSE last_success END, \
+             consecutive_errors = CASE WHEN ? THEN 0 ELSE consecutive_errors + 1 END, \
+             etag = CASE WHEN ? THEN COALESCE(?, etag) ELSE etag END, \
+             last_modified = CASE WHEN ? THEN COALESCE(?, last_modified) ELSE last_modified END, \
+             next_due = ? WHERE name = ?",
+        )
+        .bind(&at)
+        .bind(record.status)
+        .bind(&record.error)
+        .bind(succeeded)
+        .bind(&at)
+        .bind(succeeded)
+        .bind(succeeded)
+        .bind(&record.etag)
+        .bind(succeeded)
+        .bind(&record.last_modified)
+        .bind(record.next_due.map(format_time))
+        .bind(name)
+        .execute(&self.pool)
+        .await?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::NoSuchSource(name.to_string()));
+        }
+        Ok(())
+    }
+
+    async fn record_raw(&self, raw: &RawRecord) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "INSERT INTO raw_payloads (sha256, source, origin, received_at, size, content_type, http_status, \
+             etag, last_modified, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending') \
+             ON CONFLICT (sha256) DO NOTHING",
+        )
+        .bind(&raw.sha256)
+        .bind(&raw.source)
+        .bind(&raw.origin)
+        .bind(format_time(raw.received_at))
+        .bind(raw.size)
+        .bind(&raw.content_type)
+        .bind(raw.http_status)
+        .bind(&raw.etag)
+        .bind(&raw.last_modified)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn finish_raw(&self, sha256: &str, error: Option<&str>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE raw_payloads SET state = ?, error = ? WHERE sha256 = ?")
+            .bind(if error.is_some() { "failed" } else { "processed" })
+            .bind(error)
+            .bind(sha256)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn pending_raw(&self) -> Result<Vec<RawRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM raw_payloads WHERE state = 'pending' ORDER BY received_at")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(RawRecord {
+                    sha256: row.try_get("sha256")?,
+                    source: row.try_get("source")?,
+                    origin: row.try_get("origin")?,
+                    received_at: parse_time(&row.try_get::<String, _>("received_at")?)?,
+                    size: row.try_get("size")?,
+                    content_type: row.try_get("content_type")?,
+                    http_status: row.try_get("http_status")?,
+                    etag: row.try_get("etag")?,
+                    last_modified: row.try_get("last_modified")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn commit(&self, version: &NewVersion, now: DateTime<Utc>) -> Result<Committed, StoreError> {
+        let item = &version.item;
+        let id = story_id(&item.source, &item.guid);
+        let content_sha256 = content_hash(item)?;
+        let item_json = serde_json::to_string(item)
+            .map_err(|error| StoreError::Corrupt(format!("item cannot be serialized: {error}")))?;
+        let hold_reasons = if version.hold_reasons.is_empty() {
+            None
+        } else {
+            serde_json::to_string(&version.hold_reasons).ok()
+        };
+        let mut transaction = self.pool.begin().await?;
+        let created = sqlx::query(
+            "INSERT INTO stories (id, source, guid, state, sort_time, changed_at) VALUES (?, ?, ?, 'held', ?, ?) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&id)
+        .bind(&item.source)
+        .bind(&item.guid)
+        .bind(format_time(item.received_at.unwrap_or(now)))
+        .bind(format_time(now))
+        .execute(&mut *transaction)
+        .await?
+        .rows_affected()
+            == 1;
+        let duplicate: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM versions WHERE story_id = ? AND content_sha256 = ? \
+             AND (hold_reasons IS NULL) = ? LIMIT 1",
+        )
+        .bind(&id)
+        .bind(&content_sha256)
+        .bind(hold_reasons.is_none())
+        .fetch_optional(&mut *transaction)
+        .await?;
+        if duplicate.is_some() {
+            let state: String = sqlx::query_scalar("SELECT state FROM stories WHERE id = ?")
+                .bind(&id)
+                .fetch_one(&mut *transaction)
+                .await?;
+            transaction.commit().await?;
+            return Ok(Committed {
+                id,
+                kind: CommitKind::Unchanged,
+                state: StoryState::parse(&state),
+            });
+        }
+        sqlx::query(
+            "INSERT INTO versions (story_id, agency_version, versioncreated, received_at, pubstatus, \
+             embargoed_until, text_hash, content_sha256, raw_sha256, hold_reasons, item_json) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&id)
+        .bind(item.version.and_then(|version| i64::try_from(version).ok()))
+        .bind(item.versioncreated.map(format_time))
+        .bind(format_time(item.received_at.unwrap_or(now)))
+        .bind(item.pubstatus.as_str())
+        .bind(version.embargoed_until.map(format_time))
+        .bind(item.text_hash.as_deref().unwrap_or_default())
+        .bind(&content_sha256)
+        .bind(&item.raw)
+        .bind(&hold_reasons)
+        .bind(&item_json)
+        .execute(&mut *transaction)
+        .await?;
+        let state = resolve_story(&mut transaction, &id, now).await?;
+        transaction.commit().await?;
+        Ok(Committed {
+            id,
+            kind: if created { CommitKind::New } else { CommitKind::Version },
+            state,
+        })
+    }
+
+    async fn release_due(&self, now: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+        let due: Vec<String> = sqlx::query_scalar("SELECT id FROM stories WHERE embargo_until <= ?")
+            .bind(format_time(now))
+            .fetch_all(&self.pool)
+            .await?;
+        for id in &due {
+            let mut transaction = self.pool.begin().await?;
+            resolve_story(&mut transaction, id, now).await?;
+            transaction.commit().await?;
+        }
+        Ok(due)
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<StoryPage, StoreError> {
+        let limit = query.limit.clamp(1, 500);
+        let mut sql = format!(
+            "SELECT {STORY_COLUMNS} FROM stories s JOIN versions v ON v.id = s.current_version \
+             WHERE s.state = 'published'"
+        );
+        let mut binds: Vec<String> = Vec::new();
+        if let Some(source) = &query.source {
+            sql.push_str(" AND s.source = ?");
+            binds.push(source.clone());
+        }
+        if let Some(since) = query.since {
+            sql.push_str(" AND s.sort_time >= ?");
+            binds.push(format_time(since));
+        }
+        if let Some(cursor) = &query.cursor {
+            let (time, id) = decode_cursor(cursor)?;
+            sql.push_str(" AND (s.sort_time < ? OR (s.sort_time = ? AND s.id < ?))");
+            binds.push(time.clone());
+            binds.push(time);
+            binds.push(id);
+        }
+        if let Some(q) = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            for word in q.split_whitespace() {
+                sql.push_str(
+                    " AND (instr(lower(json_extract(v.item_json, '$.headline')), lower(?)) > 0 \
+                     OR instr(lower(json_extract(v.item_json, '$.body_text')), lower(?)) > 0)",
+                );
+                binds.push(word.to_string());
+                binds.push(word.to_string());
+            }
+        }
+        sql.push_str(" ORDER BY s.sort_time DESC, s.id DESC LIMIT ?");
+        let mut statement = sqlx::query(&sql);
+        for bind in &binds {
+            statement = statement.bind(bind);
+        }
+        let rows = statement.bind((limit + 1) as i64).fetch_all(&self.pool).await?;
+        let mut stories = rows.iter().map(story_from_row).collect::<Result<Vec<_>, _>>()?;
+        let next = if stories.len() > limit {
+            stories.truncate(limit);
+            stories.last().map(|last| encode_cursor(&format_time(last.sort_time), &last.id))
+        } else {
+            None
+        };
+        Ok(StoryPage { stories, next })
+    }
+
+    async fn story(&self, id: &str) -> Result<Option<StoryRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {STORY_COLUMNS} FROM stories s LEFT JOIN versions v ON v.id = s.current_version WHERE s.id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(story_from_row).transpose()
+    }
+
+    async fn versions(&self, id: &str) -> Result<Vec<VersionRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id AS vid, received_at, hold_reasons, embargoed_until, item_json FROM versions \
+             WHERE story_id = ? ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(version_from_row).collect()
+    }
+
+    async fn last_change(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let text: Option<String> = sqlx::query_scalar("SELECT MAX(changed_at) FROM stories")
+            .fetch_one(&self.pool)
+            .await?;
+        text.as_deref().map(parse_time).transpose()
+    }
+
+    async fn counts(&self) -> Result<Counts, StoreError> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM sources) AS sources, \
+             (SELECT COUNT(*) FROM stories) AS stories, \
+             (SELECT COUNT(*) FROM stories WHERE state = 'published') AS published, \
+             (SELECT COUNT(*) FROM versions) AS versions, \
+             (SELECT COUNT(*) FROM versions WHERE hold_reasons IS NOT NULL) AS held, \
+             (SELECT COUNT(*) FROM raw_payloads) AS raw_payloads, \
+             (SELECT COUNT(*) FROM raw_payloads WHERE state = 'failed') AS raw_failed",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Counts {
+            sources: row.try_get("sources")?,
+            stories: row.try_get("stories")?,
+            published: row.try_get("published")?,
+            versions: row.try_get("versions")?,
+            held: row.try_get("held")?,
+            raw_payloads: row.try_get("raw_payloads")?,
+            raw_failed: row.try_get("raw_failed")?,
+        })
+    }
+}
+
+fn encode_cursor(time: &str, id: &str) -> String {
+    hex::encode(format!("{time}|{id}"))
+}
+
+fn decode_cursor(cursor: &str) -> Result<(String, String), StoreError> {
+    let bad = || StoreError::Corrupt(format!("bad cursor {cursor:?}"));
+    let bytes = hex::decode(cursor).map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let (time, id) = text.split_once('|').ok_or_else(bad)?;
+    Ok((time.to_string(), id.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn store() -> Result<(tempfile::TempDir, SqliteStore), StoreError> {
+        let dir = tempfile::tempdir().map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        let store = SqliteStore::open(&dir.path().join("test.db")).await?;
+        Ok((dir, store))
+    }
+
+    fn item(guid: &str, headline: &str, version: Option<u64>, pubstatus: Pubstatus) -> Item {
+        Item {
+            source: "agency".into(),
+            guid: guid.into(),
+            version,
+            pubstatus,
+            headline: headline.into(),
+            body_text: "body".into(),
+            text_hash: Some(headline.into()),
+            ..Item::default()
+        }
+    }
+
+    fn new_version(item: Item) -> NewVersion {
+        NewVersion {
+            item,
+            hold_reasons: Vec::new(),
+            embargoed_until: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn versions_updates_and_kills() -> Result<(), StoreError> {
+        let (_dir, store) = store().await?;
+        let now = Utc::now();
+        let first = store.commit(&new_version(item("g", "One", Some(1), Pubstatus::Usable)), now).await?;
+        assert_eq!((first.kind, first.state), (CommitKind::New, StoryState::Published));
+        let again = store.commit(&new_version(item("g", "One", Some(1), Pubstatus::Usable)), now).await?;
+        assert_eq!(again.kind, CommitKind::Unchanged);
+        let update = store.commit(&new_version(item("g", "Two", Some(2), Pubstatus::Usable)), now).await?;
+        assert_eq!(update.kind, CommitKind::Version);
+        let story = store.story(&first.id).await?.ok_or_else(|| StoreError::Corrupt("missing".into()))?;
+        assert_eq!(story.current.map(|version| version.item.headline), Some("Two".to_string()));
+        let page = store.list(&ListQuery { limit: 10, ..ListQuery::default() }).await?;
+        assert_eq!(page.stories.len(), 1);
+        let kill = store.commit(&new_version(item("g", "Two", Some(3), Pubstatus::Canceled)), now).await?;
+        assert_eq!(kill.state, StoryState::Canceled);
+        let page = store.list(&ListQuery { limit: 10, ..ListQuery::default() }).await?;
+        assert!(page.stories.is_empty());
+        assert_eq!(store.versions(&first.id).await?.len(), 3);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn listing_pages_with_a_cursor_and_searches() -> Result<(), StoreError> {
+        let (_dir, store) = store().await?;
+        let now = Utc::now();
+        for index in 0..5 {
+            let mut entry = item(&format!("g{index}"), &format!("Story {index}"), None, Pubstatus::Usable);
+            entry.received_at = Some(now + chrono::Duration::seconds(index));
+            store.commit(&new_version(entry), now).await?;
+        }
+        let first = store.list(&ListQuery { limit: 2, ..ListQuery::default() }).await?;
+        let headlines: Vec<String> = first
+            .stories
+            .iter()
+            .filter_map(|story| story.current.as_ref().map(|version| version.item.headline.clone()))
+            .collect();
+        assert_eq!(headlines, vec!["Story 4", "Story 3"]);
+        let second = store
+            .list(&ListQuery {
+                limit: 2,
+                cursor: first.next.clone(),
+                ..ListQuery::default()
+            })
+            .await?;
+        assert_eq!(second.stories[0].guid, "g2");
+        let found = store
+            .list(&ListQuery {
+                limit: 10,
+                q: Some("story 1".into()),
+                ..ListQuery::default()
+            })
+            .await?;
+        assert_eq!(found.stories.len(), 1, "query words are ANDed");
+        Ok(())
+    }
+}
