@@ -1,1 +1,222 @@
-//! placeholder
+//! fetch: the only stage that talks to the network. One HTTP client with conditional GET, a cap
+//! on the (decompressed) body, timeouts, a redirect limit and a guard that refuses loopback,
+//! private, link-local and other internal addresses unless the operator allows them — checked on
+//! the addresses actually connected to, also after redirects.
+
+mod guard;
+
+pub use guard::is_public_address;
+
+use futures_util::StreamExt;
+use std::time::Duration;
+
+/// Settings for outbound fetches.
+#[derive(Debug, Clone)]
+pub struct FetchConfig {
+    pub allow_private_networks: bool,
+    pub user_agent: String,
+    pub connect_timeout: Duration,
+    pub total_timeout: Duration,
+    pub max_body_bytes: usize,
+    pub max_redirects: usize,
+}
+
+impl Default for FetchConfig {
+    fn default() -> Self {
+        FetchConfig {
+            allow_private_networks: false,
+            user_agent: concat!("Verbatim/", env!("CARGO_PKG_VERSION"), " (+https://github.com/verbatim-news/verbatim)")
+                .to_string(),
+            connect_timeout: Duration::from_secs(10),
+            total_timeout: Duration::from_secs(60),
+            max_body_bytes: 32 * 1024 * 1024,
+            max_redirects: 5,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("{url}: not a valid http(s) URL: {reason}")]
+    BadUrl { url: String, reason: String },
+    #[error("{url}: refused to connect to {address}: private, loopback and link-local addresses are not fetched (set fetch.allow_private_networks = true to allow)")]
+    Refused { url: String, address: String },
+    #[error("{url}: HTTP status {status}")]
+    Status { url: String, status: u16 },
+    #[error("{url}: the response is larger than the limit of {limit} bytes")]
+    TooLarge { url: String, limit: usize },
+    #[error("{url}: timed out")]
+    Timeout { url: String },
+    #[error("{url}: {reason}")]
+    Network { url: String, reason: String },
+}
+
+/// Validators from the previous fetch, for a conditional GET.
+#[derive(Debug, Clone, Default)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+/// A successful fetch.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub status: u16,
+    pub final_url: String,
+    pub content_type: Option<String>,
+    pub validators: Validators,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub enum FetchOutcome {
+    /// 304: nothing changed since the validators were issued.
+    NotModified,
+    Fetched(Fetched),
+}
+
+/// The one HTTP client.
+#[derive(Debug, Clone)]
+pub struct Fetcher {
+    client: reqwest::Client,
+    config: FetchConfig,
+}
+
+impl Fetcher {
+    pub fn new(config: FetchConfig) -> Result<Fetcher, FetchError> {
+        let allow_private = config.allow_private_networks;
+        let max_redirects = config.max_redirects;
+        let redirect = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= max_redirects {
+                return attempt.error(format!("more than {max_redirects} redirects"));
+            }
+            if !allow_private && let Some(address) = guard::literal_address(attempt.url()) && !is_public_address(address) {
+                return attempt.error(format!("redirect to refused address {address}"));
+            }
+            attempt.follow()
+        });
+        let mut builder = reqwest::Client::builder()
+            .user_agent(&config.user_agent)
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.total_timeout)
+            .redirect(redirect)
+            .gzip(true)
+            .brotli(true)
+            .deflate(true);
+        if !allow_private {
+            builder = builder.dns_resolver(std::sync::Arc::new(guard::PublicOnlyResolver));
+        }
+        let client = builder.build().map_err(|error| FetchError::Network {
+            url: String::new(),
+            reason: error.to_string(),
+        })?;
+        Ok(Fetcher { client, config })
+    }
+
+    pub fn config(&self) -> &FetchConfig {
+        &self.config
+    }
+
+    /// GETs `url`, conditionally when validators are given.
+    pub async fn get(&self, url: &str, validators: &Validators) -> Result<FetchOutcome, FetchError> {
+        let parsed = url::Url::parse(url).map_err(|error| FetchError::BadUrl {
+            url: url.to_string(),
+            reason: error.to_string(),
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(FetchError::BadUrl {
+                url: url.to_string(),
+                reason: format!("scheme {:?} is not fetched", parsed.scheme()),
+            });
+        }
+        if !self.config.allow_private_networks
+            && let Some(address) = guard::literal_address(&parsed)
+            && !is_public_address(address)
+        {
+            return Err(FetchError::Refused {
+                url: url.to_string(),
+                address: address.to_string(),
+            });
+        }
+        let mut request = self.client.get(parsed);
+        if let Some(etag) = &validators.etag {
+            request = request.header(reqwest::header::IF_NONE_MATCH, etag);
+        }
+        if let Some(last_modified) = &validators.last_modified {
+            request = request.header(reqwest::header::IF_MODIFIED_SINCE, last_modified);
+        }
+        let response = request.send().await.map_err(|error| self.classify(url, error))?;
+        let status = response.status();
+        if status == reqwest::StatusCode::NOT_MODIFIED {
+            return Ok(FetchOutcome::NotModified);
+        }
+        if !status.is_success() {
+            return Err(FetchError::Status {
+                url: url.to_string(),
+                status: status.as_u16(),
+            });
+        }
+        let header = |name: reqwest::header::HeaderName| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_string)
+        };
+        let content_type = header(reqwest::header::CONTENT_TYPE);
+        let validators = Validators {
+            etag: header(reqwest::header::ETAG),
+            last_modified: header(reqwest::header::LAST_MODIFIED),
+        };
+        let final_url = response.url().to_string();
+        let limit = self.config.max_body_bytes;
+        if response.content_length().is_some_and(|length| length > limit as u64) {
+            return Err(FetchError::TooLarge {
+                url: url.to_string(),
+                limit,
+            });
+        }
+        let mut body = Vec::new();
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|error| self.classify(url, error))?;
+            if body.len() + chunk.len() > limit {
+                return Err(FetchError::TooLarge {
+                    url: url.to_string(),
+                    limit,
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(FetchOutcome::Fetched(Fetched {
+            status: status.as_u16(),
+            final_url,
+            content_type,
+            validators,
+            body,
+        }))
+    }
+
+    fn classify(&self, url: &str, error: reqwest::Error) -> FetchError {
+        if error.is_timeout() {
+            return FetchError::Timeout { url: url.to_string() };
+        }
+        let mut reason = error.to_string();
+        let mut source = std::error::Error::source(&error);
+        while let Some(inner) = source {
+            reason.push_str(": ");
+            reason.push_str(&inner.to_string());
+            source = inner.source();
+        }
+        if let Some(address) = reason.split(guard::REFUSED_MARKER).nth(1) {
+            return FetchError::Refused {
+                url: url.to_string(),
+                address: address.split_whitespace().next().unwrap_or_default().to_string(),
+            };
+        }
+        FetchError::Network {
+            url: url.to_string(),
+            reason,
+        }
+    }
+}
