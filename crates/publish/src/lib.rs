@@ -1,1 +1,87 @@
-//! placeholder
+//! publish: everything readers and downstream systems see, built from committed state only —
+//! the site (`site`), the out-feeds (`feeds`) and the JSON API (`api`), on one axum router.
+//! Every response carries security headers and a validator; HTML pages send a strict CSP.
+
+mod api;
+mod feeds;
+mod http;
+mod site;
+mod view;
+
+pub use api::{IngestError, PushReceipt, PushSink};
+
+use axum::Router;
+use axum::routing::{get, post};
+use std::path::PathBuf;
+use std::sync::Arc;
+use verbatim_store::Store;
+
+/// What the operator configures about the site.
+#[derive(Debug, Clone)]
+pub struct SiteConfig {
+    pub title: String,
+    /// The public address of the site, used in feeds and the API's `url` (no trailing slash).
+    pub base_url: String,
+    /// The notice line under every story; `{{ source }}`, `{{ received }}` and `{{ link }}` are
+    /// replaced. A source's own notice overrides it.
+    pub notice: String,
+    /// A folder whose templates override the built-in ones, file by file.
+    pub templates_dir: Option<PathBuf>,
+    /// How many stories a feed carries.
+    pub feed_size: usize,
+}
+
+impl Default for SiteConfig {
+    fn default() -> Self {
+        SiteConfig {
+            title: "Verbatim".to_string(),
+            base_url: "http://127.0.0.1:8080".to_string(),
+            notice: DEFAULT_NOTICE.to_string(),
+            templates_dir: None,
+            feed_size: 50,
+        }
+    }
+}
+
+/// The default notice line.
+pub const DEFAULT_NOTICE: &str = "Published automatically from the {{ source }} feed, received {{ received }}. The text is exactly as the agency sent it, unmodified.";
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub site: Arc<SiteConfig>,
+    pub templates: Arc<minijinja::Environment<'static>>,
+    pub push: Option<Arc<dyn PushSink>>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, site: SiteConfig, push: Option<Arc<dyn PushSink>>) -> AppState {
+        let templates = site::environment(site.templates_dir.clone());
+        AppState {
+            store,
+            site: Arc::new(site),
+            templates: Arc::new(templates),
+            push,
+        }
+    }
+}
+
+/// The whole HTTP interface.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(site::front))
+        .route("/items/{id}", get(site::article))
+        .route("/items/{id}/history", get(site::history))
+        .route("/static/style.css", get(site::stylesheet))
+        .route("/feeds/all.atom", get(feeds::atom))
+        .route("/feeds/all.rss", get(feeds::rss))
+        .route("/feeds/all.json", get(feeds::json_feed))
+        .route("/api/v1/items", get(api::list))
+        .route("/api/v1/items/{id}", get(api::one))
+        .route("/api/v1/push/{source}", post(api::push))
+        .route("/healthz", get(api::health))
+        .fallback(site::not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(api::MAX_PUSH_BYTES))
+        .layer(axum::middleware::from_fn(http::security_headers))
+        .with_state(state)
+}

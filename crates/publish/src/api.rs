@@ -1,0 +1,148 @@
+//! The JSON API (`/api/v1/…`): newest-first lists with cursors, one item, agency push, health.
+//! A killed item answers 410 with its id and status, so downstream systems can take it down.
+
+use crate::AppState;
+use crate::http::{JSON, internal_error, with_etag};
+use crate::view::item_json;
+use async_trait::async_trait;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use verbatim_store::{ListQuery, StoryState};
+
+/// The largest push body accepted.
+pub const MAX_PUSH_BYTES: usize = 16 * 1024 * 1024;
+
+#[derive(Debug, Deserialize)]
+pub struct ListParams {
+    q: Option<String>,
+    source: Option<String>,
+    since: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+fn bad_request(message: String) -> Response {
+    (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": message }))).into_response()
+}
+
+pub async fn list(State(state): State<AppState>, headers: HeaderMap, Query(params): Query<ListParams>) -> Response {
+    let since = match params.since.as_deref().map(chrono::DateTime::parse_from_rfc3339).transpose() {
+        Ok(since) => since.map(|time| time.with_timezone(&chrono::Utc)),
+        Err(error) => return bad_request(format!("since must be an RFC 3339 time: {error}")),
+    };
+    let query = ListQuery {
+        source: params.source,
+        since,
+        q: params.q,
+        limit: params.limit.unwrap_or(20).clamp(1, 200),
+        cursor: params.cursor,
+    };
+    let page = match state.store.list(&query).await {
+        Ok(page) => page,
+        Err(verbatim_store::StoreError::Corrupt(message)) if message.starts_with("bad cursor") => {
+            return bad_request(message);
+        }
+        Err(error) => return internal_error(error),
+    };
+    let items: Vec<serde_json::Value> = page
+        .stories
+        .iter()
+        .filter_map(|story| story.current.as_ref().map(|version| item_json(&state.site, story, version)))
+        .collect();
+    let body = json!({ "items": items, "next": page.next });
+    with_etag(&headers, StatusCode::OK, JSON, body.to_string())
+}
+
+pub async fn one(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    match state.store.story(&id).await {
+        Ok(Some(story)) => match (story.state, story.current.as_ref()) {
+            (StoryState::Published, Some(version)) => {
+                let body = item_json(&state.site, &story, version).to_string();
+                with_etag(&headers, StatusCode::OK, JSON, body)
+            }
+            (StoryState::Canceled | StoryState::Withheld, _) => {
+                let pubstatus = if story.state == StoryState::Canceled { "canceled" } else { "withheld" };
+                let body = json!({ "id": story.id, "pubstatus": pubstatus }).to_string();
+                with_etag(&headers, StatusCode::GONE, JSON, body)
+            }
+            _ => not_found(),
+        },
+        Ok(None) => not_found(),
+        Err(error) => internal_error(error),
+    }
+}
+
+fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, axum::Json(json!({ "error": "no such item" }))).into_response()
+}
+
+pub async fn health(State(state): State<AppState>) -> Response {
+    match state.store.counts().await {
+        Ok(counts) => axum::Json(json!({ "status": "ok", "counts": counts })).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "health check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({ "status": "error", "error": error.to_string() })))
+                .into_response()
+        }
+    }
+}
+
+/// What a push accepted.
+#[derive(Debug, Clone, Serialize)]
+pub struct PushReceipt {
+    pub accepted: Vec<String>,
+    pub errors: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("unauthorized")]
+    Unauthorized,
+    #[error("no push source named {0:?}")]
+    UnknownSource(String),
+    #[error("{0}")]
+    BadInput(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// The ingest pipeline as the push endpoint sees it (implemented by the binary).
+#[async_trait]
+pub trait PushSink: Send + Sync {
+    async fn push(&self, source: &str, token: Option<&str>, content_type: Option<&str>, body: Bytes) -> Result<PushReceipt, IngestError>;
+}
+
+pub async fn push(State(state): State<AppState>, Path(source): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(sink) = &state.push else {
+        return (StatusCode::NOT_FOUND, "push is not enabled").into_response();
+    };
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim);
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok());
+    match sink.push(&source, token, content_type, body).await {
+        Ok(receipt) => (StatusCode::ACCEPTED, axum::Json(receipt)).into_response(),
+        Err(IngestError::Unauthorized) => (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            axum::Json(json!({ "error": "a valid bearer token for this source is required" })),
+        )
+            .into_response(),
+        Err(IngestError::UnknownSource(name)) => {
+            // Same answer as a bad token: do not reveal which source names exist.
+            let _ = name;
+            (StatusCode::UNAUTHORIZED, axum::Json(json!({ "error": "a valid bearer token for this source is required" })))
+                .into_response()
+        }
+        Err(IngestError::BadInput(message)) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(json!({ "error": message }))).into_response()
+        }
+        Err(IngestError::Internal(message)) => internal_error(message),
+    }
+}

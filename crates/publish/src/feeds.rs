@@ -1,0 +1,161 @@
+//! Out-feeds: Atom 1.0, RSS 2.0 and JSON Feed 1.1 of the newest published stories. Each entry
+//! carries the sanitized body, so a feed reader shows the same visible text as the page.
+
+use crate::AppState;
+use crate::http::{internal_error, with_etag};
+use crate::view::{iso_time, story_path, story_time};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use quick_xml::escape::escape;
+use serde_json::json;
+use std::fmt::Write;
+use verbatim_store::{ListQuery, StoryRecord, VersionRecord};
+
+async fn newest(state: &AppState) -> Result<Vec<StoryRecord>, verbatim_store::StoreError> {
+    let page = state
+        .store
+        .list(&ListQuery {
+            limit: state.site.feed_size,
+            ..ListQuery::default()
+        })
+        .await?;
+    Ok(page.stories)
+}
+
+fn published(stories: &[StoryRecord]) -> impl Iterator<Item = (&StoryRecord, &VersionRecord)> {
+    stories
+        .iter()
+        .filter_map(|story| story.current.as_ref().map(|version| (story, version)))
+}
+
+/// The id an entry keeps for ever, whatever address the site moves to.
+fn entry_id(story: &StoryRecord) -> String {
+    format!("urn:verbatim:item:{}", story.id)
+}
+
+pub async fn atom(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let stories = match newest(&state).await {
+        Ok(stories) => stories,
+        Err(error) => return internal_error(error),
+    };
+    let base = &state.site.base_url;
+    let updated = stories.iter().map(|story| story.changed_at).max().unwrap_or_else(chrono::Utc::now);
+    let mut xml = String::with_capacity(16 * 1024);
+    xml.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\n");
+    let _ = writeln!(xml, "<id>{}/</id>", escape(base.as_str()));
+    let _ = writeln!(xml, "<title>{}</title>", escape(state.site.title.as_str()));
+    let _ = writeln!(xml, "<updated>{}</updated>", iso_time(updated));
+    let _ = writeln!(xml, "<link rel=\"self\" href=\"{}/feeds/all.atom\"/>", escape(base.as_str()));
+    let _ = writeln!(xml, "<link rel=\"alternate\" href=\"{}/\"/>", escape(base.as_str()));
+    let _ = writeln!(xml, "<generator>Verbatim</generator>");
+    for (story, version) in published(&stories) {
+        let item = &version.item;
+        xml.push_str("<entry");
+        if let Some(language) = &item.language {
+            let _ = write!(xml, " xml:lang=\"{}\"", escape(language.as_str()));
+        }
+        xml.push_str(">\n");
+        let _ = writeln!(xml, "<id>{}</id>", entry_id(story));
+        let _ = writeln!(xml, "<title type=\"text\">{}</title>", escape(item.headline.as_str()));
+        let _ = writeln!(xml, "<updated>{}</updated>", iso_time(story.changed_at.max(story_time(version))));
+        if let Some(first) = item.firstcreated {
+            let _ = writeln!(xml, "<published>{}</published>", iso_time(first));
+        }
+        let author = item.byline.as_deref().unwrap_or(story.source.as_str());
+        let _ = writeln!(xml, "<author><name>{}</name></author>", escape(author));
+        let _ = writeln!(xml, "<link rel=\"alternate\" href=\"{}{}\"/>", escape(base.as_str()), story_path(&story.id));
+        if let Some(link) = &item.link {
+            let _ = writeln!(xml, "<link rel=\"via\" href=\"{}\"/>", escape(link.as_str()));
+        }
+        for keyword in &item.keywords {
+            let _ = writeln!(xml, "<category term=\"{}\"/>", escape(keyword.as_str()));
+        }
+        if let Some(rights) = &item.copyrightnotice {
+            let _ = writeln!(xml, "<rights>{}</rights>", escape(rights.as_str()));
+        }
+        let _ = writeln!(xml, "<content type=\"html\">{}</content>", escape(item.body_html.as_str()));
+        xml.push_str("</entry>\n");
+    }
+    xml.push_str("</feed>\n");
+    with_etag(&headers, StatusCode::OK, "application/atom+xml; charset=utf-8", xml)
+}
+
+pub async fn rss(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let stories = match newest(&state).await {
+        Ok(stories) => stories,
+        Err(error) => return internal_error(error),
+    };
+    let base = &state.site.base_url;
+    let updated = stories.iter().map(|story| story.changed_at).max().unwrap_or_else(chrono::Utc::now);
+    let mut xml = String::with_capacity(16 * 1024);
+    xml.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rss version=\"2.0\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\" xmlns:atom=\"http://www.w3.org/2005/Atom\">\n<channel>\n");
+    let _ = writeln!(xml, "<title>{}</title>", escape(state.site.title.as_str()));
+    let _ = writeln!(xml, "<link>{}/</link>", escape(base.as_str()));
+    let _ = writeln!(xml, "<description>{}</description>", escape(state.site.title.as_str()));
+    let _ = writeln!(xml, "<atom:link rel=\"self\" type=\"application/rss+xml\" href=\"{}/feeds/all.rss\"/>", escape(base.as_str()));
+    let _ = writeln!(xml, "<lastBuildDate>{}</lastBuildDate>", updated.to_rfc2822());
+    for (story, version) in published(&stories) {
+        let item = &version.item;
+        xml.push_str("<item>\n");
+        let _ = writeln!(xml, "<title>{}</title>", escape(item.headline.as_str()));
+        let _ = writeln!(xml, "<link>{}{}</link>", escape(base.as_str()), story_path(&story.id));
+        let _ = writeln!(xml, "<guid isPermaLink=\"false\">{}</guid>", entry_id(story));
+        let _ = writeln!(xml, "<pubDate>{}</pubDate>", story_time(version).to_rfc2822());
+        if let Some(byline) = &item.byline {
+            let _ = writeln!(xml, "<dc:creator>{}</dc:creator>", escape(byline.as_str()));
+        }
+        for keyword in &item.keywords {
+            let _ = writeln!(xml, "<category>{}</category>", escape(keyword.as_str()));
+        }
+        if let Some(rights) = &item.copyrightnotice {
+            let _ = writeln!(xml, "<dc:rights>{}</dc:rights>", escape(rights.as_str()));
+        }
+        let _ = writeln!(xml, "<description>{}</description>", escape(item.body_html.as_str()));
+        xml.push_str("</item>\n");
+    }
+    xml.push_str("</channel>\n</rss>\n");
+    with_etag(&headers, StatusCode::OK, "application/rss+xml; charset=utf-8", xml)
+}
+
+pub async fn json_feed(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let stories = match newest(&state).await {
+        Ok(stories) => stories,
+        Err(error) => return internal_error(error),
+    };
+    let base = &state.site.base_url;
+    let items: Vec<serde_json::Value> = published(&stories)
+        .map(|(story, version)| {
+            let item = &version.item;
+            let mut entry = json!({
+                "id": entry_id(story),
+                "url": format!("{base}{}", story_path(&story.id)),
+                "title": item.headline,
+                "content_html": item.body_html,
+                "date_published": iso_time(item.firstcreated.unwrap_or_else(|| story_time(version))),
+                "date_modified": iso_time(story_time(version)),
+                "tags": item.keywords,
+            });
+            if let Some(map) = entry.as_object_mut() {
+                if let Some(byline) = &item.byline {
+                    map.insert("authors".into(), json!([{ "name": byline }]));
+                }
+                if let Some(language) = &item.language {
+                    map.insert("language".into(), json!(language));
+                }
+                if let Some(link) = &item.link {
+                    map.insert("external_url".into(), json!(link));
+                }
+            }
+            entry
+        })
+        .collect();
+    let feed = json!({
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": state.site.title,
+        "home_page_url": format!("{base}/"),
+        "feed_url": format!("{base}/feeds/all.json"),
+        "items": items,
+    });
+    with_etag(&headers, StatusCode::OK, "application/feed+json", feed.to_string())
+}
