@@ -1,1 +1,570 @@
-fn main() {}
+//! The `verbatim` binary: the command line, configuration and the edges (files, network,
+//! server) around the pure pipeline stages in `crates/`.
+
+mod config;
+mod demo;
+mod pipeline;
+mod serve;
+
+use anyhow::{Context, Result, bail};
+use chrono::Utc;
+use clap::{Args, Parser, Subcommand};
+use config::Config;
+use pipeline::{IngestReport, Pipeline, Received};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use verbatim_fetch::{FetchConfig, FetchOutcome, Fetcher, Validators};
+use verbatim_publish::{AppState, SiteConfig};
+use verbatim_store::{CommitKind, NewSource, RawArchive, SourceKind, SqliteStore, Store, StoreError};
+
+#[derive(Debug, Parser)]
+#[command(name = "verbatim", version, about = "Publishes news-agency feeds automatically, word for word, and proves it.")]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct GlobalArgs {
+    /// The data folder (database, raw archive, inbox).
+    #[arg(long, global = true, value_name = "DIR", env = "VERBATIM_DATA")]
+    data: Option<PathBuf>,
+    /// The configuration file (TOML).
+    #[arg(long, global = true, value_name = "FILE", env = "VERBATIM_CONFIG")]
+    config: Option<PathBuf>,
+    /// The store: sqlite://PATH (default: DATA/verbatim.db).
+    #[arg(long, global = true, value_name = "URL", env = "VERBATIM_STORE")]
+    store: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start a site on http://127.0.0.1:8080 filled from bundled sample feeds.
+    Demo {
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+    },
+    /// Ingest (polling, push, inbox) and serve, in one process.
+    Serve {
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+        /// Allow fetching from loopback, private and link-local addresses.
+        #[arg(long)]
+        allow_private_networks: bool,
+    },
+    /// One-shot ingest of files, folders or URLs; prints a summary.
+    Ingest {
+        #[arg(required = true, value_name = "PATH|URL")]
+        inputs: Vec<String>,
+        /// The source the items belong to (default: the file's name, or the URL's host).
+        #[arg(long, value_name = "NAME")]
+        source: Option<String>,
+        /// Allow fetching from loopback, private and link-local addresses.
+        #[arg(long)]
+        allow_private_networks: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the canonical items of a file as JSON, one object per line; stores nothing.
+    Parse {
+        #[arg(value_name = "PATH")]
+        path: PathBuf,
+        /// Say which format was detected and why (on standard error).
+        #[arg(long)]
+        explain: bool,
+    },
+    /// Manage sources.
+    #[command(subcommand)]
+    Source(SourceCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum SourceCommand {
+    /// Add a polled source (NAME URL) or a push source (NAME --push).
+    Add {
+        name: String,
+        url: Option<String>,
+        /// How often to poll, e.g. 90s, 5m, 1h.
+        #[arg(long, value_name = "DURATION", default_value = "5m")]
+        every: String,
+        /// A push source: prints its token.
+        #[arg(long, conflicts_with = "url")]
+        push: bool,
+        /// The notice line under this source's stories (a template).
+        #[arg(long, value_name = "TEXT")]
+        notice: Option<String>,
+    },
+    /// List sources with their health and last error.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Bad usage or bad input: exit status 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct BadInput(String);
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return match error.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+                _ => ExitCode::from(2),
+            };
+        }
+    };
+    let quiet = matches!(cli.command, Command::Parse { .. } | Command::Ingest { .. } | Command::Source(_));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VERBATIM_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(if quiet { "warn" } else { "info" }));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the runtime: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            if error.chain().any(|cause| cause.is::<BadInput>()) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+/// Everything a command needs, built once from the flags and the config file.
+struct Setup {
+    data: PathBuf,
+    config: Config,
+    store_url: Option<String>,
+}
+
+impl Setup {
+    fn new(global: &GlobalArgs) -> Result<Setup> {
+        let config = Config::load(global.config.as_deref()).map_err(|error| BadInput(format!("{error:#}")))?;
+        Ok(Setup {
+            data: global.data.clone().unwrap_or_else(|| PathBuf::from("verbatim-data")),
+            store_url: global.store.clone().or_else(|| config.store.url.clone()),
+            config,
+        })
+    }
+
+    async fn open_store(&self) -> Result<Arc<dyn Store>> {
+        std::fs::create_dir_all(&self.data).with_context(|| format!("cannot create the data folder {}", self.data.display()))?;
+        let store = match &self.store_url {
+            Some(url) if url.starts_with("sqlite:") => SqliteStore::open_url(url).await,
+            Some(url) => return Err(BadInput(format!("unsupported store URL {url:?}: use sqlite://PATH")).into()),
+            None => SqliteStore::open(&self.data.join("verbatim.db")).await,
+        }
+        .context("cannot open the store")?;
+        Ok(Arc::new(store))
+    }
+
+    async fn pipeline(&self) -> Result<Pipeline> {
+        Ok(Pipeline {
+            store: self.open_store().await?,
+            archive: RawArchive::new(self.data.join("raw")),
+            limits: verbatim_parse::Limits {
+                max_document_bytes: self.config.limits.max_document_bytes,
+                ..verbatim_parse::Limits::default()
+            },
+        })
+    }
+
+    fn fetcher(&self, allow_private_networks: bool) -> Result<Fetcher> {
+        let fetch = &self.config.fetch;
+        let mut config = FetchConfig {
+            allow_private_networks: allow_private_networks || fetch.allow_private_networks,
+            total_timeout: fetch.timeout,
+            max_body_bytes: fetch.max_body_bytes,
+            ..FetchConfig::default()
+        };
+        if let Some(agent) = &fetch.user_agent {
+            config.user_agent = agent.clone();
+        }
+        Ok(Fetcher::new(config)?)
+    }
+
+    fn site(&self, listen: SocketAddr) -> SiteConfig {
+        let site = &self.config.site;
+        let defaults = SiteConfig::default();
+        SiteConfig {
+            title: site.title.clone().unwrap_or(defaults.title),
+            base_url: site
+                .base_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{listen}"))
+                .trim_end_matches('/')
+                .to_string(),
+            notice: site.notice.clone().unwrap_or(defaults.notice),
+            templates_dir: site.templates.clone(),
+            feed_size: defaults.feed_size,
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    let context = Setup::new(&cli.global)?;
+    match cli.command {
+        Command::Demo { listen } => demo::run(&cli.global, context, listen).await,
+        Command::Serve {
+            listen,
+            allow_private_networks,
+        } => {
+            let listen = listen.unwrap_or(context.config.server.listen);
+            serve(&context, listen, allow_private_networks, None).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Ingest {
+            inputs,
+            source,
+            allow_private_networks,
+            json,
+        } => ingest(&context, &inputs, source.as_deref(), allow_private_networks, json).await,
+        Command::Parse { path, explain } => parse_command(&context, &path, explain),
+        Command::Source(command) => source_command(&context, command).await,
+    }
+}
+
+/// Starts the server and the ingest loops; `ready` is told the bound address.
+async fn serve(context: &Setup, listen: SocketAddr, allow_private_networks: bool, ready: Option<tokio::sync::oneshot::Sender<SocketAddr>>) -> Result<()> {
+    let pipeline = context.pipeline().await?;
+    let now = Utc::now();
+    for source in &context.config.sources {
+        pipeline
+            .store
+            .upsert_source(
+                &NewSource {
+                    name: source.name.clone(),
+                    url: Some(source.url.clone()),
+                    kind: SourceKind::Poll,
+                    every_seconds: source.every.as_secs() as i64,
+                    notice: source.notice.clone(),
+                    push_token_sha256: None,
+                },
+                now,
+            )
+            .await?;
+    }
+    let recovered = pipeline.recover_pending().await?;
+    if recovered > 0 {
+        tracing::info!(recovered, "processed payloads left pending by a previous run");
+    }
+    pipeline.store.release_due(Utc::now()).await?;
+
+    let inbox = context.data.join("inbox");
+    std::fs::create_dir_all(&inbox).with_context(|| format!("cannot create the inbox {}", inbox.display()))?;
+    let fetcher = context.fetcher(allow_private_networks)?;
+    tokio::spawn(serve::poll_loop(pipeline.clone(), fetcher));
+    tokio::spawn(serve::embargo_loop(pipeline.clone()));
+    tokio::spawn(serve::inbox_loop(pipeline.clone(), inbox.clone()));
+
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let bound = listener.local_addr()?;
+    let site = context.site(bound);
+    let push = Arc::new(serve::PushIngest { pipeline: pipeline.clone() });
+    let app = verbatim_publish::router(AppState::new(pipeline.store.clone(), site, Some(push)));
+    tracing::info!(address = %bound, inbox = %inbox.display(), "serving");
+    println!("Verbatim is serving on http://{bound}/");
+    if let Some(ready) = ready {
+        let _ = ready.send(bound);
+    }
+    serve::run_server(listener, app).await
+}
+
+/// Registers a source if it does not exist yet (for files, folders and inbox deliveries).
+pub(crate) async fn ensure_source(store: &dyn Store, name: &str, kind: SourceKind) -> Result<(), StoreError> {
+    let result = store
+        .add_source(
+            &NewSource {
+                name: name.to_string(),
+                url: None,
+                kind,
+                every_seconds: 300,
+                notice: None,
+                push_token_sha256: None,
+            },
+            Utc::now(),
+        )
+        .await;
+    match result {
+        Ok(()) | Err(StoreError::SourceExists(_)) => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
+/// Source names appear in URLs and folder names: letters, digits, `-`, `_` and `.`.
+pub(crate) fn validate_source_name(name: &str) -> Result<(), String> {
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name.chars().all(|ch| ch.is_alphanumeric() || matches!(ch, '-' | '_' | '.'));
+    if valid {
+        Ok(())
+    } else {
+        Err(format!("invalid source name {name:?}: use 1 to 64 letters, digits, '-', '_' or '.'"))
+    }
+}
+
+fn source_for_path(path: &Path) -> String {
+    let stem = path.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_default();
+    let cleaned: String = stem
+        .chars()
+        .map(|ch| if ch.is_alphanumeric() || matches!(ch, '-' | '_') { ch } else { '-' })
+        .take(64)
+        .collect();
+    if cleaned.is_empty() { "local".to_string() } else { cleaned }
+}
+
+fn files_under(path: &Path) -> Result<Vec<PathBuf>> {
+    let meta = std::fs::metadata(path).map_err(|error| BadInput(format!("{}: {error}", path.display())))?;
+    if meta.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut files = Vec::new();
+    let mut folders = vec![path.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).with_context(|| format!("cannot read {}", folder.display()))? {
+            let entry = entry?;
+            let name = entry.file_name();
+            if name.to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                folders.push(entry.path());
+            } else if kind.is_file() {
+                files.push(entry.path());
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+async fn ingest(context: &Setup, inputs: &[String], source: Option<&str>, allow_private_networks: bool, json: bool) -> Result<ExitCode> {
+    if let Some(source) = source {
+        validate_source_name(source).map_err(BadInput)?;
+    }
+    let pipeline = context.pipeline().await?;
+    let mut reports: Vec<IngestReport> = Vec::new();
+    let mut fetch_failed = false;
+    for input in inputs {
+        if input.starts_with("http://") || input.starts_with("https://") {
+            let fetcher = context.fetcher(allow_private_networks)?;
+            let host = url::Url::parse(input)
+                .ok()
+                .and_then(|url| url.host_str().map(str::to_string))
+                .unwrap_or_else(|| "web".to_string());
+            let name = source.map(str::to_string).unwrap_or(host);
+            ensure_source(&*pipeline.store, &name, SourceKind::Poll).await?;
+            match fetcher.get(input, &Validators::default()).await {
+                Ok(FetchOutcome::Fetched(fetched)) => {
+                    let mut received = Received::new(&name, input, fetched.body);
+                    received.content_type = fetched.content_type;
+                    received.http_status = Some(i64::from(fetched.status));
+                    received.etag = fetched.validators.etag;
+                    received.last_modified = fetched.validators.last_modified;
+                    reports.push(pipeline.ingest(received).await?);
+                }
+                Ok(FetchOutcome::NotModified) => {}
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    fetch_failed = true;
+                }
+            }
+            continue;
+        }
+        for file in files_under(Path::new(input))? {
+            let name = source.map(str::to_string).unwrap_or_else(|| source_for_path(&file));
+            ensure_source(&*pipeline.store, &name, SourceKind::Inbox).await?;
+            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let received = Received::new(&name, &file.display().to_string(), bytes);
+            reports.push(pipeline.ingest(received).await?);
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+    }
+    let mut bad_input = false;
+    for report in &reports {
+        for error in report.errors.iter().chain(report.failed.iter()) {
+            eprintln!("error: {error}");
+        }
+        bad_input |= report.had_bad_input();
+        if !json {
+            println!(
+                "{}: {} new, {} updated, {} unchanged, {} held{}",
+                report.origin,
+                report.count(CommitKind::New),
+                report.count(CommitKind::Version),
+                report.count(CommitKind::Unchanged),
+                report.held(),
+                match (&report.failed, report.errors.len()) {
+                    (Some(_), _) => " — failed".to_string(),
+                    (None, 0) => String::new(),
+                    (None, skipped) => format!(" — {skipped} problem(s), the rest ingested"),
+                }
+            );
+        }
+    }
+    let total: usize = reports.iter().map(|report| report.items.len()).sum();
+    if !json {
+        println!("{} payload(s), {total} item(s); raw payloads archived in {}", reports.len(), context.data.join("raw").display());
+    }
+    Ok(if bad_input {
+        ExitCode::from(2)
+    } else if fetch_failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn parse_command(context: &Setup, path: &Path, explain: bool) -> Result<ExitCode> {
+    let bytes = std::fs::read(path).map_err(|error| BadInput(format!("{}: {error}", path.display())))?;
+    let origin = path.display().to_string();
+    let limits = verbatim_parse::Limits {
+        max_document_bytes: context.config.limits.max_document_bytes,
+        ..verbatim_parse::Limits::default()
+    };
+    let parsed = verbatim_parse::parse(
+        verbatim_parse::Input {
+            bytes: &bytes,
+            content_type: None,
+            origin: &origin,
+        },
+        &limits,
+    )
+    .map_err(|error| BadInput(error.to_string()))?;
+    if explain {
+        eprintln!("{origin}: format {} ({}), encoding {}", parsed.format.name(), parsed.detected_because, parsed.encoding);
+    }
+    let raw = verbatim_item::sha256_hex(&bytes);
+    let now = Utc::now();
+    let mut stdout = std::io::stdout().lock();
+    for mut draft in parsed.drafts {
+        draft.item.raw = Some(raw.clone());
+        let normalized = verbatim_normalize::normalize(draft);
+        let verdict = verbatim_gate::gate(&normalized, now);
+        let mut value = serde_json::to_value(&normalized.item)?;
+        if verdict.is_held()
+            && let Some(map) = value.as_object_mut()
+        {
+            map.insert("held".into(), serde_json::json!(verdict.hold_reasons));
+        }
+        use std::io::Write;
+        writeln!(stdout, "{value}")?;
+    }
+    for error in &parsed.errors {
+        eprintln!("error: {error}");
+    }
+    Ok(if parsed.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) })
+}
+
+async fn source_command(context: &Setup, command: SourceCommand) -> Result<ExitCode> {
+    let store = context.open_store().await?;
+    match command {
+        SourceCommand::Add {
+            name,
+            url,
+            every,
+            push,
+            notice,
+        } => {
+            validate_source_name(&name).map_err(BadInput)?;
+            let every = humantime::parse_duration(&every).map_err(|error| BadInput(format!("--every {every:?}: {error}")))?;
+            if every < Duration::from_secs(10) {
+                bail!(BadInput("--every must be at least 10s".into()));
+            }
+            let (kind, token) = if push {
+                (SourceKind::Push, Some(new_token()))
+            } else {
+                let Some(url) = &url else {
+                    bail!(BadInput("give the source's URL, or --push for a push source".into()));
+                };
+                let parsed = url::Url::parse(url).map_err(|error| BadInput(format!("{url:?}: {error}")))?;
+                if !matches!(parsed.scheme(), "http" | "https") {
+                    bail!(BadInput(format!("{url:?}: only http and https URLs are polled")));
+                }
+                (SourceKind::Poll, None)
+            };
+            store
+                .add_source(
+                    &NewSource {
+                        name: name.clone(),
+                        url,
+                        kind,
+                        every_seconds: every.as_secs() as i64,
+                        notice,
+                        push_token_sha256: token.as_deref().map(|token| verbatim_item::sha256_hex(token.as_bytes())),
+                    },
+                    Utc::now(),
+                )
+                .await
+                .map_err(|error| match error {
+                    StoreError::SourceExists(_) => anyhow::Error::new(BadInput(error.to_string())),
+                    other => other.into(),
+                })?;
+            match token {
+                Some(token) => {
+                    println!("Added push source {name}. Its token (shown once, keep it secret):");
+                    println!("{token}");
+                    println!("Push with: curl -H 'Authorization: Bearer {token}' --data-binary @FEED http://HOST/api/v1/push/{name}");
+                }
+                None => println!("Added source {name}, polled every {}.", humantime::format_duration(every)),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        SourceCommand::List { json } => {
+            let sources = store.sources().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&sources)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!("{:<20} {:<6} {:<8} {:<22} {:<6} {:<6} {}", "NAME", "KIND", "EVERY", "LAST SUCCESS", "STATUS", "ERRORS", "URL / LAST ERROR");
+            for source in sources {
+                let health = |time: Option<chrono::DateTime<Utc>>| {
+                    time.map(|time| time.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(|| "never".into())
+                };
+                println!(
+                    "{:<20} {:<6} {:<8} {:<22} {:<6} {:<6} {}",
+                    source.name,
+                    source.kind.as_str(),
+                    if source.kind == SourceKind::Poll { format!("{}s", source.every_seconds) } else { "-".into() },
+                    health(source.last_success),
+                    source.last_status.map(|status| status.to_string()).unwrap_or_else(|| "-".into()),
+                    source.consecutive_errors,
+                    source.last_error.or(source.url).unwrap_or_default(),
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// A push token: 32 random bytes, hex.
+fn new_token() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}

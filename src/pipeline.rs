@@ -1,0 +1,214 @@
+//! The ingest pipeline, end to end: archive the raw payload first, then parse → normalize → gate
+//! (pure, on a blocking thread) and commit each item to the store. This is the only code that
+//! writes stories; fetch, push and the inbox all hand their payloads here.
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::sync::Arc;
+use verbatim_parse::{Input, Limits, ParseError};
+use verbatim_store::{CommitKind, NewVersion, RawArchive, RawRecord, Store, StoryState};
+
+/// A payload as it arrived.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub source: String,
+    /// File path, URL or push endpoint.
+    pub origin: String,
+    pub bytes: Vec<u8>,
+    pub content_type: Option<String>,
+    pub http_status: Option<i64>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub received_at: DateTime<Utc>,
+}
+
+impl Received {
+    pub fn new(source: &str, origin: &str, bytes: Vec<u8>) -> Received {
+        Received {
+            source: source.to_string(),
+            origin: origin.to_string(),
+            bytes,
+            content_type: None,
+            http_status: None,
+            etag: None,
+            last_modified: None,
+            received_at: Utc::now(),
+        }
+    }
+}
+
+/// One item the pipeline handled.
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemReport {
+    pub id: String,
+    pub guid: String,
+    pub outcome: CommitKind,
+    pub state: StoryState,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hold_reasons: Vec<String>,
+}
+
+/// What happened to one payload.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct IngestReport {
+    pub origin: String,
+    pub raw_sha256: String,
+    pub format: Option<String>,
+    pub items: Vec<ItemReport>,
+    /// Problems that skipped single items or parts of the payload; the rest went through.
+    pub errors: Vec<String>,
+    /// Set when nothing could be read from the payload at all.
+    pub failed: Option<String>,
+}
+
+impl IngestReport {
+    pub fn count(&self, kind: CommitKind) -> usize {
+        self.items.iter().filter(|item| item.outcome == kind).count()
+    }
+
+    pub fn held(&self) -> usize {
+        self.items.iter().filter(|item| !item.hold_reasons.is_empty()).count()
+    }
+
+    /// True when the payload or any part of it was bad input.
+    pub fn had_bad_input(&self) -> bool {
+        self.failed.is_some() || !self.errors.is_empty()
+    }
+}
+
+#[derive(Clone)]
+pub struct Pipeline {
+    pub store: Arc<dyn Store>,
+    pub archive: RawArchive,
+    pub limits: Limits,
+}
+
+/// The pure part: parse → normalize → gate.
+fn prepare(
+    received: &Received,
+    raw_sha256: &str,
+    limits: &Limits,
+    now: DateTime<Utc>,
+) -> Result<(String, Vec<NewVersion>, Vec<ParseError>), ParseError> {
+    let parsed = verbatim_parse::parse(
+        Input {
+            bytes: &received.bytes,
+            content_type: received.content_type.as_deref(),
+            origin: &received.origin,
+        },
+        limits,
+    )?;
+    let versions = parsed
+        .drafts
+        .into_iter()
+        .map(|mut draft| {
+            draft.item.source = received.source.clone();
+            draft.item.raw = Some(raw_sha256.to_string());
+            draft.item.received_at = Some(received.received_at);
+            let normalized = verbatim_normalize::normalize(draft);
+            let verdict = verbatim_gate::gate(&normalized, now);
+            NewVersion {
+                item: normalized.item,
+                hold_reasons: verdict.hold_reasons,
+                embargoed_until: verdict.embargoed_until,
+            }
+        })
+        .collect();
+    Ok((parsed.format.name().to_string(), versions, parsed.errors))
+}
+
+impl Pipeline {
+    /// Archives and processes one payload. `Err` is for our own failures (disk, database); bad
+    /// input is reported in the `IngestReport`.
+    pub async fn ingest(&self, received: Received) -> Result<IngestReport> {
+        let archive = self.archive.clone();
+        let bytes = received.bytes.clone();
+        let raw_sha256 = tokio::task::spawn_blocking(move || archive.put(&bytes))
+            .await
+            .context("archive task failed")?
+            .with_context(|| format!("{}: cannot write the raw payload to the archive", received.origin))?;
+        self.store
+            .record_raw(&RawRecord {
+                sha256: raw_sha256.clone(),
+                source: received.source.clone(),
+                origin: received.origin.clone(),
+                received_at: received.received_at,
+                size: received.bytes.len() as i64,
+                content_type: received.content_type.clone(),
+                http_status: received.http_status,
+                etag: received.etag.clone(),
+                last_modified: received.last_modified.clone(),
+            })
+            .await?;
+        self.process(received, raw_sha256).await
+    }
+
+    /// Processes an archived payload (also used on start-up for payloads a crash left pending).
+    pub async fn process(&self, received: Received, raw_sha256: String) -> Result<IngestReport> {
+        let limits = self.limits;
+        let origin = received.origin.clone();
+        let sha = raw_sha256.clone();
+        let prepared = tokio::task::spawn_blocking(move || prepare(&received, &sha, &limits, Utc::now()))
+            .await
+            .context("parse task failed")?;
+        let mut report = IngestReport {
+            origin,
+            raw_sha256: raw_sha256.clone(),
+            ..IngestReport::default()
+        };
+        let (format, versions, errors) = match prepared {
+            Ok(prepared) => prepared,
+            Err(error) => {
+                let message = error.to_string();
+                self.store.finish_raw(&raw_sha256, Some(&message)).await?;
+                report.failed = Some(message);
+                return Ok(report);
+            }
+        };
+        report.format = Some(format);
+        report.errors = errors.iter().map(ToString::to_string).collect();
+        for version in versions {
+            let committed = self.store.commit(&version, Utc::now()).await?;
+            report.items.push(ItemReport {
+                id: committed.id,
+                guid: version.item.guid,
+                outcome: committed.kind,
+                state: committed.state,
+                hold_reasons: version.hold_reasons,
+            });
+        }
+        let error_summary = (!report.errors.is_empty()).then(|| report.errors.join("\n"));
+        self.store.finish_raw(&raw_sha256, error_summary.as_deref()).await?;
+        Ok(report)
+    }
+
+    /// Processes every payload that was archived but never finished (after a crash).
+    pub async fn recover_pending(&self) -> Result<usize> {
+        let pending = self.store.pending_raw().await?;
+        let count = pending.len();
+        for raw in pending {
+            let bytes = match self.archive.get(&raw.sha256) {
+                Ok(bytes) => bytes,
+                Err(error) => {
+                    let message = format!("archived payload is missing: {error}");
+                    self.store.finish_raw(&raw.sha256, Some(&message)).await?;
+                    continue;
+                }
+            };
+            let received = Received {
+                source: raw.source,
+                origin: raw.origin,
+                bytes,
+                content_type: raw.content_type,
+                http_status: raw.http_status,
+                etag: raw.etag,
+                last_modified: raw.last_modified,
+                received_at: raw.received_at,
+            };
+            let report = self.process(received, raw.sha256).await?;
+            tracing::info!(origin = %report.origin, items = report.items.len(), "recovered a pending payload");
+        }
+        Ok(count)
+    }
+}

@@ -1,0 +1,350 @@
+//! `verbatim serve`: one process that ingests (polling, push, inbox) and serves. The background
+//! loops here are the edges of the pipeline: they fetch or pick up payloads and hand them to
+//! `Pipeline::ingest`; the embargo loop releases stories on time.
+
+use crate::pipeline::{Pipeline, Received};
+use anyhow::{Context, Result};
+use async_trait::async_trait;
+use axum::body::Bytes;
+use chrono::Utc;
+use rand::Rng;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use verbatim_fetch::{FetchOutcome, Fetcher, Validators};
+use verbatim_publish::{IngestError, PushReceipt, PushSink};
+use verbatim_store::{FetchRecord, SourceKind};
+
+/// How many sources are fetched at once.
+const FETCH_CONCURRENCY: usize = 8;
+/// The longest wait after repeated errors.
+const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+
+/// Polls due sources for ever.
+pub async fn poll_loop(pipeline: Pipeline, fetcher: Fetcher) {
+    let permits = Arc::new(Semaphore::new(FETCH_CONCURRENCY));
+    let in_flight = Arc::new(std::sync::Mutex::new(std::collections::HashSet::<String>::new()));
+    loop {
+        match pipeline.store.sources().await {
+            Ok(sources) => {
+                let now = Utc::now();
+                for source in sources {
+                    let due = source.next_due.is_none_or(|due| due <= now);
+                    if source.kind != SourceKind::Poll || source.paused || !due || source.url.is_none() {
+                        continue;
+                    }
+                    // Never two fetches of one source at once.
+                    if let Ok(mut running) = in_flight.lock()
+                        && !running.insert(source.name.clone())
+                    {
+                        continue;
+                    }
+                    let pipeline = pipeline.clone();
+                    let fetcher = fetcher.clone();
+                    let permits = permits.clone();
+                    let in_flight = in_flight.clone();
+                    tokio::spawn(async move {
+                        let _permit = permits.acquire().await;
+                        poll_one(&pipeline, &fetcher, &source).await;
+                        if let Ok(mut running) = in_flight.lock() {
+                            running.remove(&source.name);
+                        }
+                    });
+                }
+            }
+            Err(error) => tracing::error!(%error, "cannot read sources"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Fetches one source once and records its health. Returns the ingest report when there was a body.
+pub async fn poll_one(pipeline: &Pipeline, fetcher: &Fetcher, source: &verbatim_store::Source) {
+    let Some(url) = source.url.clone() else { return };
+    let validators = Validators {
+        etag: source.etag.clone(),
+        last_modified: source.last_modified.clone(),
+    };
+    let started = Utc::now();
+    let interval = Duration::from_secs(source.every_seconds.max(10) as u64);
+    let jitter = rand::rng().random_range(0.0..0.1) * interval.as_secs_f64();
+    let mut record = FetchRecord {
+        at: started,
+        ..FetchRecord::default()
+    };
+    match fetcher.get(&url, &validators).await {
+        Ok(FetchOutcome::NotModified) => record.status = Some(304),
+        Ok(FetchOutcome::Fetched(fetched)) => {
+            record.status = Some(i64::from(fetched.status));
+            record.etag = fetched.validators.etag.clone();
+            record.last_modified = fetched.validators.last_modified.clone();
+            let received = Received {
+                source: source.name.clone(),
+                origin: url.clone(),
+                bytes: fetched.body,
+                content_type: fetched.content_type,
+                http_status: Some(i64::from(fetched.status)),
+                etag: fetched.validators.etag,
+                last_modified: fetched.validators.last_modified,
+                received_at: started,
+            };
+            match pipeline.ingest(received).await {
+                Ok(report) => {
+                    if let Some(failed) = &report.failed {
+                        record.error = Some(failed.clone());
+                    } else if let Some(first) = report.errors.first() {
+                        tracing::warn!(source = %source.name, error = %first, "some items were skipped");
+                    }
+                    tracing::info!(source = %source.name, items = report.items.len(), "polled");
+                }
+                Err(error) => record.error = Some(format!("{error:#}")),
+            }
+        }
+        Err(error) => {
+            if let verbatim_fetch::FetchError::Status { status, .. } = &error {
+                record.status = Some(i64::from(*status));
+            }
+            record.error = Some(error.to_string());
+        }
+    }
+    let delay = if record.error.is_some() {
+        let failures = source.consecutive_errors.clamp(0, 10) as u32 + 1;
+        (interval.min(Duration::from_secs(60)) * 2u32.pow(failures.min(10))).min(MAX_BACKOFF)
+    } else {
+        interval + Duration::from_secs_f64(jitter)
+    };
+    record.next_due = chrono::Duration::from_std(delay).ok().map(|delay| started + delay);
+    if let Some(error) = &record.error {
+        tracing::warn!(source = %source.name, %error, "fetch failed");
+    }
+    if let Err(error) = pipeline.store.record_fetch(&source.name, &record).await {
+        tracing::error!(%error, "cannot record fetch");
+    }
+}
+
+/// Releases embargoed stories when their time comes.
+pub async fn embargo_loop(pipeline: Pipeline) {
+    loop {
+        match pipeline.store.release_due(Utc::now()).await {
+            Ok(released) => {
+                for id in released {
+                    tracing::info!(%id, "embargo ended");
+                }
+            }
+            Err(error) => tracing::error!(%error, "embargo release failed"),
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Files an inbox scan ignores: hidden files and names that say a transfer is still running.
+fn is_in_transfer(name: &str) -> bool {
+    name.starts_with('.')
+        || name.starts_with('~')
+        || [".tmp", ".part", ".partial", ".filepart", ".crdownload", ".swp"]
+            .iter()
+            .any(|suffix| name.to_ascii_lowercase().ends_with(suffix))
+}
+
+/// Watches `DATA/inbox/`: a file whose size has stayed the same for one scan is ingested and
+/// moved to `done/`, or to `failed/` with a `.error` file beside it. Files in `inbox/NAME/` belong
+/// to source NAME; files directly in the inbox to the source `inbox`.
+pub async fn inbox_loop(pipeline: Pipeline, inbox: PathBuf) {
+    let (wake_tx, mut wake_rx) = tokio::sync::mpsc::channel::<()>(1);
+    let watcher = {
+        let wake = wake_tx.clone();
+        notify::recommended_watcher(move |_event: notify::Result<notify::Event>| {
+            let _ = wake.try_send(());
+        })
+    };
+    let _watcher = match watcher {
+        Ok(mut watcher) => {
+            use notify::Watcher;
+            if let Err(error) = watcher.watch(&inbox, notify::RecursiveMode::Recursive) {
+                tracing::warn!(%error, "cannot watch the inbox; scanning every second instead");
+            }
+            Some(watcher)
+        }
+        Err(error) => {
+            tracing::warn!(%error, "no file watcher; scanning the inbox every second");
+            None
+        }
+    };
+    let mut sizes: HashMap<PathBuf, u64> = HashMap::new();
+    loop {
+        let candidates = scan_inbox(&inbox);
+        let mut next_sizes = HashMap::new();
+        for (path, size) in candidates {
+            if sizes.get(&path) == Some(&size) {
+                ingest_inbox_file(&pipeline, &inbox, &path).await;
+            } else {
+                next_sizes.insert(path, size);
+            }
+        }
+        sizes = next_sizes;
+        // A change wakes the loop early; otherwise it scans every second. A file seen once waits
+        // for the next scan so that its size can be compared.
+        let wait = if sizes.is_empty() { Duration::from_secs(1) } else { Duration::from_millis(200) };
+        let _ = tokio::time::timeout(wait, wake_rx.recv()).await;
+    }
+}
+
+fn scan_inbox(inbox: &Path) -> Vec<(PathBuf, u64)> {
+    let mut found = Vec::new();
+    let mut folders = vec![inbox.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else { continue };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = entry.path();
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.is_dir() {
+                if folder == inbox && (name == "done" || name == "failed" || name.starts_with('.')) {
+                    continue;
+                }
+                if folder == inbox {
+                    folders.push(path);
+                }
+            } else if meta.is_file() && !is_in_transfer(&name) {
+                found.push((path, meta.len()));
+            }
+        }
+    }
+    found
+}
+
+async fn ingest_inbox_file(pipeline: &Pipeline, inbox: &Path, path: &Path) {
+    let relative = path.strip_prefix(inbox).unwrap_or(path);
+    let source = match relative.parent().and_then(|parent| parent.to_str()).filter(|parent| !parent.is_empty()) {
+        Some(folder) => folder.to_string(),
+        None => "inbox".to_string(),
+    };
+    let bytes = match tokio::fs::read(path).await {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            tracing::warn!(path = %path.display(), %error, "cannot read inbox file");
+            return;
+        }
+    };
+    if let Err(error) = crate::ensure_source(&*pipeline.store, &source, SourceKind::Inbox).await {
+        tracing::error!(%error, "cannot register inbox source");
+        return;
+    }
+    let origin = format!("inbox:{}", relative.display());
+    let outcome = pipeline.ingest(Received::new(&source, &origin, bytes)).await;
+    let (folder, error_text) = match &outcome {
+        Ok(report) if report.failed.is_none() => ("done", (!report.errors.is_empty()).then(|| report.errors.join("\n"))),
+        Ok(report) => ("failed", report.failed.clone()),
+        Err(error) => ("failed", Some(format!("{error:#}"))),
+    };
+    match &outcome {
+        Ok(report) => tracing::info!(file = %relative.display(), items = report.items.len(), folder, "inbox file ingested"),
+        Err(error) => tracing::error!(file = %relative.display(), error = %format!("{error:#}"), "inbox file failed"),
+    }
+    if let Err(error) = move_out_of_inbox(inbox, path, relative, folder, error_text.as_deref()) {
+        tracing::error!(path = %path.display(), %error, "cannot move inbox file");
+    }
+}
+
+fn move_out_of_inbox(inbox: &Path, path: &Path, relative: &Path, folder: &str, error: Option<&str>) -> std::io::Result<()> {
+    let mut target = inbox.join(folder).join(relative);
+    if let Some(parent) = target.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    if target.exists() {
+        let stamp = Utc::now().format("%Y%m%dT%H%M%S%.f").to_string();
+        let name = target.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+        target.set_file_name(format!("{stamp}-{name}"));
+    }
+    std::fs::rename(path, &target)?;
+    if let Some(error) = error {
+        let mut error_path = target.into_os_string();
+        error_path.push(".error");
+        std::fs::write(error_path, format!("{error}\n"))?;
+    }
+    Ok(())
+}
+
+/// The push endpoint's view of the pipeline: checks the source's token, then ingests.
+pub struct PushIngest {
+    pub pipeline: Pipeline,
+}
+
+#[async_trait]
+impl PushSink for PushIngest {
+    async fn push(&self, source: &str, token: Option<&str>, content_type: Option<&str>, body: Bytes) -> Result<PushReceipt, IngestError> {
+        let record = self
+            .pipeline
+            .store
+            .source(source)
+            .await
+            .map_err(|error| IngestError::Internal(error.to_string()))?
+            .filter(|record| record.kind == SourceKind::Push)
+            .ok_or_else(|| IngestError::UnknownSource(source.to_string()))?;
+        let expected = record.push_token_sha256.ok_or(IngestError::Unauthorized)?;
+        let given = token.map(|token| verbatim_item::sha256_hex(token.as_bytes())).ok_or(IngestError::Unauthorized)?;
+        // Hashes of the tokens are compared, so timing reveals nothing about the token itself.
+        if given != expected {
+            return Err(IngestError::Unauthorized);
+        }
+        let mut received = Received::new(source, &format!("push:{source}"), body.to_vec());
+        received.content_type = content_type.map(str::to_string);
+        let report = self
+            .pipeline
+            .ingest(received)
+            .await
+            .map_err(|error| IngestError::Internal(format!("{error:#}")))?;
+        if let Some(failed) = report.failed {
+            return Err(IngestError::BadInput(failed));
+        }
+        Ok(PushReceipt {
+            accepted: report.items.iter().map(|item| item.id.clone()).collect(),
+            errors: report.errors,
+        })
+    }
+}
+
+/// Serves until Ctrl-C or SIGTERM.
+pub async fn run_server(listener: tokio::net::TcpListener, app: axum::Router) -> Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("the HTTP server failed")
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transfers_in_progress_are_skipped() {
+        assert!(is_in_transfer(".hidden.xml"));
+        assert!(is_in_transfer("story.xml.part"));
+        assert!(is_in_transfer("story.XML.TMP"));
+        assert!(!is_in_transfer("story.xml"));
+    }
+}
