@@ -13,7 +13,7 @@ fn a_broken_item_is_named_by_line_and_column_and_the_others_go_through() {
     let output = data.run(&["ingest", feed.to_str().unwrap_or_default()]);
     assert_eq!(output.status.code(), Some(2), "bad input exits 2");
     let errors = stderr(&output);
-    let expected_place = format!("{}:6:", feed.display());
+    let expected_place = format!("{}:6:36: item 2 skipped: unexpected closing tag </oops>", feed.display());
     assert!(errors.contains(&expected_place), "names file and line: {errors}");
     assert!(errors.contains("item 2"), "{errors}");
     assert!(stdout(&output).contains("2 new"), "{}", stdout(&output));
@@ -42,7 +42,7 @@ fn a_truncated_feed_keeps_its_complete_items() {
     let feed = fixture("truncated.rss");
     let output = data.run(&["ingest", feed.to_str().unwrap_or_default()]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("document ends inside"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("the document ends before these elements are closed: rss > channel > item > title"), "{}", stderr(&output));
     assert!(stdout(&output).contains("1 new"), "{}", stdout(&output));
 }
 

@@ -192,7 +192,7 @@ pub fn parse(input: Input<'_>, limits: &Limits) -> Result<Parsed, ParseError> {
             )),
         }
     }
-    errors.dedup();
+    errors.dedup_by(|a, b| a.position == b.position && a.kind == b.kind);
     Ok(Parsed {
         format,
         detected_because,

@@ -140,12 +140,14 @@ impl Element {
             .map(|attribute| attribute.value.as_str())
     }
 
-    /// The first error inside this element or any descendant.
+    /// The earliest error inside this element or any descendant.
     pub fn first_error(&self) -> Option<&(usize, String)> {
-        if self.error.is_some() {
-            return self.error.as_ref();
+        let own = self.error.as_ref();
+        let inner = self.elements().filter_map(Element::first_error).min_by_key(|(offset, _)| *offset);
+        match (own, inner) {
+            (Some(own), Some(inner)) => Some(if inner.0 < own.0 { inner } else { own }),
+            (own, inner) => own.or(inner),
         }
-        self.elements().find_map(Element::first_error)
     }
 
     /// The children serialized as HTML (for Atom `type="xhtml"` content).
@@ -353,7 +355,7 @@ pub fn read_document(text: &str, limits: XmlLimits) -> Result<Document, Fatal> {
                 }
                 Ok(Event::End(tag)) => {
                     let qname = String::from_utf8_lossy(tag.name().as_ref()).into_owned();
-                    builder.close(&qname, at);
+                    builder.close(&qname, at.saturating_sub(tag.len() + 3));
                 }
                 Ok(Event::Text(raw)) => {
                     let raw = String::from_utf8_lossy(&raw);
@@ -542,14 +544,13 @@ impl<'a> Builder<'a> {
 
     fn finish(mut self) -> Result<Document, Fatal> {
         let end = self.text.len();
-        while let Some(mut frame) = self.stack.pop() {
-            frame.element.error.get_or_insert((
-                end,
-                format!("document ends inside <{}>", frame.qname),
-            ));
-            let message = format!("document ends inside <{}>", frame.qname);
-            self.document_errors.push((end, message));
-            self.attach(frame.element);
+        if !self.stack.is_empty() {
+            let open: Vec<&str> = self.stack.iter().map(|frame| frame.qname.as_str()).collect();
+            let message = format!("the document ends before these elements are closed: {}", open.join(" > "));
+            while let Some(mut frame) = self.stack.pop() {
+                frame.element.error.get_or_insert((end, message.clone()));
+                self.attach(frame.element);
+            }
         }
         match self.root {
             Some(root) => Ok(Document {
