@@ -1,0 +1,176 @@
+//! `verbatim serve` as an operator runs it: files dropped into the inbox, agency pushes, and
+//! polled sources served from a local HTTP server on 127.0.0.1 (conditional GET, SSRF guard).
+
+mod util;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use util::{DataDir, client, fixture, stderr, stdout, wait_for};
+
+fn headlines(server: &util::Server) -> Vec<String> {
+    let (_, list) = server.get_json("/api/v1/items?limit=100");
+    list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|item| item["headline"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn a_file_dropped_into_the_inbox_is_published_and_moved_to_done() {
+    let data = DataDir::new();
+    let server = data.serve(&[]);
+    let folder = data.path().join("inbox").join("nordic");
+    std::fs::create_dir_all(&folder).unwrap_or_default();
+    // Agencies write under a temporary name and rename into place.
+    let partial = folder.join("story.xml.part");
+    std::fs::copy(fixture("fidelity.atom"), &partial).unwrap_or_default();
+    std::fs::rename(&partial, folder.join("story.xml")).unwrap_or_default();
+    wait_for("the inbox item", Duration::from_secs(10), || {
+        headlines(&server).contains(&"Storm warning lifted".to_string()).then_some(())
+    });
+    wait_for("the file in done/", Duration::from_secs(5), || {
+        data.path().join("inbox/done/nordic/story.xml").exists().then_some(())
+    });
+    let (_, list) = server.get_json("/api/v1/items?source=nordic");
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(2));
+
+    // A file that is not a feed goes to failed/ with the reason beside it.
+    std::fs::write(data.path().join("inbox/garbage.txt"), "not a feed at all").unwrap_or_default();
+    let reason = wait_for("the failed file", Duration::from_secs(10), || {
+        std::fs::read_to_string(data.path().join("inbox/failed/garbage.txt.error")).ok()
+    });
+    assert!(reason.contains("inbox:garbage.txt") && reason.contains("neither XML nor JSON"), "{reason}");
+}
+
+#[test]
+fn a_push_needs_the_source_token() {
+    let data = DataDir::new();
+    let added = data.run(&["source", "add", "wire", "--push"]);
+    assert!(added.status.success(), "{}", stderr(&added));
+    let token = stdout(&added).lines().nth(1).unwrap_or_default().trim().to_string();
+    let server = data.serve(&[]);
+    let body = std::fs::read(fixture("fidelity.rss")).unwrap_or_default();
+    let push = |token: Option<&str>| {
+        let mut request = client().post(server.url("/api/v1/push/wire")).body(body.clone());
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().unwrap_or_else(|error| panic!("{error}"))
+    };
+    assert_eq!(push(None).status().as_u16(), 401);
+    assert_eq!(push(Some("wrong")).status().as_u16(), 401);
+    let unknown = client()
+        .post(server.url("/api/v1/push/nosuch"))
+        .bearer_auth(&token)
+        .body(body.clone())
+        .send()
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(unknown.status().as_u16(), 401);
+    let accepted = push(Some(&token));
+    assert_eq!(accepted.status().as_u16(), 202);
+    let receipt: serde_json::Value = accepted.json().unwrap_or_default();
+    assert_eq!(receipt["accepted"].as_array().map(Vec::len), Some(7));
+    let id = receipt["accepted"][0].as_str().unwrap_or_default();
+    let (status, _) = server.get_text(&format!("/items/{id}"));
+    assert_eq!(status, 200, "pushed stories are on the site at once");
+}
+
+/// A feed server on 127.0.0.1 that honours If-None-Match and counts requests.
+struct FeedServer {
+    url: String,
+    requests: Arc<AtomicUsize>,
+    not_modified: Arc<AtomicUsize>,
+}
+
+fn feed_server(body: Vec<u8>) -> FeedServer {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|error| panic!("{error}"));
+    let url = format!("http://{}/feed.xml", listener.local_addr().map(|a| a.to_string()).unwrap_or_default());
+    let requests = Arc::new(AtomicUsize::new(0));
+    let not_modified = Arc::new(AtomicUsize::new(0));
+    let (requests_seen, not_modified_sent) = (requests.clone(), not_modified.clone());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(50) {
+            let Ok(mut stream) = stream else { continue };
+            requests_seen.fetch_add(1, Ordering::SeqCst);
+            let mut reader = BufReader::new(stream.try_clone().unwrap_or_else(|error| panic!("{error}")));
+            let mut conditional = false;
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+                if line.to_ascii_lowercase().starts_with("if-none-match: \"v1\"") {
+                    conditional = true;
+                }
+                line.clear();
+            }
+            if conditional {
+                not_modified_sent.fetch_add(1, Ordering::SeqCst);
+                let _ = stream.write_all(b"HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\nConnection: close\r\n\r\n");
+            } else {
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nETag: \"v1\"\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(&body);
+            }
+        }
+    });
+    FeedServer {
+        url,
+        requests,
+        not_modified,
+    }
+}
+
+#[test]
+fn a_polled_source_is_fetched_then_revalidated_with_its_etag() {
+    let feed = feed_server(std::fs::read(fixture("fidelity.atom")).unwrap_or_default());
+    let data = DataDir::new();
+    let config = data.path().join("verbatim.toml");
+    std::fs::write(
+        &config,
+        format!("[fetch]\nallow_private_networks = true\n\n[[sources]]\nname = \"local-agency\"\nurl = \"{}\"\nevery = \"10s\"\n", feed.url),
+    )
+    .unwrap_or_default();
+    let config_path = config.to_str().unwrap_or_default().to_string();
+    let server = data.serve(&["--config", &config_path]);
+    wait_for("the polled items", Duration::from_secs(10), || (headlines(&server).len() == 2).then_some(()));
+    // The next poll (10 s + jitter later) must be conditional and answered 304.
+    wait_for("a conditional re-fetch", Duration::from_secs(20), || (feed.not_modified.load(Ordering::SeqCst) >= 1).then_some(()));
+    assert!(feed.requests.load(Ordering::SeqCst) >= 2);
+    let list = data.run(&["source", "list", "--json"]);
+    let sources: serde_json::Value = serde_json::from_str(&stdout(&list)).unwrap_or_default();
+    let source = &sources[0];
+    assert_eq!(source["name"], "local-agency");
+    assert_eq!(source["last_status"], 304);
+    assert_eq!(source["etag"], "\"v1\"");
+    assert_eq!(source["consecutive_errors"], 0);
+}
+
+#[test]
+fn loopback_sources_are_refused_unless_allowed() {
+    let feed = feed_server(std::fs::read(fixture("fidelity.atom")).unwrap_or_default());
+    let data = DataDir::new();
+    let added = data.run(&["source", "add", "sneaky", &feed.url, "--every", "10s"]);
+    assert!(added.status.success(), "{}", stderr(&added));
+    let _server = data.serve(&[]);
+    let error = wait_for("the refusal", Duration::from_secs(10), || {
+        let list = data.run(&["source", "list", "--json"]);
+        let sources: serde_json::Value = serde_json::from_str(&stdout(&list)).ok()?;
+        sources[0]["last_error"].as_str().map(str::to_string)
+    });
+    assert!(error.contains("refused to connect to 127.0.0.1"), "{error}");
+    assert_eq!(feed.requests.load(Ordering::SeqCst), 0, "no request reached the server");
+
+    // One-shot ingest of the same URL: refused by default, allowed with the flag.
+    let refused = data.run(&["ingest", &feed.url]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stderr(&refused).contains("refused"), "{}", stderr(&refused));
+    let allowed = data.run(&["ingest", "--allow-private-networks", &feed.url]);
+    assert!(allowed.status.success(), "{}", stderr(&allowed));
+    assert!(stdout(&allowed).contains("2 new"), "{}", stdout(&allowed));
+}
