@@ -40,7 +40,9 @@ pub struct ServerSection {
 
 impl Default for ServerSection {
     fn default() -> Self {
-        ServerSection { listen: default_listen() }
+        ServerSection {
+            listen: default_listen(),
+        }
     }
 }
 
@@ -132,7 +134,8 @@ mod humantime_serde_compat {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
         let text = String::deserialize(deserializer)?;
-        humantime::parse_duration(&text).map_err(|error| serde::de::Error::custom(format!("{text:?}: {error}")))
+        humantime::parse_duration(&text)
+            .map_err(|error| serde::de::Error::custom(format!("{text:?}: {error}")))
     }
 }
 
@@ -143,8 +146,10 @@ impl Config {
         let Some(path) = path else {
             return Ok(Config::default());
         };
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
-        let config: Config = toml::from_str(&text).map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        let config: Config = toml::from_str(&text)
+            .map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?;
         config.validate(path)?;
         Ok(config)
     }
@@ -152,12 +157,21 @@ impl Config {
     fn validate(&self, path: &Path) -> Result<()> {
         let mut names = std::collections::HashSet::new();
         for source in &self.sources {
-            crate::validate_source_name(&source.name).map_err(|error| anyhow::anyhow!("{}: sources: {error}", path.display()))?;
+            crate::validate_source_name(&source.name)
+                .map_err(|error| anyhow::anyhow!("{}: sources: {error}", path.display()))?;
             if !names.insert(source.name.as_str()) {
-                anyhow::bail!("{}: sources: {:?} is declared twice", path.display(), source.name);
+                anyhow::bail!(
+                    "{}: sources: {:?} is declared twice",
+                    path.display(),
+                    source.name
+                );
             }
             if source.every < Duration::from_secs(10) {
-                anyhow::bail!("{}: sources.{}: every must be at least 10s", path.display(), source.name);
+                anyhow::bail!(
+                    "{}: sources.{}: every must be at least 10s",
+                    path.display(),
+                    source.name
+                );
             }
         }
         Ok(())
@@ -195,7 +209,10 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_named() {
-        let error = toml::from_str::<Config>("[site]\ntitel = \"x\"\n").err().map(|error| error.to_string()).unwrap_or_default();
+        let error = toml::from_str::<Config>("[site]\ntitel = \"x\"\n")
+            .err()
+            .map(|error| error.to_string())
+            .unwrap_or_default();
         assert!(error.contains("titel"), "{error}");
     }
 }

@@ -10,13 +10,33 @@ use verbatim_store::SourceKind;
 
 /// (source name, file name, bytes) of each bundled sample feed. The stories are invented.
 pub const SAMPLES: &[(&str, &str, &str)] = &[
-    ("nordic-wire", "nordic-wire.rss", include_str!("demo/nordic-wire.rss")),
-    ("levant-presse", "levant-presse.atom", include_str!("demo/levant-presse.atom")),
-    ("sakura-news", "sakura-news.json", include_str!("demo/sakura-news.json")),
-    ("andes-press", "andes-press.rdf", include_str!("demo/andes-press.rdf")),
+    (
+        "nordic-wire",
+        "nordic-wire.rss",
+        include_str!("demo/nordic-wire.rss"),
+    ),
+    (
+        "levant-presse",
+        "levant-presse.atom",
+        include_str!("demo/levant-presse.atom"),
+    ),
+    (
+        "sakura-news",
+        "sakura-news.json",
+        include_str!("demo/sakura-news.json"),
+    ),
+    (
+        "andes-press",
+        "andes-press.rdf",
+        include_str!("demo/andes-press.rdf"),
+    ),
 ];
 
-pub async fn run(global: &GlobalArgs, mut context: Setup, listen: Option<SocketAddr>) -> Result<ExitCode> {
+pub async fn run(
+    global: &GlobalArgs,
+    mut context: Setup,
+    listen: Option<SocketAddr>,
+) -> Result<ExitCode> {
     if global.data.is_none() {
         // Without --data the demo gets a folder of its own, never the operator's real one.
         context.data = std::env::temp_dir().join(format!("verbatim-demo-{}", std::process::id()));
@@ -28,7 +48,11 @@ pub async fn run(global: &GlobalArgs, mut context: Setup, listen: Option<SocketA
     for (source, file, text) in SAMPLES {
         ensure_source(&*pipeline.store, source, SourceKind::Inbox).await?;
         let report = pipeline
-            .ingest(Received::new(source, &format!("demo:{file}"), text.as_bytes().to_vec()))
+            .ingest(Received::new(
+                source,
+                &format!("demo:{file}"),
+                text.as_bytes().to_vec(),
+            ))
             .await?;
         println!("{file}: {} item(s)", report.items.len());
     }

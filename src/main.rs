@@ -18,10 +18,16 @@ use std::sync::Arc;
 use std::time::Duration;
 use verbatim_fetch::{FetchConfig, FetchOutcome, Fetcher, Validators};
 use verbatim_publish::{AppState, SiteConfig};
-use verbatim_store::{CommitKind, NewSource, RawArchive, SourceKind, SqliteStore, Store, StoreError};
+use verbatim_store::{
+    CommitKind, NewSource, RawArchive, SourceKind, SqliteStore, Store, StoreError,
+};
 
 #[derive(Debug, Parser)]
-#[command(name = "verbatim", version, about = "Publishes news-agency feeds automatically, word for word, and proves it.")]
+#[command(
+    name = "verbatim",
+    version,
+    about = "Publishes news-agency feeds automatically, word for word, and proves it."
+)]
 struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
@@ -118,17 +124,29 @@ fn main() -> ExitCode {
         Err(error) => {
             let _ = error.print();
             return match error.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
                 _ => ExitCode::from(2),
             };
         }
     };
-    let quiet = matches!(cli.command, Command::Parse { .. } | Command::Ingest { .. } | Command::Source(_));
-    let filter = tracing_subscriber::EnvFilter::try_from_env("VERBATIM_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(if quiet { "warn" } else { "info" }));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let quiet = matches!(
+        cli.command,
+        Command::Parse { .. } | Command::Ingest { .. } | Command::Source(_)
+    );
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VERBATIM_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(if quiet { "warn" } else { "info" })
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the runtime: {error}");
@@ -157,19 +175,28 @@ struct Setup {
 
 impl Setup {
     fn new(global: &GlobalArgs) -> Result<Setup> {
-        let config = Config::load(global.config.as_deref()).map_err(|error| BadInput(format!("{error:#}")))?;
+        let config = Config::load(global.config.as_deref())
+            .map_err(|error| BadInput(format!("{error:#}")))?;
         Ok(Setup {
-            data: global.data.clone().unwrap_or_else(|| PathBuf::from("verbatim-data")),
+            data: global
+                .data
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("verbatim-data")),
             store_url: global.store.clone().or_else(|| config.store.url.clone()),
             config,
         })
     }
 
     async fn open_store(&self) -> Result<Arc<dyn Store>> {
-        std::fs::create_dir_all(&self.data).with_context(|| format!("cannot create the data folder {}", self.data.display()))?;
+        std::fs::create_dir_all(&self.data)
+            .with_context(|| format!("cannot create the data folder {}", self.data.display()))?;
         let store = match &self.store_url {
             Some(url) if url.starts_with("sqlite:") => SqliteStore::open_url(url).await,
-            Some(url) => return Err(BadInput(format!("unsupported store URL {url:?}: use sqlite://PATH")).into()),
+            Some(url) => {
+                return Err(
+                    BadInput(format!("unsupported store URL {url:?}: use sqlite://PATH")).into(),
+                );
+            }
             None => SqliteStore::open(&self.data.join("verbatim.db")).await,
         }
         .context("cannot open the store")?;
@@ -236,14 +263,28 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             source,
             allow_private_networks,
             json,
-        } => ingest(&context, &inputs, source.as_deref(), allow_private_networks, json).await,
+        } => {
+            ingest(
+                &context,
+                &inputs,
+                source.as_deref(),
+                allow_private_networks,
+                json,
+            )
+            .await
+        }
         Command::Parse { path, explain } => parse_command(&context, &path, explain),
         Command::Source(command) => source_command(&context, command).await,
     }
 }
 
 /// Starts the server and the ingest loops; `ready` is told the bound address.
-async fn serve(context: &Setup, listen: SocketAddr, allow_private_networks: bool, ready: Option<tokio::sync::oneshot::Sender<SocketAddr>>) -> Result<()> {
+async fn serve(
+    context: &Setup,
+    listen: SocketAddr,
+    allow_private_networks: bool,
+    ready: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
+) -> Result<()> {
     let pipeline = context.pipeline().await?;
     let now = Utc::now();
     for source in &context.config.sources {
@@ -264,12 +305,16 @@ async fn serve(context: &Setup, listen: SocketAddr, allow_private_networks: bool
     }
     let recovered = pipeline.recover_pending().await?;
     if recovered > 0 {
-        tracing::info!(recovered, "processed payloads left pending by a previous run");
+        tracing::info!(
+            recovered,
+            "processed payloads left pending by a previous run"
+        );
     }
     pipeline.store.release_due(Utc::now()).await?;
 
     let inbox = context.data.join("inbox");
-    std::fs::create_dir_all(&inbox).with_context(|| format!("cannot create the inbox {}", inbox.display()))?;
+    std::fs::create_dir_all(&inbox)
+        .with_context(|| format!("cannot create the inbox {}", inbox.display()))?;
     let fetcher = context.fetcher(allow_private_networks)?;
     tokio::spawn(serve::poll_loop(pipeline.clone(), fetcher));
     tokio::spawn(serve::embargo_loop(pipeline.clone()));
@@ -280,7 +325,9 @@ async fn serve(context: &Setup, listen: SocketAddr, allow_private_networks: bool
         .with_context(|| format!("cannot listen on {listen}"))?;
     let bound = listener.local_addr()?;
     let site = context.site(bound);
-    let push = Arc::new(serve::PushIngest { pipeline: pipeline.clone() });
+    let push = Arc::new(serve::PushIngest {
+        pipeline: pipeline.clone(),
+    });
     let app = verbatim_publish::router(AppState::new(pipeline.store.clone(), site, Some(push)));
     tracing::info!(address = %bound, inbox = %inbox.display(), "serving");
     println!("Verbatim is serving on http://{bound}/");
@@ -291,7 +338,11 @@ async fn serve(context: &Setup, listen: SocketAddr, allow_private_networks: bool
 }
 
 /// Registers a source if it does not exist yet (for files, folders and inbox deliveries).
-pub(crate) async fn ensure_source(store: &dyn Store, name: &str, kind: SourceKind) -> Result<(), StoreError> {
+pub(crate) async fn ensure_source(
+    store: &dyn Store,
+    name: &str,
+    kind: SourceKind,
+) -> Result<(), StoreError> {
     let result = store
         .add_source(
             &NewSource {
@@ -316,33 +367,53 @@ pub(crate) fn validate_source_name(name: &str) -> Result<(), String> {
     let valid = !name.is_empty()
         && name.len() <= 64
         && !name.starts_with('.')
-        && name.chars().all(|ch| ch.is_alphanumeric() || matches!(ch, '-' | '_' | '.'));
+        && name
+            .chars()
+            .all(|ch| ch.is_alphanumeric() || matches!(ch, '-' | '_' | '.'));
     if valid {
         Ok(())
     } else {
-        Err(format!("invalid source name {name:?}: use 1 to 64 letters, digits, '-', '_' or '.'"))
+        Err(format!(
+            "invalid source name {name:?}: use 1 to 64 letters, digits, '-', '_' or '.'"
+        ))
     }
 }
 
 fn source_for_path(path: &Path) -> String {
-    let stem = path.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = path
+        .file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let cleaned: String = stem
         .chars()
-        .map(|ch| if ch.is_alphanumeric() || matches!(ch, '-' | '_') { ch } else { '-' })
+        .map(|ch| {
+            if ch.is_alphanumeric() || matches!(ch, '-' | '_') {
+                ch
+            } else {
+                '-'
+            }
+        })
         .take(64)
         .collect();
-    if cleaned.is_empty() { "local".to_string() } else { cleaned }
+    if cleaned.is_empty() {
+        "local".to_string()
+    } else {
+        cleaned
+    }
 }
 
 fn files_under(path: &Path) -> Result<Vec<PathBuf>> {
-    let meta = std::fs::metadata(path).map_err(|error| BadInput(format!("{}: {error}", path.display())))?;
+    let meta = std::fs::metadata(path)
+        .map_err(|error| BadInput(format!("{}: {error}", path.display())))?;
     if meta.is_file() {
         return Ok(vec![path.to_path_buf()]);
     }
     let mut files = Vec::new();
     let mut folders = vec![path.to_path_buf()];
     while let Some(folder) = folders.pop() {
-        for entry in std::fs::read_dir(&folder).with_context(|| format!("cannot read {}", folder.display()))? {
+        for entry in std::fs::read_dir(&folder)
+            .with_context(|| format!("cannot read {}", folder.display()))?
+        {
             let entry = entry?;
             let name = entry.file_name();
             if name.to_string_lossy().starts_with('.') {
@@ -360,7 +431,13 @@ fn files_under(path: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-async fn ingest(context: &Setup, inputs: &[String], source: Option<&str>, allow_private_networks: bool, json: bool) -> Result<ExitCode> {
+async fn ingest(
+    context: &Setup,
+    inputs: &[String],
+    source: Option<&str>,
+    allow_private_networks: bool,
+    json: bool,
+) -> Result<ExitCode> {
     if let Some(source) = source {
         validate_source_name(source).map_err(BadInput)?;
     }
@@ -394,9 +471,12 @@ async fn ingest(context: &Setup, inputs: &[String], source: Option<&str>, allow_
             continue;
         }
         for file in files_under(Path::new(input))? {
-            let name = source.map(str::to_string).unwrap_or_else(|| source_for_path(&file));
+            let name = source
+                .map(str::to_string)
+                .unwrap_or_else(|| source_for_path(&file));
             ensure_source(&*pipeline.store, &name, SourceKind::Inbox).await?;
-            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let received = Received::new(&name, &file.display().to_string(), bytes);
             reports.push(pipeline.ingest(received).await?);
         }
@@ -428,7 +508,11 @@ async fn ingest(context: &Setup, inputs: &[String], source: Option<&str>, allow_
     }
     let total: usize = reports.iter().map(|report| report.items.len()).sum();
     if !json {
-        println!("{} payload(s), {total} item(s); raw payloads archived in {}", reports.len(), context.data.join("raw").display());
+        println!(
+            "{} payload(s), {total} item(s); raw payloads archived in {}",
+            reports.len(),
+            context.data.join("raw").display()
+        );
     }
     Ok(if bad_input {
         ExitCode::from(2)
@@ -440,7 +524,8 @@ async fn ingest(context: &Setup, inputs: &[String], source: Option<&str>, allow_
 }
 
 fn parse_command(context: &Setup, path: &Path, explain: bool) -> Result<ExitCode> {
-    let bytes = std::fs::read(path).map_err(|error| BadInput(format!("{}: {error}", path.display())))?;
+    let bytes =
+        std::fs::read(path).map_err(|error| BadInput(format!("{}: {error}", path.display())))?;
     let origin = path.display().to_string();
     let limits = verbatim_parse::Limits {
         max_document_bytes: context.config.limits.max_document_bytes,
@@ -456,7 +541,12 @@ fn parse_command(context: &Setup, path: &Path, explain: bool) -> Result<ExitCode
     )
     .map_err(|error| BadInput(error.to_string()))?;
     if explain {
-        eprintln!("{origin}: format {} ({}), encoding {}", parsed.format.name(), parsed.detected_because, parsed.encoding);
+        eprintln!(
+            "{origin}: format {} ({}), encoding {}",
+            parsed.format.name(),
+            parsed.detected_because,
+            parsed.encoding
+        );
     }
     let raw = verbatim_item::sha256_hex(&bytes);
     let now = Utc::now();
@@ -477,7 +567,11 @@ fn parse_command(context: &Setup, path: &Path, explain: bool) -> Result<ExitCode
     for error in &parsed.errors {
         eprintln!("error: {error}");
     }
-    Ok(if parsed.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) })
+    Ok(if parsed.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
 }
 
 async fn source_command(context: &Setup, command: SourceCommand) -> Result<ExitCode> {
@@ -491,7 +585,8 @@ async fn source_command(context: &Setup, command: SourceCommand) -> Result<ExitC
             notice,
         } => {
             validate_source_name(&name).map_err(BadInput)?;
-            let every = humantime::parse_duration(&every).map_err(|error| BadInput(format!("--every {every:?}: {error}")))?;
+            let every = humantime::parse_duration(&every)
+                .map_err(|error| BadInput(format!("--every {every:?}: {error}")))?;
             if every < Duration::from_secs(10) {
                 bail!(BadInput("--every must be at least 10s".into()));
             }
@@ -499,11 +594,16 @@ async fn source_command(context: &Setup, command: SourceCommand) -> Result<ExitC
                 (SourceKind::Push, Some(new_token()))
             } else {
                 let Some(url) = &url else {
-                    bail!(BadInput("give the source's URL, or --push for a push source".into()));
+                    bail!(BadInput(
+                        "give the source's URL, or --push for a push source".into()
+                    ));
                 };
-                let parsed = url::Url::parse(url).map_err(|error| BadInput(format!("{url:?}: {error}")))?;
+                let parsed =
+                    url::Url::parse(url).map_err(|error| BadInput(format!("{url:?}: {error}")))?;
                 if !matches!(parsed.scheme(), "http" | "https") {
-                    bail!(BadInput(format!("{url:?}: only http and https URLs are polled")));
+                    bail!(BadInput(format!(
+                        "{url:?}: only http and https URLs are polled"
+                    )));
                 }
                 (SourceKind::Poll, None)
             };
@@ -515,7 +615,9 @@ async fn source_command(context: &Setup, command: SourceCommand) -> Result<ExitC
                         kind,
                         every_seconds: every.as_secs() as i64,
                         notice,
-                        push_token_sha256: token.as_deref().map(|token| verbatim_item::sha256_hex(token.as_bytes())),
+                        push_token_sha256: token
+                            .as_deref()
+                            .map(|token| verbatim_item::sha256_hex(token.as_bytes())),
                     },
                     Utc::now(),
                 )
@@ -528,9 +630,14 @@ async fn source_command(context: &Setup, command: SourceCommand) -> Result<ExitC
                 Some(token) => {
                     println!("Added push source {name}. Its token (shown once, keep it secret):");
                     println!("{token}");
-                    println!("Push with: curl -H 'Authorization: Bearer {token}' --data-binary @FEED http://HOST/api/v1/push/{name}");
+                    println!(
+                        "Push with: curl -H 'Authorization: Bearer {token}' --data-binary @FEED http://HOST/api/v1/push/{name}"
+                    );
                 }
-                None => println!("Added source {name}, polled every {}.", humantime::format_duration(every)),
+                None => println!(
+                    "Added source {name}, polled every {}.",
+                    humantime::format_duration(every)
+                ),
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -540,18 +647,29 @@ async fn source_command(context: &Setup, command: SourceCommand) -> Result<ExitC
                 println!("{}", serde_json::to_string_pretty(&sources)?);
                 return Ok(ExitCode::SUCCESS);
             }
-            println!("{:<20} {:<6} {:<8} {:<22} {:<6} {:<6} {}", "NAME", "KIND", "EVERY", "LAST SUCCESS", "STATUS", "ERRORS", "URL / LAST ERROR");
+            println!(
+                "{:<20} {:<6} {:<8} {:<22} {:<6} {:<6} URL / LAST ERROR",
+                "NAME", "KIND", "EVERY", "LAST SUCCESS", "STATUS", "ERRORS"
+            );
             for source in sources {
                 let health = |time: Option<chrono::DateTime<Utc>>| {
-                    time.map(|time| time.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(|| "never".into())
+                    time.map(|time| time.format("%Y-%m-%d %H:%M:%S").to_string())
+                        .unwrap_or_else(|| "never".into())
                 };
                 println!(
                     "{:<20} {:<6} {:<8} {:<22} {:<6} {:<6} {}",
                     source.name,
                     source.kind.as_str(),
-                    if source.kind == SourceKind::Poll { format!("{}s", source.every_seconds) } else { "-".into() },
+                    if source.kind == SourceKind::Poll {
+                        format!("{}s", source.every_seconds)
+                    } else {
+                        "-".into()
+                    },
                     health(source.last_success),
-                    source.last_status.map(|status| status.to_string()).unwrap_or_else(|| "-".into()),
+                    source
+                        .last_status
+                        .map(|status| status.to_string())
+                        .unwrap_or_else(|| "-".into()),
                     source.consecutive_errors,
                     source.last_error.or(source.url).unwrap_or_default(),
                 );

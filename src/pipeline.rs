@@ -64,11 +64,17 @@ pub struct IngestReport {
 
 impl IngestReport {
     pub fn count(&self, kind: CommitKind) -> usize {
-        self.items.iter().filter(|item| item.outcome == kind).count()
+        self.items
+            .iter()
+            .filter(|item| item.outcome == kind)
+            .count()
     }
 
     pub fn held(&self) -> usize {
-        self.items.iter().filter(|item| !item.hold_reasons.is_empty()).count()
+        self.items
+            .iter()
+            .filter(|item| !item.hold_reasons.is_empty())
+            .count()
     }
 
     /// True when the payload or any part of it was bad input.
@@ -127,7 +133,12 @@ impl Pipeline {
         let raw_sha256 = tokio::task::spawn_blocking(move || archive.put(&bytes))
             .await
             .context("archive task failed")?
-            .with_context(|| format!("{}: cannot write the raw payload to the archive", received.origin))?;
+            .with_context(|| {
+                format!(
+                    "{}: cannot write the raw payload to the archive",
+                    received.origin
+                )
+            })?;
         self.store
             .record_raw(&RawRecord {
                 sha256: raw_sha256.clone(),
@@ -149,9 +160,10 @@ impl Pipeline {
         let limits = self.limits;
         let origin = received.origin.clone();
         let sha = raw_sha256.clone();
-        let prepared = tokio::task::spawn_blocking(move || prepare(&received, &sha, &limits, Utc::now()))
-            .await
-            .context("parse task failed")?;
+        let prepared =
+            tokio::task::spawn_blocking(move || prepare(&received, &sha, &limits, Utc::now()))
+                .await
+                .context("parse task failed")?;
         let mut report = IngestReport {
             origin,
             raw_sha256: raw_sha256.clone(),
@@ -179,7 +191,9 @@ impl Pipeline {
             });
         }
         let error_summary = (!report.errors.is_empty()).then(|| report.errors.join("\n"));
-        self.store.finish_raw(&raw_sha256, error_summary.as_deref()).await?;
+        self.store
+            .finish_raw(&raw_sha256, error_summary.as_deref())
+            .await?;
         Ok(report)
     }
 

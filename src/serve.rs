@@ -25,14 +25,20 @@ const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 /// Polls due sources for ever.
 pub async fn poll_loop(pipeline: Pipeline, fetcher: Fetcher) {
     let permits = Arc::new(Semaphore::new(FETCH_CONCURRENCY));
-    let in_flight = Arc::new(std::sync::Mutex::new(std::collections::HashSet::<String>::new()));
+    let in_flight = Arc::new(std::sync::Mutex::new(
+        std::collections::HashSet::<String>::new(),
+    ));
     loop {
         match pipeline.store.sources().await {
             Ok(sources) => {
                 let now = Utc::now();
                 for source in sources {
                     let due = source.next_due.is_none_or(|due| due <= now);
-                    if source.kind != SourceKind::Poll || source.paused || !due || source.url.is_none() {
+                    if source.kind != SourceKind::Poll
+                        || source.paused
+                        || !due
+                        || source.url.is_none()
+                    {
                         continue;
                     }
                     // Never two fetches of one source at once.
@@ -62,7 +68,9 @@ pub async fn poll_loop(pipeline: Pipeline, fetcher: Fetcher) {
 
 /// Fetches one source once and records its health. Returns the ingest report when there was a body.
 pub async fn poll_one(pipeline: &Pipeline, fetcher: &Fetcher, source: &verbatim_store::Source) {
-    let Some(url) = source.url.clone() else { return };
+    let Some(url) = source.url.clone() else {
+        return;
+    };
     let validators = Validators {
         etag: source.etag.clone(),
         last_modified: source.last_modified.clone(),
@@ -115,7 +123,9 @@ pub async fn poll_one(pipeline: &Pipeline, fetcher: &Fetcher, source: &verbatim_
     } else {
         interval + Duration::from_secs_f64(jitter)
     };
-    record.next_due = chrono::Duration::from_std(delay).ok().map(|delay| started + delay);
+    record.next_due = chrono::Duration::from_std(delay)
+        .ok()
+        .map(|delay| started + delay);
     if let Some(error) = &record.error {
         tracing::warn!(source = %source.name, %error, "fetch failed");
     }
@@ -143,9 +153,16 @@ pub async fn embargo_loop(pipeline: Pipeline) {
 fn is_in_transfer(name: &str) -> bool {
     name.starts_with('.')
         || name.starts_with('~')
-        || [".tmp", ".part", ".partial", ".filepart", ".crdownload", ".swp"]
-            .iter()
-            .any(|suffix| name.to_ascii_lowercase().ends_with(suffix))
+        || [
+            ".tmp",
+            ".part",
+            ".partial",
+            ".filepart",
+            ".crdownload",
+            ".swp",
+        ]
+        .iter()
+        .any(|suffix| name.to_ascii_lowercase().ends_with(suffix))
 }
 
 /// Watches `DATA/inbox/`: a file whose size has stayed the same for one scan is ingested and
@@ -186,7 +203,11 @@ pub async fn inbox_loop(pipeline: Pipeline, inbox: PathBuf) {
         sizes = next_sizes;
         // A change wakes the loop early; otherwise it scans every second. A file seen once waits
         // for the next scan so that its size can be compared.
-        let wait = if sizes.is_empty() { Duration::from_secs(1) } else { Duration::from_millis(200) };
+        let wait = if sizes.is_empty() {
+            Duration::from_secs(1)
+        } else {
+            Duration::from_millis(200)
+        };
         let _ = tokio::time::timeout(wait, wake_rx.recv()).await;
     }
 }
@@ -195,13 +216,16 @@ fn scan_inbox(inbox: &Path) -> Vec<(PathBuf, u64)> {
     let mut found = Vec::new();
     let mut folders = vec![inbox.to_path_buf()];
     while let Some(folder) = folders.pop() {
-        let Ok(entries) = std::fs::read_dir(&folder) else { continue };
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             let path = entry.path();
             let Ok(meta) = entry.metadata() else { continue };
             if meta.is_dir() {
-                if folder == inbox && (name == "done" || name == "failed" || name.starts_with('.')) {
+                if folder == inbox && (name == "done" || name == "failed" || name.starts_with('.'))
+                {
                     continue;
                 }
                 if folder == inbox {
@@ -217,7 +241,11 @@ fn scan_inbox(inbox: &Path) -> Vec<(PathBuf, u64)> {
 
 async fn ingest_inbox_file(pipeline: &Pipeline, inbox: &Path, path: &Path) {
     let relative = path.strip_prefix(inbox).unwrap_or(path);
-    let source = match relative.parent().and_then(|parent| parent.to_str()).filter(|parent| !parent.is_empty()) {
+    let source = match relative
+        .parent()
+        .and_then(|parent| parent.to_str())
+        .filter(|parent| !parent.is_empty())
+    {
         Some(folder) => folder.to_string(),
         None => "inbox".to_string(),
     };
@@ -233,29 +261,47 @@ async fn ingest_inbox_file(pipeline: &Pipeline, inbox: &Path, path: &Path) {
         return;
     }
     let origin = format!("inbox:{}", relative.display());
-    let outcome = pipeline.ingest(Received::new(&source, &origin, bytes)).await;
+    let outcome = pipeline
+        .ingest(Received::new(&source, &origin, bytes))
+        .await;
     let (folder, error_text) = match &outcome {
-        Ok(report) if report.failed.is_none() => ("done", (!report.errors.is_empty()).then(|| report.errors.join("\n"))),
+        Ok(report) if report.failed.is_none() => (
+            "done",
+            (!report.errors.is_empty()).then(|| report.errors.join("\n")),
+        ),
         Ok(report) => ("failed", report.failed.clone()),
         Err(error) => ("failed", Some(format!("{error:#}"))),
     };
     match &outcome {
-        Ok(report) => tracing::info!(file = %relative.display(), items = report.items.len(), folder, "inbox file ingested"),
-        Err(error) => tracing::error!(file = %relative.display(), error = %format!("{error:#}"), "inbox file failed"),
+        Ok(report) => {
+            tracing::info!(file = %relative.display(), items = report.items.len(), folder, "inbox file ingested")
+        }
+        Err(error) => {
+            tracing::error!(file = %relative.display(), error = %format!("{error:#}"), "inbox file failed")
+        }
     }
     if let Err(error) = move_out_of_inbox(inbox, path, relative, folder, error_text.as_deref()) {
         tracing::error!(path = %path.display(), %error, "cannot move inbox file");
     }
 }
 
-fn move_out_of_inbox(inbox: &Path, path: &Path, relative: &Path, folder: &str, error: Option<&str>) -> std::io::Result<()> {
+fn move_out_of_inbox(
+    inbox: &Path,
+    path: &Path,
+    relative: &Path,
+    folder: &str,
+    error: Option<&str>,
+) -> std::io::Result<()> {
     let mut target = inbox.join(folder).join(relative);
     if let Some(parent) = target.parent() {
         std::fs::create_dir_all(parent)?;
     }
     if target.exists() {
         let stamp = Utc::now().format("%Y%m%dT%H%M%S%.f").to_string();
-        let name = target.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = target
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
         target.set_file_name(format!("{stamp}-{name}"));
     }
     std::fs::rename(path, &target)?;
@@ -274,7 +320,13 @@ pub struct PushIngest {
 
 #[async_trait]
 impl PushSink for PushIngest {
-    async fn push(&self, source: &str, token: Option<&str>, content_type: Option<&str>, body: Bytes) -> Result<PushReceipt, IngestError> {
+    async fn push(
+        &self,
+        source: &str,
+        token: Option<&str>,
+        content_type: Option<&str>,
+        body: Bytes,
+    ) -> Result<PushReceipt, IngestError> {
         let record = self
             .pipeline
             .store
@@ -284,7 +336,9 @@ impl PushSink for PushIngest {
             .filter(|record| record.kind == SourceKind::Push)
             .ok_or_else(|| IngestError::UnknownSource(source.to_string()))?;
         let expected = record.push_token_sha256.ok_or(IngestError::Unauthorized)?;
-        let given = token.map(|token| verbatim_item::sha256_hex(token.as_bytes())).ok_or(IngestError::Unauthorized)?;
+        let given = token
+            .map(|token| verbatim_item::sha256_hex(token.as_bytes()))
+            .ok_or(IngestError::Unauthorized)?;
         // Hashes of the tokens are compared, so timing reveals nothing about the token itself.
         if given != expected {
             return Err(IngestError::Unauthorized);

@@ -13,8 +13,14 @@ fn a_broken_item_is_named_by_line_and_column_and_the_others_go_through() {
     let output = data.run(&["ingest", feed.to_str().unwrap_or_default()]);
     assert_eq!(output.status.code(), Some(2), "bad input exits 2");
     let errors = stderr(&output);
-    let expected_place = format!("{}:6:36: item 2 skipped: unexpected closing tag </oops>", feed.display());
-    assert!(errors.contains(&expected_place), "names file and line: {errors}");
+    let expected_place = format!(
+        "{}:6:36: item 2 skipped: unexpected closing tag </oops>",
+        feed.display()
+    );
+    assert!(
+        errors.contains(&expected_place),
+        "names file and line: {errors}"
+    );
     assert!(errors.contains("item 2"), "{errors}");
     assert!(stdout(&output).contains("2 new"), "{}", stdout(&output));
 
@@ -42,7 +48,13 @@ fn a_truncated_feed_keeps_its_complete_items() {
     let feed = fixture("truncated.rss");
     let output = data.run(&["ingest", feed.to_str().unwrap_or_default()]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("the document ends before these elements are closed: rss > channel > item > title"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(
+            "the document ends before these elements are closed: rss > channel > item > title"
+        ),
+        "{}",
+        stderr(&output)
+    );
     assert!(stdout(&output).contains("1 new"), "{}", stdout(&output));
 }
 
@@ -52,17 +64,35 @@ fn something_that_is_not_a_feed_is_refused_with_exit_2_and_archived() {
     let page = fixture("not-a-feed.html");
     let output = data.run(&["ingest", page.to_str().unwrap_or_default()]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("not a format Verbatim reads"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("not a format Verbatim reads"),
+        "{}",
+        stderr(&output)
+    );
     let hash = sha256_hex(&std::fs::read(&page).unwrap_or_default());
-    assert!(data.path().join("raw").join(&hash[..2]).join(&hash).exists());
+    assert!(
+        data.path()
+            .join("raw")
+            .join(&hash[..2])
+            .join(&hash)
+            .exists()
+    );
 }
 
 #[test]
 fn parse_prints_one_json_object_per_item_and_stores_nothing() {
     let data = DataDir::new();
-    let output = data.run(&["parse", "--explain", fixture("fidelity.atom").to_str().unwrap_or_default()]);
+    let output = data.run(&[
+        "parse",
+        "--explain",
+        fixture("fidelity.atom").to_str().unwrap_or_default(),
+    ]);
     assert!(output.status.success(), "{}", stderr(&output));
-    assert!(stderr(&output).contains("format atom"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("format atom"),
+        "{}",
+        stderr(&output)
+    );
     let lines: Vec<serde_json::Value> = stdout(&output)
         .lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|error| panic!("{error}: {line}")))
@@ -71,29 +101,55 @@ fn parse_prints_one_json_object_per_item_and_stores_nothing() {
     assert_eq!(lines[0]["guid"], "atom-xhtml");
     assert_eq!(lines[0]["pubstatus"], "usable");
     assert!(lines[0]["raw"].as_str().is_some_and(|raw| raw.len() == 64));
-    assert!(!data.path().join("verbatim.db").exists(), "parse stores nothing");
+    assert!(
+        !data.path().join("verbatim.db").exists(),
+        "parse stores nothing"
+    );
 }
 
 #[test]
 fn parse_of_a_malformed_file_exits_2() {
     let data = DataDir::new();
-    let output = data.run(&["parse", fixture("broken-item.rss").to_str().unwrap_or_default()]);
+    let output = data.run(&[
+        "parse",
+        fixture("broken-item.rss").to_str().unwrap_or_default(),
+    ]);
     assert_eq!(output.status.code(), Some(2));
-    assert_eq!(stdout(&output).lines().count(), 2, "the good items are still printed");
+    assert_eq!(
+        stdout(&output).lines().count(),
+        2,
+        "the good items are still printed"
+    );
 }
 
 #[test]
 fn sources_are_added_and_listed_with_their_health() {
     let data = DataDir::new();
-    let added = data.run(&["source", "add", "nordic", "https://nordic.example/feed.xml", "--every", "2m"]);
+    let added = data.run(&[
+        "source",
+        "add",
+        "nordic",
+        "https://nordic.example/feed.xml",
+        "--every",
+        "2m",
+    ]);
     assert!(added.status.success(), "{}", stderr(&added));
     let push = data.run(&["source", "add", "pushed", "--push"]);
     assert!(push.status.success(), "{}", stderr(&push));
     let token_line = stdout(&push).lines().nth(1).unwrap_or_default().to_string();
-    assert_eq!(token_line.len(), 64, "prints a 256-bit token: {}", stdout(&push));
+    assert_eq!(
+        token_line.len(),
+        64,
+        "prints a 256-bit token: {}",
+        stdout(&push)
+    );
 
     let again = data.run(&["source", "add", "nordic", "https://nordic.example/feed.xml"]);
-    assert_eq!(again.status.code(), Some(2), "a duplicate name is bad input");
+    assert_eq!(
+        again.status.code(),
+        Some(2),
+        "a duplicate name is bad input"
+    );
     let bad = data.run(&["source", "add", "bad name", "https://x.example/"]);
     assert_eq!(bad.status.code(), Some(2));
     let bad_url = data.run(&["source", "add", "ftp", "ftp://x.example/"]);
@@ -101,9 +157,15 @@ fn sources_are_added_and_listed_with_their_health() {
 
     let list = data.run(&["source", "list"]);
     let text = stdout(&list);
-    assert!(text.contains("nordic") && text.contains("120s") && text.contains("never"), "{text}");
+    assert!(
+        text.contains("nordic") && text.contains("120s") && text.contains("never"),
+        "{text}"
+    );
     assert!(text.contains("pushed") && text.contains("push"), "{text}");
-    assert!(!text.contains(&token_line), "the token is never shown again");
+    assert!(
+        !text.contains(&token_line),
+        "the token is never shown again"
+    );
     let json = data.run(&["source", "list", "--json"]);
     let sources: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap_or_default();
     assert_eq!(sources.as_array().map(Vec::len), Some(2));
@@ -113,12 +175,24 @@ fn sources_are_added_and_listed_with_their_health() {
 fn bad_usage_exits_2() {
     let data = DataDir::new();
     assert_eq!(data.run(&["no-such-command"]).status.code(), Some(2));
-    assert_eq!(data.run(&["ingest", "/no/such/file.xml"]).status.code(), Some(2));
+    assert_eq!(
+        data.run(&["ingest", "/no/such/file.xml"]).status.code(),
+        Some(2)
+    );
     let config = data.path().join("bad.toml");
     std::fs::write(&config, "[site]\ntitel = 'typo'\n").unwrap_or_default();
-    let output = data.run(&["--config", config.to_str().unwrap_or_default(), "source", "list"]);
+    let output = data.run(&[
+        "--config",
+        config.to_str().unwrap_or_default(),
+        "source",
+        "list",
+    ]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("titel"), "the unknown key is named: {}", stderr(&output));
+    assert!(
+        stderr(&output).contains("titel"),
+        "the unknown key is named: {}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -126,7 +200,9 @@ fn ingesting_the_same_feed_twice_changes_nothing_and_an_edit_is_a_new_version() 
     let data = DataDir::new();
     let feed = data.path().join("feed.rss");
     let write = |body: &str| {
-        let text = format!("<rss><channel><title>T</title><item><title>Story</title><guid>s-1</guid><description>{body}</description></item></channel></rss>");
+        let text = format!(
+            "<rss><channel><title>T</title><item><title>Story</title><guid>s-1</guid><description>{body}</description></item></channel></rss>"
+        );
         std::fs::write(&feed, text).unwrap_or_default();
     };
     write("First text.");
@@ -138,7 +214,10 @@ fn ingesting_the_same_feed_twice_changes_nothing_and_an_edit_is_a_new_version() 
     let server = data.serve(&[]);
     let (_, list) = server.get_json("/api/v1/items");
     assert_eq!(list["items"][0]["body_text"], "Corrected text.");
-    let id = list["items"][0]["id"].as_str().unwrap_or_default().to_string();
+    let id = list["items"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let (status, history) = server.get_text(&format!("/items/{id}/history"));
     assert_eq!(status, 200);
     assert_eq!(history.matches("class=\"seq\"").count(), 2, "{history}");

@@ -17,7 +17,8 @@ struct Expected {
 }
 
 fn expected() -> BTreeMap<String, Expected> {
-    let text = std::fs::read_to_string(fixture("fidelity.expected.json")).unwrap_or_else(|error| panic!("{error}"));
+    let text = std::fs::read_to_string(fixture("fidelity.expected.json"))
+        .unwrap_or_else(|error| panic!("{error}"));
     serde_json::from_str(&text).unwrap_or_else(|error| panic!("{error}"))
 }
 
@@ -35,15 +36,29 @@ fn every_output_shows_the_agency_text_unchanged() {
     let data = DataDir::new();
     let rss = fixture("fidelity.rss");
     let atom = fixture("fidelity.atom");
-    let output = data.run(&["ingest", "--source", "fidelity", rss.to_str().unwrap_or_default(), atom.to_str().unwrap_or_default()]);
-    assert!(output.status.success(), "ingest failed: {}", stderr(&output));
+    let output = data.run(&[
+        "ingest",
+        "--source",
+        "fidelity",
+        rss.to_str().unwrap_or_default(),
+        atom.to_str().unwrap_or_default(),
+    ]);
+    assert!(
+        output.status.success(),
+        "ingest failed: {}",
+        stderr(&output)
+    );
 
     let expected = expected();
     let server = data.serve(&[]);
     let (status, list) = server.get_json("/api/v1/items?limit=100");
     assert_eq!(status, 200);
     let items = list["items"].as_array().cloned().unwrap_or_default();
-    assert_eq!(items.len(), expected.len(), "every fixture item is published (none held)");
+    assert_eq!(
+        items.len(),
+        expected.len(),
+        "every fixture item is published (none held)"
+    );
 
     let (_, atom_feed) = server.get_text("/feeds/all.atom");
     let parsed_feed = verbatim_parse::parse(
@@ -59,21 +74,43 @@ fn every_output_shows_the_agency_text_unchanged() {
 
     for item in &items {
         let guid = item["guid"].as_str().unwrap_or_default();
-        let want = expected.get(guid).unwrap_or_else(|| panic!("unexpected item {guid}"));
+        let want = expected
+            .get(guid)
+            .unwrap_or_else(|| panic!("unexpected item {guid}"));
         let id = item["id"].as_str().unwrap_or_default();
 
         // The API.
-        assert_eq!(item["headline"].as_str(), Some(want.headline.as_str()), "{guid}: API headline");
-        assert_eq!(item["body_text"].as_str(), Some(want.body_text.as_str()), "{guid}: API body_text");
+        assert_eq!(
+            item["headline"].as_str(),
+            Some(want.headline.as_str()),
+            "{guid}: API headline"
+        );
+        assert_eq!(
+            item["body_text"].as_str(),
+            Some(want.body_text.as_str()),
+            "{guid}: API body_text"
+        );
         let body_html = item["body_html"].as_str().unwrap_or_default();
-        assert_eq!(visible_text(body_html), want.body_text, "{guid}: visible text of API body_html");
+        assert_eq!(
+            visible_text(body_html),
+            want.body_text,
+            "{guid}: visible text of API body_html"
+        );
 
         // The article page.
         let (status, page) = server.get_text(&format!("/items/{id}"));
         assert_eq!(status, 200, "{guid}: article page");
         let document = Html::parse_document(&page);
-        assert_eq!(visible_text(&select_one(&document, "article .body")), want.body_text, "{guid}: page body");
-        assert_eq!(fold_line(&visible_text(&select_one(&document, "article h1.headline"))), want.headline, "{guid}: page headline");
+        assert_eq!(
+            visible_text(&select_one(&document, "article .body")),
+            want.body_text,
+            "{guid}: page body"
+        );
+        assert_eq!(
+            fold_line(&visible_text(&select_one(&document, "article h1.headline"))),
+            want.headline,
+            "{guid}: page headline"
+        );
 
         // The Atom entry.
         let entry_id = format!("urn:verbatim:item:{id}");
@@ -85,13 +122,32 @@ fn every_output_shows_the_agency_text_unchanged() {
         let verbatim_item::SourceBody::Html(content) = &entry.body else {
             panic!("{guid}: Atom content is not HTML");
         };
-        assert_eq!(visible_text(content), want.body_text, "{guid}: Atom entry content");
-        assert_eq!(entry.item.headline, want.headline, "{guid}: Atom entry title");
+        assert_eq!(
+            visible_text(content),
+            want.body_text,
+            "{guid}: Atom entry content"
+        );
+        assert_eq!(
+            entry.item.headline, want.headline,
+            "{guid}: Atom entry title"
+        );
 
         // Nothing active survives anywhere.
         for output in [body_html, page.as_str(), content.as_str()] {
-            for forbidden in ["<script", "onclick", "onerror", "onmouseover", "javascript:", "<iframe", "<style", "desk: do not publish"] {
-                assert!(!output.contains(forbidden), "{guid}: {forbidden:?} survived");
+            for forbidden in [
+                "<script",
+                "onclick",
+                "onerror",
+                "onmouseover",
+                "javascript:",
+                "<iframe",
+                "<style",
+                "desk: do not publish",
+            ] {
+                assert!(
+                    !output.contains(forbidden),
+                    "{guid}: {forbidden:?} survived"
+                );
             }
         }
     }
@@ -100,11 +156,17 @@ fn every_output_shows_the_agency_text_unchanged() {
     let (_, rss_feed) = server.get_text("/feeds/all.rss");
     let (_, json_feed) = server.get_json("/feeds/all.json");
     assert_eq!(rss_feed.matches("<item>").count(), expected.len());
-    assert_eq!(json_feed["items"].as_array().map(Vec::len), Some(expected.len()));
+    assert_eq!(
+        json_feed["items"].as_array().map(Vec::len),
+        Some(expected.len())
+    );
     for entry in json_feed["items"].as_array().into_iter().flatten() {
         let html = entry["content_html"].as_str().unwrap_or_default();
         let title = entry["title"].as_str().unwrap_or_default();
-        let want = expected.values().find(|want| want.headline == title).unwrap_or_else(|| panic!("{title}"));
+        let want = expected
+            .values()
+            .find(|want| want.headline == title)
+            .unwrap_or_else(|| panic!("{title}"));
         assert_eq!(visible_text(html), want.body_text, "JSON Feed: {title}");
     }
 }
@@ -112,7 +174,10 @@ fn every_output_shows_the_agency_text_unchanged() {
 #[test]
 fn pages_send_a_strict_content_security_policy() {
     let data = DataDir::new();
-    let output = data.run(&["ingest", fixture("fidelity.rss").to_str().unwrap_or_default()]);
+    let output = data.run(&[
+        "ingest",
+        fixture("fidelity.rss").to_str().unwrap_or_default(),
+    ]);
     assert!(output.status.success(), "{}", stderr(&output));
     let server = data.serve(&[]);
     let response = server.get("/");
@@ -123,6 +188,9 @@ fn pages_send_a_strict_content_security_policy() {
         .unwrap_or_default()
         .to_string();
     assert!(csp.contains("default-src 'none'"), "{csp}");
-    assert!(!csp.contains("script-src"), "no scripts are allowed at all: {csp}");
+    assert!(
+        !csp.contains("script-src"),
+        "no scripts are allowed at all: {csp}"
+    );
     assert!(response.headers().get("etag").is_some());
 }

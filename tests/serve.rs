@@ -31,10 +31,15 @@ fn a_file_dropped_into_the_inbox_is_published_and_moved_to_done() {
     std::fs::copy(fixture("fidelity.atom"), &partial).unwrap_or_default();
     std::fs::rename(&partial, folder.join("story.xml")).unwrap_or_default();
     wait_for("the inbox item", Duration::from_secs(10), || {
-        headlines(&server).contains(&"Storm warning lifted".to_string()).then_some(())
+        headlines(&server)
+            .contains(&"Storm warning lifted".to_string())
+            .then_some(())
     });
     wait_for("the file in done/", Duration::from_secs(5), || {
-        data.path().join("inbox/done/nordic/story.xml").exists().then_some(())
+        data.path()
+            .join("inbox/done/nordic/story.xml")
+            .exists()
+            .then_some(())
     });
     let (_, list) = server.get_json("/api/v1/items?source=nordic");
     assert_eq!(list["items"].as_array().map(Vec::len), Some(2));
@@ -44,7 +49,10 @@ fn a_file_dropped_into_the_inbox_is_published_and_moved_to_done() {
     let reason = wait_for("the failed file", Duration::from_secs(10), || {
         std::fs::read_to_string(data.path().join("inbox/failed/garbage.txt.error")).ok()
     });
-    assert!(reason.contains("inbox:garbage.txt") && reason.contains("neither XML nor JSON"), "{reason}");
+    assert!(
+        reason.contains("inbox:garbage.txt") && reason.contains("neither XML nor JSON"),
+        "{reason}"
+    );
 }
 
 #[test]
@@ -52,11 +60,18 @@ fn a_push_needs_the_source_token() {
     let data = DataDir::new();
     let added = data.run(&["source", "add", "wire", "--push"]);
     assert!(added.status.success(), "{}", stderr(&added));
-    let token = stdout(&added).lines().nth(1).unwrap_or_default().trim().to_string();
+    let token = stdout(&added)
+        .lines()
+        .nth(1)
+        .unwrap_or_default()
+        .trim()
+        .to_string();
     let server = data.serve(&[]);
     let body = std::fs::read(fixture("fidelity.rss")).unwrap_or_default();
     let push = |token: Option<&str>| {
-        let mut request = client().post(server.url("/api/v1/push/wire")).body(body.clone());
+        let mut request = client()
+            .post(server.url("/api/v1/push/wire"))
+            .body(body.clone());
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -89,7 +104,13 @@ struct FeedServer {
 
 fn feed_server(body: Vec<u8>) -> FeedServer {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|error| panic!("{error}"));
-    let url = format!("http://{}/feed.xml", listener.local_addr().map(|a| a.to_string()).unwrap_or_default());
+    let url = format!(
+        "http://{}/feed.xml",
+        listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default()
+    );
     let requests = Arc::new(AtomicUsize::new(0));
     let not_modified = Arc::new(AtomicUsize::new(0));
     let (requests_seen, not_modified_sent) = (requests.clone(), not_modified.clone());
@@ -97,18 +118,24 @@ fn feed_server(body: Vec<u8>) -> FeedServer {
         for stream in listener.incoming().take(50) {
             let Ok(mut stream) = stream else { continue };
             requests_seen.fetch_add(1, Ordering::SeqCst);
-            let mut reader = BufReader::new(stream.try_clone().unwrap_or_else(|error| panic!("{error}")));
+            let mut reader =
+                BufReader::new(stream.try_clone().unwrap_or_else(|error| panic!("{error}")));
             let mut conditional = false;
             let mut line = String::new();
             while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
-                if line.to_ascii_lowercase().starts_with("if-none-match: \"v1\"") {
+                if line
+                    .to_ascii_lowercase()
+                    .starts_with("if-none-match: \"v1\"")
+                {
                     conditional = true;
                 }
                 line.clear();
             }
             if conditional {
                 not_modified_sent.fetch_add(1, Ordering::SeqCst);
-                let _ = stream.write_all(b"HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\nConnection: close\r\n\r\n");
+                let _ = stream.write_all(
+                    b"HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\nConnection: close\r\n\r\n",
+                );
             } else {
                 let head = format!(
                     "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nETag: \"v1\"\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
@@ -138,9 +165,13 @@ fn a_polled_source_is_fetched_then_revalidated_with_its_etag() {
     .unwrap_or_default();
     let config_path = config.to_str().unwrap_or_default().to_string();
     let server = data.serve(&["--config", &config_path]);
-    wait_for("the polled items", Duration::from_secs(10), || (headlines(&server).len() == 2).then_some(()));
+    wait_for("the polled items", Duration::from_secs(10), || {
+        (headlines(&server).len() == 2).then_some(())
+    });
     // The next poll (10 s + jitter later) must be conditional and answered 304.
-    wait_for("a conditional re-fetch", Duration::from_secs(20), || (feed.not_modified.load(Ordering::SeqCst) >= 1).then_some(()));
+    wait_for("a conditional re-fetch", Duration::from_secs(20), || {
+        (feed.not_modified.load(Ordering::SeqCst) >= 1).then_some(())
+    });
     assert!(feed.requests.load(Ordering::SeqCst) >= 2);
     let list = data.run(&["source", "list", "--json"]);
     let sources: serde_json::Value = serde_json::from_str(&stdout(&list)).unwrap_or_default();
@@ -164,7 +195,11 @@ fn loopback_sources_are_refused_unless_allowed() {
         sources[0]["last_error"].as_str().map(str::to_string)
     });
     assert!(error.contains("refused to connect to 127.0.0.1"), "{error}");
-    assert_eq!(feed.requests.load(Ordering::SeqCst), 0, "no request reached the server");
+    assert_eq!(
+        feed.requests.load(Ordering::SeqCst),
+        0,
+        "no request reached the server"
+    );
 
     // One-shot ingest of the same URL: refused by default, allowed with the flag.
     let refused = data.run(&["ingest", &feed.url]);

@@ -8,7 +8,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 /// A fresh data folder, removed when dropped.
@@ -96,7 +98,8 @@ impl Server {
 
     pub fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
         let (status, text) = self.get_text(path);
-        let value = serde_json::from_str(&text).unwrap_or_else(|error| panic!("GET {path}: not JSON ({error}): {text}"));
+        let value = serde_json::from_str(&text)
+            .unwrap_or_else(|error| panic!("GET {path}: not JSON ({error}): {text}"));
         (status, value)
     }
 }

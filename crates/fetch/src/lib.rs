@@ -25,8 +25,12 @@ impl Default for FetchConfig {
     fn default() -> Self {
         FetchConfig {
             allow_private_networks: false,
-            user_agent: concat!("Verbatim/", env!("CARGO_PKG_VERSION"), " (+https://github.com/verbatim-news/verbatim)")
-                .to_string(),
+            user_agent: concat!(
+                "Verbatim/",
+                env!("CARGO_PKG_VERSION"),
+                " (+https://github.com/verbatim-news/verbatim)"
+            )
+            .to_string(),
             connect_timeout: Duration::from_secs(10),
             total_timeout: Duration::from_secs(60),
             max_body_bytes: 32 * 1024 * 1024,
@@ -39,7 +43,9 @@ impl Default for FetchConfig {
 pub enum FetchError {
     #[error("{url}: not a valid http(s) URL: {reason}")]
     BadUrl { url: String, reason: String },
-    #[error("{url}: refused to connect to {address}: private, loopback and link-local addresses are not fetched (set fetch.allow_private_networks = true to allow)")]
+    #[error(
+        "{url}: refused to connect to {address}: private, loopback and link-local addresses are not fetched (set fetch.allow_private_networks = true to allow)"
+    )]
     Refused { url: String, address: String },
     #[error("{url}: HTTP status {status}")]
     Status { url: String, status: u16 },
@@ -90,7 +96,10 @@ impl Fetcher {
             if attempt.previous().len() >= max_redirects {
                 return attempt.error(format!("more than {max_redirects} redirects"));
             }
-            if !allow_private && let Some(address) = guard::literal_address(attempt.url()) && !is_public_address(address) {
+            if !allow_private
+                && let Some(address) = guard::literal_address(attempt.url())
+                && !is_public_address(address)
+            {
                 return attempt.error(format!("redirect to refused address {address}"));
             }
             attempt.follow()
@@ -118,7 +127,11 @@ impl Fetcher {
     }
 
     /// GETs `url`, conditionally when validators are given.
-    pub async fn get(&self, url: &str, validators: &Validators) -> Result<FetchOutcome, FetchError> {
+    pub async fn get(
+        &self,
+        url: &str,
+        validators: &Validators,
+    ) -> Result<FetchOutcome, FetchError> {
         let parsed = url::Url::parse(url).map_err(|error| FetchError::BadUrl {
             url: url.to_string(),
             reason: error.to_string(),
@@ -145,7 +158,10 @@ impl Fetcher {
         if let Some(last_modified) = &validators.last_modified {
             request = request.header(reqwest::header::IF_MODIFIED_SINCE, last_modified);
         }
-        let response = request.send().await.map_err(|error| self.classify(url, error))?;
+        let response = request
+            .send()
+            .await
+            .map_err(|error| self.classify(url, error))?;
         let status = response.status();
         if status == reqwest::StatusCode::NOT_MODIFIED {
             return Ok(FetchOutcome::NotModified);
@@ -170,7 +186,10 @@ impl Fetcher {
         };
         let final_url = response.url().to_string();
         let limit = self.config.max_body_bytes;
-        if response.content_length().is_some_and(|length| length > limit as u64) {
+        if response
+            .content_length()
+            .is_some_and(|length| length > limit as u64)
+        {
             return Err(FetchError::TooLarge {
                 url: url.to_string(),
                 limit,
@@ -199,7 +218,9 @@ impl Fetcher {
 
     fn classify(&self, url: &str, error: reqwest::Error) -> FetchError {
         if error.is_timeout() {
-            return FetchError::Timeout { url: url.to_string() };
+            return FetchError::Timeout {
+                url: url.to_string(),
+            };
         }
         let mut reason = error.to_string();
         let mut source = std::error::Error::source(&error);
@@ -211,7 +232,11 @@ impl Fetcher {
         if let Some(address) = reason.split(guard::REFUSED_MARKER).nth(1) {
             return FetchError::Refused {
                 url: url.to_string(),
-                address: address.split_whitespace().next().unwrap_or_default().to_string(),
+                address: address
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
             };
         }
         FetchError::Network {

@@ -56,7 +56,10 @@ mod tests {
             ..Item::default()
         };
         let verdict = gate(&normalized(item), Utc::now());
-        assert_eq!(verdict.hold_reasons, vec!["unknown publication status \"withdrawn\"".to_string()]);
+        assert_eq!(
+            verdict.hold_reasons,
+            vec!["unknown publication status \"withdrawn\"".to_string()]
+        );
     }
 
     #[test]
@@ -67,7 +70,10 @@ mod tests {
             embargoed: Some(now + chrono::Duration::minutes(5)),
             ..Item::default()
         };
-        assert_eq!(gate(&normalized(item.clone()), now).embargoed_until, item.embargoed);
+        assert_eq!(
+            gate(&normalized(item.clone()), now).embargoed_until,
+            item.embargoed
+        );
         item.embargoed = Some(now - chrono::Duration::minutes(5));
         assert_eq!(gate(&normalized(item), now).embargoed_until, None);
     }

@@ -119,9 +119,14 @@ mod tests {
 
     #[test]
     fn plain_text_bodies_keep_their_paragraphs() {
-        let normalized = normalize(draft(SourceBody::Text("First <para>.\n\nSecond & last.".into())));
+        let normalized = normalize(draft(SourceBody::Text(
+            "First <para>.\n\nSecond & last.".into(),
+        )));
         assert_eq!(normalized.item.body_text, "First <para>.\n\nSecond & last.");
-        assert_eq!(normalized.item.body_html, "<p>First &lt;para&gt;.</p><p>Second &amp; last.</p>");
+        assert_eq!(
+            normalized.item.body_html,
+            "<p>First &lt;para&gt;.</p><p>Second &amp; last.</p>"
+        );
     }
 
     #[test]
@@ -132,7 +137,8 @@ mod tests {
     }
 
     fn html_fragment() -> impl Strategy<Value = String> {
-        let text = "[a-zA-Z0-9 \u{a0}\u{ad}\u{200d}\u{5d0}-\u{5ea}\u{627}-\u{64a}\u{301}é🙂&<>\n\t]{0,12}";
+        let text =
+            "[a-zA-Z0-9 \u{a0}\u{ad}\u{200d}\u{5d0}-\u{5ea}\u{627}-\u{64a}\u{301}é🙂&<>\n\t]{0,12}";
         let leaf = text.prop_map(|t| {
             let mut escaped = String::new();
             escape_into(&t, &mut escaped);
@@ -140,15 +146,37 @@ mod tests {
         });
         leaf.prop_recursive(4, 48, 6, |inner| {
             let tag = prop_oneof![
-                Just("p"), Just("b"), Just("i"), Just("div"), Just("span"), Just("a"),
-                Just("ul"), Just("li"), Just("h2"), Just("blockquote"), Just("pre"),
-                Just("script"), Just("style"), Just("iframe"), Just("form"), Just("font"),
-                Just("marquee"), Just("table"), Just("td"), Just("noscript"), Just("section"),
+                Just("p"),
+                Just("b"),
+                Just("i"),
+                Just("div"),
+                Just("span"),
+                Just("a"),
+                Just("ul"),
+                Just("li"),
+                Just("h2"),
+                Just("blockquote"),
+                Just("pre"),
+                Just("script"),
+                Just("style"),
+                Just("iframe"),
+                Just("form"),
+                Just("font"),
+                Just("marquee"),
+                Just("table"),
+                Just("td"),
+                Just("noscript"),
+                Just("section"),
             ];
             let attrs = prop_oneof![
-                Just(""), Just(r#" onclick="x()""#), Just(r#" href="javascript:x()""#),
-                Just(r#" style="color:red""#), Just(r#" dir="rtl""#), Just(r#" class="c""#),
-                Just(r#" onerror="y""#), Just(r#" hidden"#),
+                Just(""),
+                Just(r#" onclick="x()""#),
+                Just(r#" href="javascript:x()""#),
+                Just(r#" style="color:red""#),
+                Just(r#" dir="rtl""#),
+                Just(r#" class="c""#),
+                Just(r#" onerror="y""#),
+                Just(r#" hidden"#),
             ];
             (tag, attrs, prop::collection::vec(inner, 0..4)).prop_map(|(tag, attrs, children)| {
                 format!("<{tag}{attrs}>{}</{tag}>", children.concat())

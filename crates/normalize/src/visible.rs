@@ -183,7 +183,8 @@ impl VisibleText {
     fn push_breaks(&mut self, count: u8) {
         self.pending_space = false;
         if !self.line.is_empty() {
-            self.pieces.push(Piece::Text(std::mem::take(&mut self.line)));
+            self.pieces
+                .push(Piece::Text(std::mem::take(&mut self.line)));
         }
         match self.pieces.last_mut() {
             Some(Piece::Breaks(existing)) => *existing = (*existing).max(count),
@@ -193,7 +194,8 @@ impl VisibleText {
 
     fn finish(mut self) -> String {
         if !self.line.is_empty() {
-            self.pieces.push(Piece::Text(std::mem::take(&mut self.line)));
+            self.pieces
+                .push(Piece::Text(std::mem::take(&mut self.line)));
         }
         let mut out = String::new();
         let mut pending_breaks = 0u8;
@@ -258,7 +260,9 @@ mod tests {
     #[test]
     fn tables_use_tabs_and_lines() {
         assert_eq!(
-            visible_text("<table><tr><td>a</td><td>b</td></tr><tr><td>c</td><td>d</td></tr></table>"),
+            visible_text(
+                "<table><tr><td>a</td><td>b</td></tr><tr><td>c</td><td>d</td></tr></table>"
+            ),
             "a\tb\nc\td"
         );
     }

@@ -11,7 +11,9 @@ use verbatim_item::{Association, SourceBody};
 const ATOM: &[Option<&str>] = &[Some(NS_ATOM), None];
 
 pub fn read(root: &Element) -> Vec<ItemOutcome> {
-    let feed_language = root.attr_ns(NS_XML, "lang").and_then(|lang| non_empty(Some(lang)));
+    let feed_language = root
+        .attr_ns(NS_XML, "lang")
+        .and_then(|lang| non_empty(Some(lang)));
     let feed_rights = root.child(ATOM, "rights").and_then(Element::text_opt);
     let entries: Vec<&Element> = if root.name == "entry" {
         vec![root]
@@ -34,7 +36,11 @@ pub fn read(root: &Element) -> Vec<ItemOutcome> {
 
 /// An Atom text construct as (content, is_markup).
 fn text_construct(element: &Element) -> (String, bool) {
-    let kind = element.attr("type").unwrap_or("text").trim().to_ascii_lowercase();
+    let kind = element
+        .attr("type")
+        .unwrap_or("text")
+        .trim()
+        .to_ascii_lowercase();
     match kind.as_str() {
         "html" | "text/html" => (element.text(), true),
         "xhtml" | "application/xhtml+xml" => {
@@ -45,14 +51,23 @@ fn text_construct(element: &Element) -> (String, bool) {
     }
 }
 
-fn read_entry(entry: &Element, feed_language: &Option<String>, feed_rights: &Option<String>) -> ItemFields {
+fn read_entry(
+    entry: &Element,
+    feed_language: &Option<String>,
+    feed_rights: &Option<String>,
+) -> ItemFields {
     let text_of = |name: &str| entry.child(ATOM, name).and_then(Element::text_opt);
-    let (headline, headline_is_html) = entry.child(ATOM, "title").map(text_construct).unwrap_or_default();
+    let (headline, headline_is_html) = entry
+        .child(ATOM, "title")
+        .map(text_construct)
+        .unwrap_or_default();
 
     let mut link = None;
     let mut associations = Vec::new();
     for element in entry.children_named(ATOM, "link") {
-        let Some(href) = non_empty(element.attr("href")) else { continue };
+        let Some(href) = non_empty(element.attr("href")) else {
+            continue;
+        };
         match element.attr("rel").unwrap_or("alternate").trim() {
             "alternate" if link.is_none() => link = Some(href),
             "enclosure" => {
@@ -94,11 +109,17 @@ fn read_entry(entry: &Element, feed_language: &Option<String>, feed_rights: &Opt
             .collect()
     };
     let authors = names("author");
-    let contributors: Vec<String> = authors.iter().cloned().chain(names("contributor")).collect();
+    let contributors: Vec<String> = authors
+        .iter()
+        .cloned()
+        .chain(names("contributor"))
+        .collect();
 
     let keywords = entry
         .children_named(ATOM, "category")
-        .filter_map(|category| non_empty(category.attr("label")).or_else(|| non_empty(category.attr("term"))))
+        .filter_map(|category| {
+            non_empty(category.attr("label")).or_else(|| non_empty(category.attr("term")))
+        })
         .collect();
 
     let updated = text_of("updated").and_then(|date| parse_date(&date));

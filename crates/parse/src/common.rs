@@ -39,15 +39,19 @@ pub fn non_empty(value: Option<&str>) -> Option<String> {
 
 impl ItemFields {
     pub fn into_draft(self) -> Draft {
-        let guid = self.guid.map(|guid| guid.trim().to_string()).filter(|guid| !guid.is_empty()).unwrap_or_else(|| {
-            // No id and no link: the story is identified by its text, so a changed text is a new
-            // story. Nothing better can be known about such feeds.
-            let body = match &self.body {
-                SourceBody::Html(text) | SourceBody::Text(text) => text.as_str(),
-            };
-            let key = format!("{}\u{0}{}", self.headline, body);
-            format!("urn:verbatim:sha256:{}", sha256_hex(key.as_bytes()))
-        });
+        let guid = self
+            .guid
+            .map(|guid| guid.trim().to_string())
+            .filter(|guid| !guid.is_empty())
+            .unwrap_or_else(|| {
+                // No id and no link: the story is identified by its text, so a changed text is a new
+                // story. Nothing better can be known about such feeds.
+                let body = match &self.body {
+                    SourceBody::Html(text) | SourceBody::Text(text) => text.as_str(),
+                };
+                let key = format!("{}\u{0}{}", self.headline, body);
+                format!("urn:verbatim:sha256:{}", sha256_hex(key.as_bytes()))
+            });
         Draft {
             item: Item {
                 guid,

@@ -21,7 +21,12 @@ pub fn parse_date(raw: &str) -> Option<DateTime<Utc>> {
 
 fn parse_iso_variants(text: &str) -> Option<DateTime<Utc>> {
     let with_t = text.replacen(' ', "T", 1);
-    for format in ["%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M%:z", "%Y%m%dT%H%M%S%z"] {
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f%:z",
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+        "%Y-%m-%dT%H:%M%:z",
+        "%Y%m%dT%H%M%S%z",
+    ] {
         if let Ok(date) = DateTime::<FixedOffset>::parse_from_str(&with_t, format) {
             return Some(date.with_timezone(&Utc));
         }
@@ -34,7 +39,9 @@ fn parse_iso_variants(text: &str) -> Option<DateTime<Utc>> {
     }
     for format in ["%Y-%m-%d", "%Y%m%d"] {
         if let Ok(date) = NaiveDate::parse_from_str(text, format) {
-            return date.and_hms_opt(0, 0, 0).map(|date| Utc.from_utc_datetime(&date));
+            return date
+                .and_hms_opt(0, 0, 0)
+                .map(|date| Utc.from_utc_datetime(&date));
         }
     }
     None
@@ -68,7 +75,10 @@ fn parse_rfc822_variants(text: &str) -> Option<DateTime<Utc>> {
     // Drop a weekday ("Tue," or "Tuesday,"), normalise separators.
     let cleaned = text.replace(',', " ");
     let mut words: Vec<&str> = cleaned.split_whitespace().collect();
-    if words.first().is_some_and(|word| word.chars().all(char::is_alphabetic) && month_number(word).is_none()) {
+    if words
+        .first()
+        .is_some_and(|word| word.chars().all(char::is_alphabetic) && month_number(word).is_none())
+    {
         words.remove(0);
     }
     if words.len() < 4 {
@@ -77,7 +87,11 @@ fn parse_rfc822_variants(text: &str) -> Option<DateTime<Utc>> {
     // Accept both "24 Nov 2026" and "Nov 24 2026".
     let (day, month, year) = match (words[0].parse::<u32>(), month_number(words[1])) {
         (Ok(day), Some(month)) => (day, month, words[2]),
-        _ => (words[1].parse::<u32>().ok()?, month_number(words[0])?, words[2]),
+        _ => (
+            words[1].parse::<u32>().ok()?,
+            month_number(words[0])?,
+            words[2],
+        ),
     };
     let year: i32 = match year.parse::<i32>().ok()? {
         short @ 0..=49 => 2000 + short,
@@ -89,10 +103,13 @@ fn parse_rfc822_variants(text: &str) -> Option<DateTime<Utc>> {
     let hour = parts.next()?.ok()?;
     let minute = parts.next()?.ok()?;
     let second = parts.next().and_then(Result::ok).unwrap_or(0);
-    let naive = NaiveDate::from_ymd_opt(year, month, day)?.and_hms_opt(hour, minute, second.min(59))?;
+    let naive =
+        NaiveDate::from_ymd_opt(year, month, day)?.and_hms_opt(hour, minute, second.min(59))?;
     let offset_minutes = match words.get(4) {
         None => 0,
-        Some(zone) => numeric_offset(zone).or_else(|| zone_offset_minutes(zone)).unwrap_or(0),
+        Some(zone) => numeric_offset(zone)
+            .or_else(|| zone_offset_minutes(zone))
+            .unwrap_or(0),
     };
     let offset = FixedOffset::east_opt(offset_minutes * 60)?;
     offset
@@ -118,7 +135,9 @@ fn numeric_offset(zone: &str) -> Option<i32> {
 
 fn month_number(word: &str) -> Option<u32> {
     let lower = word.to_ascii_lowercase();
-    let months = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+    let months = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
     months
         .iter()
         .position(|month| lower.starts_with(month))
@@ -130,7 +149,9 @@ mod tests {
     use super::*;
 
     fn iso(raw: &str) -> String {
-        parse_date(raw).map(|date| date.to_rfc3339()).unwrap_or_else(|| "none".into())
+        parse_date(raw)
+            .map(|date| date.to_rfc3339())
+            .unwrap_or_else(|| "none".into())
     }
 
     #[test]

@@ -18,24 +18,26 @@ pub struct Decoded {
 
 /// Decodes a payload. `http_charset` is the `charset` parameter of the HTTP `Content-Type`, if any.
 pub fn decode(bytes: &[u8], http_charset: Option<&str>) -> Decoded {
-    let (encoding, encoding_from, body) = if let Some((encoding, bom_len)) = Encoding::for_bom(bytes)
-    {
-        (encoding, "BOM", &bytes[bom_len..])
-    } else if let Some(encoding) = http_charset.and_then(|label| Encoding::for_label(label.trim().as_bytes())) {
-        (encoding, "HTTP charset", bytes)
-    } else if let Some(encoding) = sniff_utf16_without_bom(bytes) {
-        (encoding, "XML declaration", bytes)
-    } else if let Some(encoding) = declared_encoding(bytes) {
-        // A declaration readable as ASCII cannot truthfully say UTF-16 (real UTF-16 without a
-        // BOM was sniffed above): such documents are in an ASCII-compatible encoding.
-        if encoding == UTF_16LE || encoding == UTF_16BE {
-            (UTF_8, "XML declaration", bytes)
-        } else {
+    let (encoding, encoding_from, body) =
+        if let Some((encoding, bom_len)) = Encoding::for_bom(bytes) {
+            (encoding, "BOM", &bytes[bom_len..])
+        } else if let Some(encoding) =
+            http_charset.and_then(|label| Encoding::for_label(label.trim().as_bytes()))
+        {
+            (encoding, "HTTP charset", bytes)
+        } else if let Some(encoding) = sniff_utf16_without_bom(bytes) {
             (encoding, "XML declaration", bytes)
-        }
-    } else {
-        (UTF_8, "default", bytes)
-    };
+        } else if let Some(encoding) = declared_encoding(bytes) {
+            // A declaration readable as ASCII cannot truthfully say UTF-16 (real UTF-16 without a
+            // BOM was sniffed above): such documents are in an ASCII-compatible encoding.
+            if encoding == UTF_16LE || encoding == UTF_16BE {
+                (UTF_8, "XML declaration", bytes)
+            } else {
+                (encoding, "XML declaration", bytes)
+            }
+        } else {
+            (UTF_8, "default", bytes)
+        };
     match encoding.decode_without_bom_handling_and_without_replacement(body) {
         Some(text) => Decoded {
             text: text.into_owned(),
@@ -92,11 +94,8 @@ fn first_invalid_offset(encoding: &'static Encoding, body: &[u8]) -> usize {
     let mut read_total = 0;
     loop {
         scratch.clear();
-        let (result, read) = decoder.decode_to_string_without_replacement(
-            &body[read_total..],
-            &mut scratch,
-            true,
-        );
+        let (result, read) =
+            decoder.decode_to_string_without_replacement(&body[read_total..], &mut scratch, true);
         read_total += read;
         match result {
             encoding_rs::DecoderResult::Malformed(bad, after) => {
@@ -137,7 +136,10 @@ mod tests {
 
     #[test]
     fn http_charset_beats_declaration() {
-        let decoded = decode(b"<?xml version=\"1.0\" encoding=\"utf-8\"?><a>\xE9</a>", Some("iso-8859-1"));
+        let decoded = decode(
+            b"<?xml version=\"1.0\" encoding=\"utf-8\"?><a>\xE9</a>",
+            Some("iso-8859-1"),
+        );
         assert_eq!(decoded.encoding_from, "HTTP charset");
         assert!(decoded.text.contains("<a>é</a>"));
         assert!(decoded.invalid.is_none());
@@ -145,7 +147,10 @@ mod tests {
 
     #[test]
     fn declaration_is_used_and_turkish_works() {
-        let decoded = decode(b"<?xml version='1.0' encoding='windows-1254'?><a>\xFE\xF0\xDD</a>", None);
+        let decoded = decode(
+            b"<?xml version='1.0' encoding='windows-1254'?><a>\xFE\xF0\xDD</a>",
+            None,
+        );
         assert_eq!(decoded.encoding.name(), "windows-1254");
         assert!(decoded.text.contains("<a>şğİ</a>"), "{}", decoded.text);
     }
@@ -169,7 +174,10 @@ mod tests {
 
     #[test]
     fn charset_parameter() {
-        assert_eq!(charset_of_content_type("application/rss+xml; charset=\"ISO-8859-1\""), Some("ISO-8859-1"));
+        assert_eq!(
+            charset_of_content_type("application/rss+xml; charset=\"ISO-8859-1\""),
+            Some("ISO-8859-1")
+        );
         assert_eq!(charset_of_content_type("text/xml"), None);
     }
 }

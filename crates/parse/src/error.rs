@@ -70,9 +70,21 @@ mod tests {
     #[test]
     fn positions_count_lines_and_characters() {
         let text = "ab\ncdé\nf";
-        assert_eq!(Position::of_offset(text, 0), Position { line: 1, column: 1 });
-        assert_eq!(Position::of_offset(text, 3), Position { line: 2, column: 1 });
-        assert_eq!(Position::of_offset(text, 7), Position { line: 2, column: 4 });
-        assert_eq!(Position::of_offset(text, 99), Position { line: 3, column: 2 });
+        assert_eq!(
+            Position::of_offset(text, 0),
+            Position { line: 1, column: 1 }
+        );
+        assert_eq!(
+            Position::of_offset(text, 3),
+            Position { line: 2, column: 1 }
+        );
+        assert_eq!(
+            Position::of_offset(text, 7),
+            Position { line: 2, column: 4 }
+        );
+        assert_eq!(
+            Position::of_offset(text, 99),
+            Position { line: 3, column: 2 }
+        );
     }
 }

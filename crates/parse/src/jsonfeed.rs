@@ -16,7 +16,10 @@ pub fn is_json_feed(document: &Value) -> bool {
 }
 
 pub fn read(document: &Value) -> Vec<ItemOutcome> {
-    let feed_language = document.get("language").and_then(Value::as_str).map(str::to_string);
+    let feed_language = document
+        .get("language")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let feed_authors = authors(document);
     let Some(items) = document.get("items").and_then(Value::as_array) else {
         return vec![ItemOutcome::Invalid {
@@ -25,10 +28,12 @@ pub fn read(document: &Value) -> Vec<ItemOutcome> {
     };
     items
         .iter()
-        .map(|item| match read_item(item, &feed_language, &feed_authors) {
-            Ok(fields) => ItemOutcome::Read(Box::new(fields)),
-            Err(reason) => ItemOutcome::Invalid { reason },
-        })
+        .map(
+            |item| match read_item(item, &feed_language, &feed_authors) {
+                Ok(fields) => ItemOutcome::Read(Box::new(fields)),
+                Err(reason) => ItemOutcome::Invalid { reason },
+            },
+        )
         .collect()
 }
 
@@ -36,7 +41,10 @@ fn string_field(item: &Value, name: &str) -> Result<Option<String>, String> {
     match item.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) => Ok(Some(text.clone())),
-        Some(other) => Err(format!("\"{name}\" must be a string, not {}", json_type(other))),
+        Some(other) => Err(format!(
+            "\"{name}\" must be a string, not {}",
+            json_type(other)
+        )),
     }
 }
 
@@ -52,17 +60,33 @@ fn json_type(value: &Value) -> &'static str {
 }
 
 fn authors(value: &Value) -> Vec<String> {
-    let list = value.get("authors").and_then(Value::as_array).cloned().unwrap_or_default();
+    let list = value
+        .get("authors")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let legacy = value.get("author").cloned().into_iter();
     list.into_iter()
         .chain(legacy)
-        .filter_map(|author| author.get("name").and_then(Value::as_str).and_then(|name| non_empty(Some(name))))
+        .filter_map(|author| {
+            author
+                .get("name")
+                .and_then(Value::as_str)
+                .and_then(|name| non_empty(Some(name)))
+        })
         .collect()
 }
 
-fn read_item(item: &Value, feed_language: &Option<String>, feed_authors: &[String]) -> Result<ItemFields, String> {
+fn read_item(
+    item: &Value,
+    feed_language: &Option<String>,
+    feed_authors: &[String],
+) -> Result<ItemFields, String> {
     if !item.is_object() {
-        return Err(format!("an item must be an object, not {}", json_type(item)));
+        return Err(format!(
+            "an item must be an object, not {}",
+            json_type(item)
+        ));
     }
     // The spec says `id` is a string; numbers are common enough to accept as written.
     let guid = match item.get("id") {
@@ -72,7 +96,10 @@ fn read_item(item: &Value, feed_language: &Option<String>, feed_authors: &[Strin
         Some(other) => return Err(format!("\"id\" must be a string, not {}", json_type(other))),
     };
     let url = string_field(item, "url")?;
-    let body = match (string_field(item, "content_html")?, string_field(item, "content_text")?) {
+    let body = match (
+        string_field(item, "content_html")?,
+        string_field(item, "content_text")?,
+    ) {
         (Some(html), _) if !html.trim().is_empty() => SourceBody::Html(html),
         (_, Some(text)) => SourceBody::Text(text),
         _ => SourceBody::Text(string_field(item, "summary")?.unwrap_or_default()),
@@ -84,7 +111,12 @@ fn read_item(item: &Value, feed_language: &Option<String>, feed_authors: &[Strin
     let keywords = item
         .get("tags")
         .and_then(Value::as_array)
-        .map(|tags| tags.iter().filter_map(Value::as_str).filter_map(|tag| non_empty(Some(tag))).collect())
+        .map(|tags| {
+            tags.iter()
+                .filter_map(Value::as_str)
+                .filter_map(|tag| non_empty(Some(tag)))
+                .collect()
+        })
         .unwrap_or_default();
     let mut associations = Vec::new();
     if let Some(image) = string_field(item, "image")? {
@@ -94,16 +126,31 @@ fn read_item(item: &Value, feed_language: &Option<String>, feed_authors: &[Strin
             ..Association::default()
         });
     }
-    for attachment in item.get("attachments").and_then(Value::as_array).into_iter().flatten() {
-        let Some(uri) = attachment.get("url").and_then(Value::as_str).and_then(|url| non_empty(Some(url))) else {
+    for attachment in item
+        .get("attachments")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(uri) = attachment
+            .get("url")
+            .and_then(Value::as_str)
+            .and_then(|url| non_empty(Some(url)))
+        else {
             continue;
         };
-        let mimetype = attachment.get("mime_type").and_then(Value::as_str).and_then(|mime| non_empty(Some(mime)));
+        let mimetype = attachment
+            .get("mime_type")
+            .and_then(Value::as_str)
+            .and_then(|mime| non_empty(Some(mime)));
         associations.push(Association {
             kind: kind_of_media(mimetype.as_deref()),
             uri,
             mimetype,
-            caption: attachment.get("title").and_then(Value::as_str).and_then(|title| non_empty(Some(title))),
+            caption: attachment
+                .get("title")
+                .and_then(Value::as_str)
+                .and_then(|title| non_empty(Some(title))),
             credit: None,
         });
     }

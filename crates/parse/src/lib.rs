@@ -97,10 +97,15 @@ pub fn parse(input: Input<'_>, limits: &Limits) -> Result<Parsed, ParseError> {
             },
         ));
     }
-    let charset = input.content_type.and_then(encoding::charset_of_content_type);
+    let charset = input
+        .content_type
+        .and_then(encoding::charset_of_content_type);
     let decoded = encoding::decode(input.bytes, charset);
     let text = decoded.text.as_str();
-    let first = text.trim_start_matches(|ch: char| ch.is_whitespace() || ch == '\u{feff}').chars().next();
+    let first = text
+        .trim_start_matches(|ch: char| ch.is_whitespace() || ch == '\u{feff}')
+        .chars()
+        .next();
 
     let (format, detected_because, outcomes, mut errors) = match first {
         Some('{') | Some('[') => {
@@ -120,13 +125,19 @@ pub fn parse(input: Input<'_>, limits: &Limits) -> Result<Parsed, ParseError> {
                 ));
             }
             let because = "JSON with a \"version\" naming jsonfeed.org".to_string();
-            (Format::JsonFeed, because, jsonfeed::read(&document), Vec::new())
+            (
+                Format::JsonFeed,
+                because,
+                jsonfeed::read(&document),
+                Vec::new(),
+            )
         }
         Some('<') => {
             let document = xml::read_document(text, limits.xml).map_err(|fatal| match fatal {
-                Fatal::NoRootElement(offset, message) => {
-                    fail(Some(Position::of_offset(text, offset)), ErrorKind::Xml(message))
-                }
+                Fatal::NoRootElement(offset, message) => fail(
+                    Some(Position::of_offset(text, offset)),
+                    ErrorKind::Xml(message),
+                ),
                 Fatal::TooManyElements(limit) => fail(
                     None,
                     ErrorKind::Limit {
@@ -150,11 +161,17 @@ pub fn parse(input: Input<'_>, limits: &Limits) -> Result<Parsed, ParseError> {
                 .errors
                 .iter()
                 .map(|(offset, message)| {
-                    fail(Some(Position::of_offset(text, *offset)), ErrorKind::Xml(message.clone()))
+                    fail(
+                        Some(Position::of_offset(text, *offset)),
+                        ErrorKind::Xml(message.clone()),
+                    )
                 })
                 .collect();
             collect_errors_outside_items(root, &mut |offset, message| {
-                errors.push(fail(Some(Position::of_offset(text, offset)), ErrorKind::Xml(message.to_string())));
+                errors.push(fail(
+                    Some(Position::of_offset(text, offset)),
+                    ErrorKind::Xml(message.to_string()),
+                ));
             });
             (format, because, outcomes, errors)
         }
@@ -261,7 +278,10 @@ mod tests {
         let draft = &parsed.drafts[0];
         assert_eq!(draft.item.guid, "id-1");
         assert_eq!(draft.item.headline, "Head & line");
-        assert_eq!(draft.body, SourceBody::Html("<p>Full <b>text</b></p>".into()));
+        assert_eq!(
+            draft.body,
+            SourceBody::Html("<p>Full <b>text</b></p>".into())
+        );
         assert_eq!(draft.item.byline.as_deref(), Some("Ann Writer"));
         assert_eq!(draft.item.language.as_deref(), Some("en"));
         assert_eq!(draft.item.copyrightnotice.as_deref(), Some("© Agency"));
@@ -295,7 +315,10 @@ mod tests {
         assert_eq!(parsed.format, Format::Atom);
         let first = &parsed.drafts[0];
         assert!(first.headline_is_html);
-        assert_eq!(first.body, SourceBody::Html("<p>Bonjour <b>monde</b></p>".into()));
+        assert_eq!(
+            first.body,
+            SourceBody::Html("<p>Bonjour <b>monde</b></p>".into())
+        );
         assert_eq!(first.item.language.as_deref(), Some("fr"));
         assert_eq!(first.item.link.as_deref(), Some("https://a.example/1"));
         assert_eq!(parsed.drafts[1].body, SourceBody::Text("Line <1>".into()));
@@ -317,14 +340,24 @@ mod tests {
         let parsed = parsed.unwrap_or_else(|error| panic!("{error}"));
         assert_eq!(parsed.drafts.len(), 2);
         assert_eq!(parsed.errors.len(), 1);
-        assert!(parsed.errors[0].to_string().contains("item 2"), "{}", parsed.errors[0]);
+        assert!(
+            parsed.errors[0].to_string().contains("item 2"),
+            "{}",
+            parsed.errors[0]
+        );
         assert_eq!(parsed.drafts[1].item.guid, "3");
     }
 
     #[test]
     fn a_broken_item_is_reported_with_its_position_and_the_rest_parse() {
-        let parsed = parse_text("<rss><channel>\n<item><title>ok</title><guid>1</guid></item>\n<item><title>bad</oops><guid>2</guid></item>\n<item><title>fine</title><guid>3</guid></item>\n</channel></rss>");
-        let guids: Vec<&str> = parsed.drafts.iter().map(|draft| draft.item.guid.as_str()).collect();
+        let parsed = parse_text(
+            "<rss><channel>\n<item><title>ok</title><guid>1</guid></item>\n<item><title>bad</oops><guid>2</guid></item>\n<item><title>fine</title><guid>3</guid></item>\n</channel></rss>",
+        );
+        let guids: Vec<&str> = parsed
+            .drafts
+            .iter()
+            .map(|draft| draft.item.guid.as_str())
+            .collect();
         assert_eq!(guids, vec!["1", "3"]);
         let message = parsed.errors[0].to_string();
         assert!(message.starts_with("test.xml:3:"), "{message}");
@@ -340,7 +373,13 @@ mod tests {
             },
             &Limits::default(),
         );
-        assert!(matches!(error, Err(ParseError { kind: ErrorKind::UnknownFormat(_), .. })));
+        assert!(matches!(
+            error,
+            Err(ParseError {
+                kind: ErrorKind::UnknownFormat(_),
+                ..
+            })
+        ));
     }
 
     #[test]

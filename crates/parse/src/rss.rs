@@ -3,7 +3,7 @@
 
 use crate::common::{ItemFields, ItemOutcome, non_empty};
 use crate::dates::parse_date;
-use crate::xml::{Element, NS_CONTENT, NS_DC, NS_MEDIA, NS_RDF, NS_RSS090, NS_RSS1};
+use crate::xml::{Element, NS_CONTENT, NS_DC, NS_MEDIA, NS_RDF, NS_RSS1, NS_RSS090};
 use verbatim_item::{Association, SourceBody};
 
 /// Namespaces an RSS element may be in: none (2.0), or the RSS 1.0 / 0.90 namespaces.
@@ -14,10 +14,18 @@ const DC: &[Option<&str>] = &[Some(NS_DC)];
 pub fn read(root: &Element) -> Vec<ItemOutcome> {
     let channel = root.child(RSS, "channel");
     let channel_language = channel
-        .and_then(|channel| channel.child(RSS, "language").or_else(|| channel.child(DC, "language")))
+        .and_then(|channel| {
+            channel
+                .child(RSS, "language")
+                .or_else(|| channel.child(DC, "language"))
+        })
         .and_then(Element::text_opt);
     let channel_rights = channel
-        .and_then(|channel| channel.child(RSS, "copyright").or_else(|| channel.child(DC, "rights")))
+        .and_then(|channel| {
+            channel
+                .child(RSS, "copyright")
+                .or_else(|| channel.child(DC, "rights"))
+        })
         .and_then(Element::text_opt);
     // RSS 2.0 puts items in the channel, RSS 1.0 beside it; some feeds do either wrongly.
     let items = channel
@@ -32,26 +40,47 @@ pub fn read(root: &Element) -> Vec<ItemOutcome> {
                     reason: message.clone(),
                 };
             }
-            ItemOutcome::Read(Box::new(read_item(item, &channel_language, &channel_rights)))
+            ItemOutcome::Read(Box::new(read_item(
+                item,
+                &channel_language,
+                &channel_rights,
+            )))
         })
         .collect()
 }
 
-fn read_item(item: &Element, channel_language: &Option<String>, channel_rights: &Option<String>) -> ItemFields {
-    let text_of = |namespaces: &[Option<&str>], name: &str| item.child(namespaces, name).and_then(Element::text_opt);
+fn read_item(
+    item: &Element,
+    channel_language: &Option<String>,
+    channel_rights: &Option<String>,
+) -> ItemFields {
+    let text_of = |namespaces: &[Option<&str>], name: &str| {
+        item.child(namespaces, name).and_then(Element::text_opt)
+    };
     let link = text_of(RSS, "link");
     let guid_element = item.child(RSS, "guid");
     let guid = guid_element
         .and_then(Element::text_opt)
         .or_else(|| item.attr_ns(NS_RDF, "about").map(str::to_string));
     let permalink = guid_element
-        .filter(|element| element.attr("isPermaLink").is_none_or(|value| value.trim() != "false"))
+        .filter(|element| {
+            element
+                .attr("isPermaLink")
+                .is_none_or(|value| value.trim() != "false")
+        })
         .and_then(Element::text_opt)
         .filter(|guid| guid.starts_with("http://") || guid.starts_with("https://"));
 
-    let body = match item.child(&[Some(NS_CONTENT)], "encoded").map(Element::text) {
+    let body = match item
+        .child(&[Some(NS_CONTENT)], "encoded")
+        .map(Element::text)
+    {
         Some(html) if !html.trim().is_empty() => SourceBody::Html(html),
-        _ => SourceBody::Html(item.child(RSS, "description").map(Element::text).unwrap_or_default()),
+        _ => SourceBody::Html(
+            item.child(RSS, "description")
+                .map(Element::text)
+                .unwrap_or_default(),
+        ),
     };
 
     let creators: Vec<String> = item
@@ -62,7 +91,10 @@ fn read_item(item: &Element, channel_language: &Option<String>, channel_rights: 
     let contributors: Vec<String> = creators
         .iter()
         .cloned()
-        .chain(item.children_named(DC, "contributor").filter_map(Element::text_opt))
+        .chain(
+            item.children_named(DC, "contributor")
+                .filter_map(Element::text_opt),
+        )
         .collect();
 
     let mut keywords: Vec<String> = item
@@ -86,17 +118,21 @@ fn read_item(item: &Element, channel_language: &Option<String>, channel_rights: 
         })
         .collect();
     let media = &[Some(NS_MEDIA)];
-    let media_contents = item
-        .children_named(media, "content")
-        .chain(item.children_named(media, "group").flat_map(|group| group.children_named(media, "content")));
+    let media_contents = item.children_named(media, "content").chain(
+        item.children_named(media, "group")
+            .flat_map(|group| group.children_named(media, "content")),
+    );
     for content in media_contents {
-        let Some(uri) = non_empty(content.attr("url")) else { continue };
+        let Some(uri) = non_empty(content.attr("url")) else {
+            continue;
+        };
         if associations.iter().any(|existing| existing.uri == uri) {
             continue;
         }
         let mimetype = non_empty(content.attr("type"));
         associations.push(Association {
-            kind: non_empty(content.attr("medium")).unwrap_or_else(|| kind_of_media(mimetype.as_deref())),
+            kind: non_empty(content.attr("medium"))
+                .unwrap_or_else(|| kind_of_media(mimetype.as_deref())),
             uri,
             mimetype,
             caption: content
@@ -112,7 +148,10 @@ fn read_item(item: &Element, channel_language: &Option<String>, channel_rights: 
 
     ItemFields {
         guid,
-        headline: item.child(RSS, "title").map(Element::text).unwrap_or_default(),
+        headline: item
+            .child(RSS, "title")
+            .map(Element::text)
+            .unwrap_or_default(),
         headline_is_html: false,
         body,
         byline: (!creators.is_empty()).then(|| creators.join(", ")),

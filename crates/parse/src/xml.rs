@@ -99,8 +99,9 @@ impl Element {
         namespaces: &'a [Option<&'a str>],
         name: &'a str,
     ) -> impl Iterator<Item = &'a Element> + 'a {
-        self.elements()
-            .filter(move |element| element.name == name && namespaces.contains(&element.ns.as_deref()))
+        self.elements().filter(move |element| {
+            element.name == name && namespaces.contains(&element.ns.as_deref())
+        })
     }
 
     /// All text inside the element, markup ignored.
@@ -143,7 +144,10 @@ impl Element {
     /// The earliest error inside this element or any descendant.
     pub fn first_error(&self) -> Option<&(usize, String)> {
         let own = self.error.as_ref();
-        let inner = self.elements().filter_map(Element::first_error).min_by_key(|(offset, _)| *offset);
+        let inner = self
+            .elements()
+            .filter_map(Element::first_error)
+            .min_by_key(|(offset, _)| *offset);
         match (own, inner) {
             (Some(own), Some(inner)) => Some(if inner.0 < own.0 { inner } else { own }),
             (own, inner) => own.or(inner),
@@ -220,7 +224,8 @@ pub fn decode_references(raw: &str) -> String {
             .find(|(_, ch)| *ch == ';' || *ch == '&' || ch.is_whitespace() || *ch == '<')
             .filter(|(_, ch)| *ch == ';')
             .map(|(index, _)| index + 1);
-        let decoded = reference_end.and_then(|end| decode_reference(&rest[1..end]).map(|text| (text, end)));
+        let decoded =
+            reference_end.and_then(|end| decode_reference(&rest[1..end]).map(|text| (text, end)));
         match decoded {
             Some((text, end)) => {
                 out.push_str(&text);
@@ -386,11 +391,18 @@ pub fn read_document(text: &str, limits: XmlLimits) -> Result<Document, Fatal> {
 }
 
 impl<'a> Builder<'a> {
-    fn open(&mut self, tag: &quick_xml::events::BytesStart<'_>, offset: usize) -> Result<(), Fatal> {
+    fn open(
+        &mut self,
+        tag: &quick_xml::events::BytesStart<'_>,
+        offset: usize,
+    ) -> Result<(), Fatal> {
         if self.skipped_depth > 0 || self.stack.len() >= self.limits.max_depth {
             if self.skipped_depth == 0 {
                 let limit = self.limits.max_depth;
-                self.error(offset, format!("elements nested deeper than {limit} are skipped"));
+                self.error(
+                    offset,
+                    format!("elements nested deeper than {limit} are skipped"),
+                );
             }
             self.skipped_depth += 1;
             return Ok(());
@@ -471,7 +483,12 @@ impl<'a> Builder<'a> {
         let declared = own
             .iter()
             .rev()
-            .chain(self.stack.iter().rev().flat_map(|frame| frame.declarations.iter().rev()))
+            .chain(
+                self.stack
+                    .iter()
+                    .rev()
+                    .flat_map(|frame| frame.declarations.iter().rev()),
+            )
             .find(|(declared_prefix, _)| declared_prefix == prefix)
             .map(|(_, uri)| uri.clone());
         match declared {
@@ -498,7 +515,10 @@ impl<'a> Builder<'a> {
         while self.stack.len() > depth + 1 {
             if let Some(mut frame) = self.stack.pop() {
                 let message = format!("element <{}> is not closed", frame.qname);
-                frame.element.error.get_or_insert((frame.element.offset, message.clone()));
+                frame
+                    .element
+                    .error
+                    .get_or_insert((frame.element.offset, message.clone()));
                 self.attach(frame.element);
                 self.error(at, message);
             }
@@ -545,8 +565,15 @@ impl<'a> Builder<'a> {
     fn finish(mut self) -> Result<Document, Fatal> {
         let end = self.text.len();
         if !self.stack.is_empty() {
-            let open: Vec<&str> = self.stack.iter().map(|frame| frame.qname.as_str()).collect();
-            let message = format!("the document ends before these elements are closed: {}", open.join(" > "));
+            let open: Vec<&str> = self
+                .stack
+                .iter()
+                .map(|frame| frame.qname.as_str())
+                .collect();
+            let message = format!(
+                "the document ends before these elements are closed: {}",
+                open.join(" > ")
+            );
             while let Some(mut frame) = self.stack.pop() {
                 frame.element.error.get_or_insert((end, message.clone()));
                 self.attach(frame.element);
@@ -589,15 +616,31 @@ mod tests {
 
     #[test]
     fn namespaces_resolve_and_undeclared_prefixes_are_tolerated() {
-        let document = read(r#"<rss xmlns:dc="http://purl.org/dc/elements/1.1/"><item><dc:creator>A</dc:creator><content:encoded>B</content:encoded></item></rss>"#);
-        let item = document.root.child(&[None], "item").map(|item| item.clone()).unwrap_or_default();
-        assert_eq!(item.child(&[Some(NS_DC)], "creator").map(Element::text), Some("A".into()));
-        assert_eq!(item.child(&[Some(NS_CONTENT)], "encoded").map(Element::text), Some("B".into()));
+        let document = read(
+            r#"<rss xmlns:dc="http://purl.org/dc/elements/1.1/"><item><dc:creator>A</dc:creator><content:encoded>B</content:encoded></item></rss>"#,
+        );
+        let item = document
+            .root
+            .child(&[None], "item")
+            .map(|item| item.clone())
+            .unwrap_or_default();
+        assert_eq!(
+            item.child(&[Some(NS_DC)], "creator").map(Element::text),
+            Some("A".into())
+        );
+        assert_eq!(
+            item.child(&[Some(NS_CONTENT)], "encoded")
+                .map(Element::text),
+            Some("B".into())
+        );
     }
 
     #[test]
     fn entities_decode_and_unknown_ones_stay() {
-        assert_eq!(decode_references("AT&amp;T &nbsp;&eacute;&#233;&#x41; &bogus; a & b &#150;"), "AT&T \u{a0}ééA &bogus; a & b \u{2013}");
+        assert_eq!(
+            decode_references("AT&amp;T &nbsp;&eacute;&#233;&#x41; &bogus; a & b &#150;"),
+            "AT&T \u{a0}ééA &bogus; a & b \u{2013}"
+        );
     }
 
     #[test]
@@ -608,7 +651,9 @@ mod tests {
 
     #[test]
     fn a_broken_element_is_isolated() {
-        let document = read("<rss><item><title>one</title></item><item><title>two</broken></item><item><title>three</title></item></rss>");
+        let document = read(
+            "<rss><item><title>one</title></item><item><title>two</broken></item><item><title>three</title></item></rss>",
+        );
         let items: Vec<&Element> = document.root.children_named(&[None], "item").collect();
         assert_eq!(items.len(), 3);
         assert!(items[0].first_error().is_none());

@@ -26,11 +26,24 @@ pub struct ListParams {
 }
 
 fn bad_request(message: String) -> Response {
-    (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": message }))).into_response()
+    (
+        StatusCode::BAD_REQUEST,
+        axum::Json(json!({ "error": message })),
+    )
+        .into_response()
 }
 
-pub async fn list(State(state): State<AppState>, headers: HeaderMap, Query(params): Query<ListParams>) -> Response {
-    let since = match params.since.as_deref().map(chrono::DateTime::parse_from_rfc3339).transpose() {
+pub async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Query<ListParams>,
+) -> Response {
+    let since = match params
+        .since
+        .as_deref()
+        .map(chrono::DateTime::parse_from_rfc3339)
+        .transpose()
+    {
         Ok(since) => since.map(|time| time.with_timezone(&chrono::Utc)),
         Err(error) => return bad_request(format!("since must be an RFC 3339 time: {error}")),
     };
@@ -51,13 +64,22 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap, Query(param
     let items: Vec<serde_json::Value> = page
         .stories
         .iter()
-        .filter_map(|story| story.current.as_ref().map(|version| item_json(&state.site, story, version)))
+        .filter_map(|story| {
+            story
+                .current
+                .as_ref()
+                .map(|version| item_json(&state.site, story, version))
+        })
         .collect();
     let body = json!({ "items": items, "next": page.next });
     with_etag(&headers, StatusCode::OK, JSON, body.to_string())
 }
 
-pub async fn one(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+pub async fn one(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
     match state.store.story(&id).await {
         Ok(Some(story)) => match (story.state, story.current.as_ref()) {
             (StoryState::Published, Some(version)) => {
@@ -65,7 +87,11 @@ pub async fn one(State(state): State<AppState>, headers: HeaderMap, Path(id): Pa
                 with_etag(&headers, StatusCode::OK, JSON, body)
             }
             (StoryState::Canceled | StoryState::Withheld, _) => {
-                let pubstatus = if story.state == StoryState::Canceled { "canceled" } else { "withheld" };
+                let pubstatus = if story.state == StoryState::Canceled {
+                    "canceled"
+                } else {
+                    "withheld"
+                };
                 let body = json!({ "id": story.id, "pubstatus": pubstatus }).to_string();
                 with_etag(&headers, StatusCode::GONE, JSON, body)
             }
@@ -77,7 +103,11 @@ pub async fn one(State(state): State<AppState>, headers: HeaderMap, Path(id): Pa
 }
 
 fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, axum::Json(json!({ "error": "no such item" }))).into_response()
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(json!({ "error": "no such item" })),
+    )
+        .into_response()
 }
 
 pub async fn health(State(state): State<AppState>) -> Response {
@@ -85,7 +115,10 @@ pub async fn health(State(state): State<AppState>) -> Response {
         Ok(counts) => axum::Json(json!({ "status": "ok", "counts": counts })).into_response(),
         Err(error) => {
             tracing::error!(%error, "health check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({ "status": "error", "error": error.to_string() })))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(json!({ "status": "error", "error": error.to_string() })),
+            )
                 .into_response()
         }
     }
@@ -113,10 +146,21 @@ pub enum IngestError {
 /// The ingest pipeline as the push endpoint sees it (implemented by the binary).
 #[async_trait]
 pub trait PushSink: Send + Sync {
-    async fn push(&self, source: &str, token: Option<&str>, content_type: Option<&str>, body: Bytes) -> Result<PushReceipt, IngestError>;
+    async fn push(
+        &self,
+        source: &str,
+        token: Option<&str>,
+        content_type: Option<&str>,
+        body: Bytes,
+    ) -> Result<PushReceipt, IngestError>;
 }
 
-pub async fn push(State(state): State<AppState>, Path(source): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn push(
+    State(state): State<AppState>,
+    Path(source): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Some(sink) = &state.push else {
         return (StatusCode::NOT_FOUND, "push is not enabled").into_response();
     };
@@ -125,7 +169,9 @@ pub async fn push(State(state): State<AppState>, Path(source): Path<String>, hea
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
         .map(str::trim);
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok());
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok());
     match sink.push(&source, token, content_type, body).await {
         Ok(receipt) => (StatusCode::ACCEPTED, axum::Json(receipt)).into_response(),
         Err(IngestError::Unauthorized) => (
@@ -137,12 +183,17 @@ pub async fn push(State(state): State<AppState>, Path(source): Path<String>, hea
         Err(IngestError::UnknownSource(name)) => {
             // Same answer as a bad token: do not reveal which source names exist.
             let _ = name;
-            (StatusCode::UNAUTHORIZED, axum::Json(json!({ "error": "a valid bearer token for this source is required" })))
+            (
+                StatusCode::UNAUTHORIZED,
+                axum::Json(json!({ "error": "a valid bearer token for this source is required" })),
+            )
                 .into_response()
         }
-        Err(IngestError::BadInput(message)) => {
-            (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(json!({ "error": message }))).into_response()
-        }
+        Err(IngestError::BadInput(message)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            axum::Json(json!({ "error": message })),
+        )
+            .into_response(),
         Err(IngestError::Internal(message)) => internal_error(message),
     }
 }

@@ -40,14 +40,26 @@ pub async fn atom(State(state): State<AppState>, headers: HeaderMap) -> Response
         Err(error) => return internal_error(error),
     };
     let base = &state.site.base_url;
-    let updated = stories.iter().map(|story| story.changed_at).max().unwrap_or_else(chrono::Utc::now);
+    let updated = stories
+        .iter()
+        .map(|story| story.changed_at)
+        .max()
+        .unwrap_or_else(chrono::Utc::now);
     let mut xml = String::with_capacity(16 * 1024);
     xml.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\n");
     let _ = writeln!(xml, "<id>{}/</id>", escape(base.as_str()));
     let _ = writeln!(xml, "<title>{}</title>", escape(state.site.title.as_str()));
     let _ = writeln!(xml, "<updated>{}</updated>", iso_time(updated));
-    let _ = writeln!(xml, "<link rel=\"self\" href=\"{}/feeds/all.atom\"/>", escape(base.as_str()));
-    let _ = writeln!(xml, "<link rel=\"alternate\" href=\"{}/\"/>", escape(base.as_str()));
+    let _ = writeln!(
+        xml,
+        "<link rel=\"self\" href=\"{}/feeds/all.atom\"/>",
+        escape(base.as_str())
+    );
+    let _ = writeln!(
+        xml,
+        "<link rel=\"alternate\" href=\"{}/\"/>",
+        escape(base.as_str())
+    );
     let _ = writeln!(xml, "<generator>Verbatim</generator>");
     for (story, version) in published(&stories) {
         let item = &version.item;
@@ -57,16 +69,33 @@ pub async fn atom(State(state): State<AppState>, headers: HeaderMap) -> Response
         }
         xml.push_str(">\n");
         let _ = writeln!(xml, "<id>{}</id>", entry_id(story));
-        let _ = writeln!(xml, "<title type=\"text\">{}</title>", escape(item.headline.as_str()));
-        let _ = writeln!(xml, "<updated>{}</updated>", iso_time(story.changed_at.max(story_time(version))));
+        let _ = writeln!(
+            xml,
+            "<title type=\"text\">{}</title>",
+            escape(item.headline.as_str())
+        );
+        let _ = writeln!(
+            xml,
+            "<updated>{}</updated>",
+            iso_time(story.changed_at.max(story_time(version)))
+        );
         if let Some(first) = item.firstcreated {
             let _ = writeln!(xml, "<published>{}</published>", iso_time(first));
         }
         let author = item.byline.as_deref().unwrap_or(story.source.as_str());
         let _ = writeln!(xml, "<author><name>{}</name></author>", escape(author));
-        let _ = writeln!(xml, "<link rel=\"alternate\" href=\"{}{}\"/>", escape(base.as_str()), story_path(&story.id));
+        let _ = writeln!(
+            xml,
+            "<link rel=\"alternate\" href=\"{}{}\"/>",
+            escape(base.as_str()),
+            story_path(&story.id)
+        );
         if let Some(link) = &item.link {
-            let _ = writeln!(xml, "<link rel=\"via\" href=\"{}\"/>", escape(link.as_str()));
+            let _ = writeln!(
+                xml,
+                "<link rel=\"via\" href=\"{}\"/>",
+                escape(link.as_str())
+            );
         }
         for keyword in &item.keywords {
             let _ = writeln!(xml, "<category term=\"{}\"/>", escape(keyword.as_str()));
@@ -74,11 +103,20 @@ pub async fn atom(State(state): State<AppState>, headers: HeaderMap) -> Response
         if let Some(rights) = &item.copyrightnotice {
             let _ = writeln!(xml, "<rights>{}</rights>", escape(rights.as_str()));
         }
-        let _ = writeln!(xml, "<content type=\"html\">{}</content>", escape(item.body_html.as_str()));
+        let _ = writeln!(
+            xml,
+            "<content type=\"html\">{}</content>",
+            escape(item.body_html.as_str())
+        );
         xml.push_str("</entry>\n");
     }
     xml.push_str("</feed>\n");
-    with_etag(&headers, StatusCode::OK, "application/atom+xml; charset=utf-8", xml)
+    with_etag(
+        &headers,
+        StatusCode::OK,
+        "application/atom+xml; charset=utf-8",
+        xml,
+    )
 }
 
 pub async fn rss(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -87,21 +125,50 @@ pub async fn rss(State(state): State<AppState>, headers: HeaderMap) -> Response 
         Err(error) => return internal_error(error),
     };
     let base = &state.site.base_url;
-    let updated = stories.iter().map(|story| story.changed_at).max().unwrap_or_else(chrono::Utc::now);
+    let updated = stories
+        .iter()
+        .map(|story| story.changed_at)
+        .max()
+        .unwrap_or_else(chrono::Utc::now);
     let mut xml = String::with_capacity(16 * 1024);
     xml.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rss version=\"2.0\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\" xmlns:atom=\"http://www.w3.org/2005/Atom\">\n<channel>\n");
     let _ = writeln!(xml, "<title>{}</title>", escape(state.site.title.as_str()));
     let _ = writeln!(xml, "<link>{}/</link>", escape(base.as_str()));
-    let _ = writeln!(xml, "<description>{}</description>", escape(state.site.title.as_str()));
-    let _ = writeln!(xml, "<atom:link rel=\"self\" type=\"application/rss+xml\" href=\"{}/feeds/all.rss\"/>", escape(base.as_str()));
-    let _ = writeln!(xml, "<lastBuildDate>{}</lastBuildDate>", updated.to_rfc2822());
+    let _ = writeln!(
+        xml,
+        "<description>{}</description>",
+        escape(state.site.title.as_str())
+    );
+    let _ = writeln!(
+        xml,
+        "<atom:link rel=\"self\" type=\"application/rss+xml\" href=\"{}/feeds/all.rss\"/>",
+        escape(base.as_str())
+    );
+    let _ = writeln!(
+        xml,
+        "<lastBuildDate>{}</lastBuildDate>",
+        updated.to_rfc2822()
+    );
     for (story, version) in published(&stories) {
         let item = &version.item;
         xml.push_str("<item>\n");
         let _ = writeln!(xml, "<title>{}</title>", escape(item.headline.as_str()));
-        let _ = writeln!(xml, "<link>{}{}</link>", escape(base.as_str()), story_path(&story.id));
-        let _ = writeln!(xml, "<guid isPermaLink=\"false\">{}</guid>", entry_id(story));
-        let _ = writeln!(xml, "<pubDate>{}</pubDate>", story_time(version).to_rfc2822());
+        let _ = writeln!(
+            xml,
+            "<link>{}{}</link>",
+            escape(base.as_str()),
+            story_path(&story.id)
+        );
+        let _ = writeln!(
+            xml,
+            "<guid isPermaLink=\"false\">{}</guid>",
+            entry_id(story)
+        );
+        let _ = writeln!(
+            xml,
+            "<pubDate>{}</pubDate>",
+            story_time(version).to_rfc2822()
+        );
         if let Some(byline) = &item.byline {
             let _ = writeln!(xml, "<dc:creator>{}</dc:creator>", escape(byline.as_str()));
         }
@@ -111,11 +178,20 @@ pub async fn rss(State(state): State<AppState>, headers: HeaderMap) -> Response 
         if let Some(rights) = &item.copyrightnotice {
             let _ = writeln!(xml, "<dc:rights>{}</dc:rights>", escape(rights.as_str()));
         }
-        let _ = writeln!(xml, "<description>{}</description>", escape(item.body_html.as_str()));
+        let _ = writeln!(
+            xml,
+            "<description>{}</description>",
+            escape(item.body_html.as_str())
+        );
         xml.push_str("</item>\n");
     }
     xml.push_str("</channel>\n</rss>\n");
-    with_etag(&headers, StatusCode::OK, "application/rss+xml; charset=utf-8", xml)
+    with_etag(
+        &headers,
+        StatusCode::OK,
+        "application/rss+xml; charset=utf-8",
+        xml,
+    )
 }
 
 pub async fn json_feed(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -157,5 +233,10 @@ pub async fn json_feed(State(state): State<AppState>, headers: HeaderMap) -> Res
         "feed_url": format!("{base}/feeds/all.json"),
         "items": items,
     });
-    with_etag(&headers, StatusCode::OK, "application/feed+json", feed.to_string())
+    with_etag(
+        &headers,
+        StatusCode::OK,
+        "application/feed+json",
+        feed.to_string(),
+    )
 }

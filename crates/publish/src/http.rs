@@ -17,29 +17,50 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     let set = |headers: &mut HeaderMap, name: header::HeaderName, value: &'static str| {
-        headers.entry(name).or_insert(HeaderValue::from_static(value));
+        headers
+            .entry(name)
+            .or_insert(HeaderValue::from_static(value));
     };
-    set(headers, header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY);
+    set(
+        headers,
+        header::CONTENT_SECURITY_POLICY,
+        CONTENT_SECURITY_POLICY,
+    );
     set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-    set(headers, header::REFERRER_POLICY, "strict-origin-when-cross-origin");
+    set(
+        headers,
+        header::REFERRER_POLICY,
+        "strict-origin-when-cross-origin",
+    );
     set(headers, header::X_FRAME_OPTIONS, "DENY");
     set(headers, header::CACHE_CONTROL, "no-cache");
     response
 }
 
 /// A response with a strong ETag over its body; answers 304 when the client already has it.
-pub fn with_etag(request_headers: &HeaderMap, status: StatusCode, content_type: &'static str, body: String) -> Response {
+pub fn with_etag(
+    request_headers: &HeaderMap,
+    status: StatusCode,
+    content_type: &'static str,
+    body: String,
+) -> Response {
     let etag = format!("\"{}\"", &sha256_hex(body.as_bytes())[..32]);
     let matches = request_headers
         .get(header::IF_NONE_MATCH)
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.split(',').any(|candidate| candidate.trim() == etag || candidate.trim() == "*"));
+        .is_some_and(|value| {
+            value
+                .split(',')
+                .any(|candidate| candidate.trim() == etag || candidate.trim() == "*")
+        });
     let mut builder = Response::builder()
         .header(header::ETAG, &etag)
         .header(header::CONTENT_TYPE, content_type);
     if matches && status == StatusCode::OK {
         builder = builder.status(StatusCode::NOT_MODIFIED);
-        return builder.body(Body::empty()).unwrap_or_else(|_| StatusCode::NOT_MODIFIED.into_response());
+        return builder
+            .body(Body::empty())
+            .unwrap_or_else(|_| StatusCode::NOT_MODIFIED.into_response());
     }
     builder
         .status(status)
@@ -53,5 +74,9 @@ pub const JSON: &str = "application/json";
 /// A plain-text error for failures that are ours, logged with the detail.
 pub fn internal_error(error: impl std::fmt::Display) -> Response {
     tracing::error!(%error, "request failed");
-    (StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the server log").into_response()
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal error; see the server log",
+    )
+        .into_response()
 }

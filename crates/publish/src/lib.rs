@@ -55,7 +55,11 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, site: SiteConfig, push: Option<Arc<dyn PushSink>>) -> AppState {
+    pub fn new(
+        store: Arc<dyn Store>,
+        site: SiteConfig,
+        push: Option<Arc<dyn PushSink>>,
+    ) -> AppState {
         let templates = site::environment(site.templates_dir.clone());
         AppState {
             store,

@@ -1,9 +1,9 @@
 //! The reader's site: front page, article pages, version history, withdrawal and not-found
 //! pages, rendered from minijinja templates that an operator can override file by file.
 
+use crate::AppState;
 use crate::http::{HTML, internal_error, with_etag};
 use crate::view::{StoryView, display_time, iso_time, notice_line, story_path};
-use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -18,7 +18,10 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("article.html", include_str!("../templates/article.html")),
     ("history.html", include_str!("../templates/history.html")),
     ("gone.html", include_str!("../templates/gone.html")),
-    ("not_found.html", include_str!("../templates/not_found.html")),
+    (
+        "not_found.html",
+        include_str!("../templates/not_found.html"),
+    ),
 ];
 
 const STYLESHEET: &str = include_str!("../static/style.css");
@@ -50,7 +53,13 @@ pub fn environment(override_dir: Option<PathBuf>) -> Environment<'static> {
     env
 }
 
-fn render(state: &AppState, headers: &HeaderMap, status: StatusCode, name: &str, ctx: minijinja::Value) -> Response {
+fn render(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    name: &str,
+    ctx: minijinja::Value,
+) -> Response {
     let template = match state.templates.get_template(name) {
         Ok(template) => template,
         Err(error) => return internal_error(error),
@@ -66,7 +75,11 @@ pub struct FrontQuery {
     cursor: Option<String>,
 }
 
-pub async fn front(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<FrontQuery>) -> Response {
+pub async fn front(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<FrontQuery>,
+) -> Response {
     let page = match state
         .store
         .list(&ListQuery {
@@ -87,10 +100,20 @@ pub async fn front(State(state): State<AppState>, headers: HeaderMap, Query(quer
             Some(StoryView::new(&state.site, story, version, String::new()))
         })
         .collect();
-    render(&state, &headers, StatusCode::OK, "front.html", context! { stories, next => page.next })
+    render(
+        &state,
+        &headers,
+        StatusCode::OK,
+        "front.html",
+        context! { stories, next => page.next },
+    )
 }
 
-pub async fn article(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+pub async fn article(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
     let story = match state.store.story(&id).await {
         Ok(Some(story)) => story,
         Ok(None) => return not_found_page(&state, &headers),
@@ -105,10 +128,24 @@ pub async fn article(State(state): State<AppState>, headers: HeaderMap, Path(id)
             };
             let notice = notice_line(&state.templates, &template, &story, version);
             let view = StoryView::new(&state.site, &story, version, notice);
-            render(&state, &headers, StatusCode::OK, "article.html", context! { story => view })
+            render(
+                &state,
+                &headers,
+                StatusCode::OK,
+                "article.html",
+                context! { story => view },
+            )
         }
-        (StoryState::Canceled, _) => gone_page(&state, &headers, "The agency has withdrawn this story. It is no longer available."),
-        (StoryState::Withheld, _) => gone_page(&state, &headers, "The agency has withheld this story for now."),
+        (StoryState::Canceled, _) => gone_page(
+            &state,
+            &headers,
+            "The agency has withdrawn this story. It is no longer available.",
+        ),
+        (StoryState::Withheld, _) => gone_page(
+            &state,
+            &headers,
+            "The agency has withheld this story for now.",
+        ),
         _ => not_found_page(&state, &headers),
     }
 }
@@ -124,7 +161,11 @@ struct VersionView {
     received_display: String,
 }
 
-pub async fn history(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+pub async fn history(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
     let story = match state.store.story(&id).await {
         Ok(Some(story)) if story.state == StoryState::Published => story,
         Ok(Some(story)) if matches!(story.state, StoryState::Canceled | StoryState::Withheld) => {
@@ -141,7 +182,10 @@ pub async fn history(State(state): State<AppState>, headers: HeaderMap, Path(id)
     // Held versions and versions still under embargo were never shown, so they are not listed.
     let views: Vec<VersionView> = versions
         .iter()
-        .filter(|version| version.hold_reasons.is_empty() && version.embargoed_until.is_none_or(|until| until <= now))
+        .filter(|version| {
+            version.hold_reasons.is_empty()
+                && version.embargoed_until.is_none_or(|until| until <= now)
+        })
         .map(|version| VersionView {
             seq: version.seq,
             pubstatus: version.item.pubstatus.to_string(),
@@ -152,7 +196,11 @@ pub async fn history(State(state): State<AppState>, headers: HeaderMap, Path(id)
             received_display: display_time(version.received_at),
         })
         .collect();
-    let headline = story.current.as_ref().map(|version| version.item.headline.clone()).unwrap_or_default();
+    let headline = story
+        .current
+        .as_ref()
+        .map(|version| version.item.headline.clone())
+        .unwrap_or_default();
     render(
         &state,
         &headers,
@@ -163,11 +211,23 @@ pub async fn history(State(state): State<AppState>, headers: HeaderMap, Path(id)
 }
 
 fn gone_page(state: &AppState, headers: &HeaderMap, reason: &str) -> Response {
-    render(state, headers, StatusCode::GONE, "gone.html", context! { reason })
+    render(
+        state,
+        headers,
+        StatusCode::GONE,
+        "gone.html",
+        context! { reason },
+    )
 }
 
 fn not_found_page(state: &AppState, headers: &HeaderMap) -> Response {
-    render(state, headers, StatusCode::NOT_FOUND, "not_found.html", context! {})
+    render(
+        state,
+        headers,
+        StatusCode::NOT_FOUND,
+        "not_found.html",
+        context! {},
+    )
 }
 
 pub async fn not_found(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -175,5 +235,9 @@ pub async fn not_found(State(state): State<AppState>, headers: HeaderMap) -> Res
 }
 
 pub async fn stylesheet() -> Response {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLESHEET).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        STYLESHEET,
+    )
+        .into_response()
 }

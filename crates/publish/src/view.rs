@@ -42,7 +42,12 @@ pub fn story_path(id: &str) -> String {
 }
 
 /// Fills the notice template with the story's source, arrival time and original link.
-pub fn notice_line(env: &minijinja::Environment<'static>, template: &str, story: &StoryRecord, version: &VersionRecord) -> String {
+pub fn notice_line(
+    env: &minijinja::Environment<'static>,
+    template: &str,
+    story: &StoryRecord,
+    version: &VersionRecord,
+) -> String {
     let context = minijinja::context! {
         source => &story.source,
         received => display_time(version.received_at),
@@ -50,7 +55,10 @@ pub fn notice_line(env: &minijinja::Environment<'static>, template: &str, story:
     };
     env.render_str(template, context).unwrap_or_else(|error| {
         tracing::warn!(%error, "notice template failed; using the default");
-        format!("Published automatically from the {} feed; the text is unmodified.", story.source)
+        format!(
+            "Published automatically from the {} feed; the text is unmodified.",
+            story.source
+        )
     })
 }
 
@@ -80,7 +88,12 @@ pub struct StoryView {
 }
 
 impl StoryView {
-    pub fn new(site: &SiteConfig, story: &StoryRecord, version: &VersionRecord, notice: String) -> StoryView {
+    pub fn new(
+        site: &SiteConfig,
+        story: &StoryRecord,
+        version: &VersionRecord,
+        notice: String,
+    ) -> StoryView {
         let item = &version.item;
         let time = story_time(version);
         StoryView {
@@ -111,7 +124,10 @@ impl StoryView {
 /// The first paragraph, cut at a word boundary near 240 characters (lists only; article pages
 /// always show the whole text).
 fn teaser(body_text: &str) -> String {
-    let first = body_text.split('\n').find(|line| !line.trim().is_empty()).unwrap_or_default();
+    let first = body_text
+        .split('\n')
+        .find(|line| !line.trim().is_empty())
+        .unwrap_or_default();
     if first.chars().count() <= 240 {
         return first.to_string();
     }
@@ -125,7 +141,10 @@ pub fn item_json(site: &SiteConfig, story: &StoryRecord, version: &VersionRecord
     let mut value = serde_json::to_value(&version.item).unwrap_or_else(|_| json!({}));
     if let Value::Object(map) = &mut value {
         map.insert("id".into(), json!(story.id));
-        map.insert("url".into(), json!(format!("{}{}", site.base_url, story_path(&story.id))));
+        map.insert(
+            "url".into(),
+            json!(format!("{}{}", site.base_url, story_path(&story.id))),
+        );
         map.insert("received_at".into(), json!(iso_time(version.received_at)));
         map.insert(
             "provenance".into(),
@@ -137,7 +156,16 @@ pub fn item_json(site: &SiteConfig, story: &StoryRecord, version: &VersionRecord
                 "version_seq": version.seq,
             }),
         );
-        for key in ["headline", "byline", "located", "link", "body_text", "body_html", "version", "versioncreated"] {
+        for key in [
+            "headline",
+            "byline",
+            "located",
+            "link",
+            "body_text",
+            "body_html",
+            "version",
+            "versioncreated",
+        ] {
             map.entry(key).or_insert(Value::Null);
         }
     }

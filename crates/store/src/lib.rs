@@ -192,7 +192,8 @@ pub struct Counts {
 pub trait Store: Send + Sync {
     async fn add_source(&self, source: &NewSource, now: DateTime<Utc>) -> Result<(), StoreError>;
     /// Adds the source or updates its URL, interval and notice (for sources from the config file).
-    async fn upsert_source(&self, source: &NewSource, now: DateTime<Utc>) -> Result<(), StoreError>;
+    async fn upsert_source(&self, source: &NewSource, now: DateTime<Utc>)
+    -> Result<(), StoreError>;
     async fn sources(&self) -> Result<Vec<Source>, StoreError>;
     async fn source(&self, name: &str) -> Result<Option<Source>, StoreError>;
     async fn record_fetch(&self, name: &str, record: &FetchRecord) -> Result<(), StoreError>;
@@ -205,7 +206,11 @@ pub trait Store: Send + Sync {
     async fn pending_raw(&self) -> Result<Vec<RawRecord>, StoreError>;
 
     /// Stores one version and recomputes what outputs show for its story, in one transaction.
-    async fn commit(&self, version: &NewVersion, now: DateTime<Utc>) -> Result<Committed, StoreError>;
+    async fn commit(
+        &self,
+        version: &NewVersion,
+        now: DateTime<Utc>,
+    ) -> Result<Committed, StoreError>;
     /// Re-evaluates stories whose embargo has ended; returns their ids.
     async fn release_due(&self, now: DateTime<Utc>) -> Result<Vec<String>, StoreError>;
 

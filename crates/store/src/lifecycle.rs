@@ -67,10 +67,17 @@ pub fn resolve(versions: &[VersionFacts], now: DateTime<Utc>) -> Resolution {
     let publishable = versions.iter().filter(|version| !version.held);
     let (pending, visible): (Vec<&VersionFacts>, Vec<&VersionFacts>) =
         publishable.partition(|version| version.embargoed_until.is_some_and(|until| until > now));
-    let embargo_until = pending.iter().filter_map(|version| version.embargoed_until).min();
-    let newest = visible
-        .into_iter()
-        .max_by_key(|version| (version.agency_version.unwrap_or(0), version.versioncreated, version.arrival));
+    let embargo_until = pending
+        .iter()
+        .filter_map(|version| version.embargoed_until)
+        .min();
+    let newest = visible.into_iter().max_by_key(|version| {
+        (
+            version.agency_version.unwrap_or(0),
+            version.versioncreated,
+            version.arrival,
+        )
+    });
     let Some(newest) = newest else {
         let state = if embargo_until.is_some() {
             StoryState::Embargoed
@@ -115,14 +122,20 @@ mod tests {
     #[test]
     fn out_of_order_versions_never_make_an_older_one_current() {
         let now = Utc::now();
-        let versions = [version(1, Some(3), Pubstatus::Usable), version(2, Some(2), Pubstatus::Usable)];
+        let versions = [
+            version(1, Some(3), Pubstatus::Usable),
+            version(2, Some(2), Pubstatus::Usable),
+        ];
         assert_eq!(resolve(&versions, now).current, Some(1));
     }
 
     #[test]
     fn a_kill_takes_the_story_down_and_withheld_is_lifted_by_a_later_version() {
         let now = Utc::now();
-        let killed = [version(1, Some(1), Pubstatus::Usable), version(2, Some(2), Pubstatus::Canceled)];
+        let killed = [
+            version(1, Some(1), Pubstatus::Usable),
+            version(2, Some(2), Pubstatus::Canceled),
+        ];
         assert_eq!(resolve(&killed, now).state, StoryState::Canceled);
         let lifted = [
             version(1, Some(1), Pubstatus::Withheld),
@@ -137,7 +150,10 @@ mod tests {
         let mut update = version(2, None, Pubstatus::Usable);
         update.held = true;
         let resolution = resolve(&[version(1, None, Pubstatus::Usable), update], now);
-        assert_eq!((resolution.state, resolution.current), (StoryState::Published, Some(1)));
+        assert_eq!(
+            (resolution.state, resolution.current),
+            (StoryState::Published, Some(1))
+        );
     }
 
     #[test]

@@ -2,12 +2,15 @@
 
 use crate::lifecycle::{StoryState, VersionFacts, resolve};
 use crate::{
-    CommitKind, Committed, Counts, FetchRecord, ListQuery, NewSource, NewVersion, RawRecord, Source, SourceKind,
-    Store, StoreError, StoryPage, StoryRecord, VersionRecord, format_time, parse_time, story_id,
+    CommitKind, Committed, Counts, FetchRecord, ListQuery, NewSource, NewVersion, RawRecord,
+    Source, SourceKind, Store, StoreError, StoryPage, StoryRecord, VersionRecord, format_time,
+    parse_time, story_id,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{Row, SqlitePool};
 use std::path::Path;
 use std::str::FromStr;
@@ -47,7 +50,10 @@ impl SqliteStore {
     }
 
     async fn connect(options: SqliteConnectOptions) -> Result<SqliteStore, StoreError> {
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
         MIGRATOR.run(&pool).await?;
         Ok(SqliteStore { pool })
     }
@@ -172,10 +178,11 @@ async fn resolve_story(
         // The list order: the agency's time for the current version, never later than arrival.
         let sort_time = match resolution.current {
             Some(current) => {
-                let row = sqlx::query("SELECT versioncreated, received_at FROM versions WHERE id = ?")
-                    .bind(current)
-                    .fetch_one(&mut **transaction)
-                    .await?;
+                let row =
+                    sqlx::query("SELECT versioncreated, received_at FROM versions WHERE id = ?")
+                        .bind(current)
+                        .fetch_one(&mut **transaction)
+                        .await?;
                 let received = parse_time(&row.try_get::<String, _>("received_at")?)?;
                 let created = time_opt(&row, "versioncreated")?;
                 Some(created.map_or(received, |created| created.min(received)))
@@ -230,7 +237,11 @@ impl Store for SqliteStore {
         }
     }
 
-    async fn upsert_source(&self, source: &NewSource, now: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn upsert_source(
+        &self,
+        source: &NewSource,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO sources (name, url, kind, every_seconds, notice, push_token_sha256, created_at, next_due) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
@@ -252,7 +263,9 @@ impl Store for SqliteStore {
     }
 
     async fn sources(&self) -> Result<Vec<Source>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM sources ORDER BY name").fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT * FROM sources ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(source_from_row).collect()
     }
 
@@ -317,7 +330,11 @@ impl Store for SqliteStore {
 
     async fn finish_raw(&self, sha256: &str, error: Option<&str>) -> Result<(), StoreError> {
         sqlx::query("UPDATE raw_payloads SET state = ?, error = ? WHERE sha256 = ?")
-            .bind(if error.is_some() { "failed" } else { "processed" })
+            .bind(if error.is_some() {
+                "failed"
+            } else {
+                "processed"
+            })
             .bind(error)
             .bind(sha256)
             .execute(&self.pool)
@@ -326,9 +343,10 @@ impl Store for SqliteStore {
     }
 
     async fn pending_raw(&self) -> Result<Vec<RawRecord>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM raw_payloads WHERE state = 'pending' ORDER BY received_at")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT * FROM raw_payloads WHERE state = 'pending' ORDER BY received_at")
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter()
             .map(|row| {
                 Ok(RawRecord {
@@ -346,7 +364,11 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn commit(&self, version: &NewVersion, now: DateTime<Utc>) -> Result<Committed, StoreError> {
+    async fn commit(
+        &self,
+        version: &NewVersion,
+        now: DateTime<Utc>,
+    ) -> Result<Committed, StoreError> {
         let item = &version.item;
         let id = story_id(&item.source, &item.guid);
         let content_sha256 = content_hash(item)?;
@@ -414,16 +436,21 @@ impl Store for SqliteStore {
         transaction.commit().await?;
         Ok(Committed {
             id,
-            kind: if created { CommitKind::New } else { CommitKind::Version },
+            kind: if created {
+                CommitKind::New
+            } else {
+                CommitKind::Version
+            },
             state,
         })
     }
 
     async fn release_due(&self, now: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
-        let due: Vec<String> = sqlx::query_scalar("SELECT id FROM stories WHERE embargo_until <= ?")
-            .bind(format_time(now))
-            .fetch_all(&self.pool)
-            .await?;
+        let due: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM stories WHERE embargo_until <= ?")
+                .bind(format_time(now))
+                .fetch_all(&self.pool)
+                .await?;
         for id in &due {
             let mut transaction = self.pool.begin().await?;
             resolve_story(&mut transaction, id, now).await?;
@@ -469,11 +496,19 @@ impl Store for SqliteStore {
         for bind in &binds {
             statement = statement.bind(bind);
         }
-        let rows = statement.bind((limit + 1) as i64).fetch_all(&self.pool).await?;
-        let mut stories = rows.iter().map(story_from_row).collect::<Result<Vec<_>, _>>()?;
+        let rows = statement
+            .bind((limit + 1) as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut stories = rows
+            .iter()
+            .map(story_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
         let next = if stories.len() > limit {
             stories.truncate(limit);
-            stories.last().map(|last| encode_cursor(&format_time(last.sort_time), &last.id))
+            stories
+                .last()
+                .map(|last| encode_cursor(&format_time(last.sort_time), &last.id))
         } else {
             None
         };
@@ -579,19 +614,58 @@ mod tests {
     async fn versions_updates_and_kills() -> Result<(), StoreError> {
         let (_dir, store) = store().await?;
         let now = Utc::now();
-        let first = store.commit(&new_version(item("g", "One", Some(1), Pubstatus::Usable)), now).await?;
-        assert_eq!((first.kind, first.state), (CommitKind::New, StoryState::Published));
-        let again = store.commit(&new_version(item("g", "One", Some(1), Pubstatus::Usable)), now).await?;
+        let first = store
+            .commit(
+                &new_version(item("g", "One", Some(1), Pubstatus::Usable)),
+                now,
+            )
+            .await?;
+        assert_eq!(
+            (first.kind, first.state),
+            (CommitKind::New, StoryState::Published)
+        );
+        let again = store
+            .commit(
+                &new_version(item("g", "One", Some(1), Pubstatus::Usable)),
+                now,
+            )
+            .await?;
         assert_eq!(again.kind, CommitKind::Unchanged);
-        let update = store.commit(&new_version(item("g", "Two", Some(2), Pubstatus::Usable)), now).await?;
+        let update = store
+            .commit(
+                &new_version(item("g", "Two", Some(2), Pubstatus::Usable)),
+                now,
+            )
+            .await?;
         assert_eq!(update.kind, CommitKind::Version);
-        let story = store.story(&first.id).await?.ok_or_else(|| StoreError::Corrupt("missing".into()))?;
-        assert_eq!(story.current.map(|version| version.item.headline), Some("Two".to_string()));
-        let page = store.list(&ListQuery { limit: 10, ..ListQuery::default() }).await?;
+        let story = store
+            .story(&first.id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("missing".into()))?;
+        assert_eq!(
+            story.current.map(|version| version.item.headline),
+            Some("Two".to_string())
+        );
+        let page = store
+            .list(&ListQuery {
+                limit: 10,
+                ..ListQuery::default()
+            })
+            .await?;
         assert_eq!(page.stories.len(), 1);
-        let kill = store.commit(&new_version(item("g", "Two", Some(3), Pubstatus::Canceled)), now).await?;
+        let kill = store
+            .commit(
+                &new_version(item("g", "Two", Some(3), Pubstatus::Canceled)),
+                now,
+            )
+            .await?;
         assert_eq!(kill.state, StoryState::Canceled);
-        let page = store.list(&ListQuery { limit: 10, ..ListQuery::default() }).await?;
+        let page = store
+            .list(&ListQuery {
+                limit: 10,
+                ..ListQuery::default()
+            })
+            .await?;
         assert!(page.stories.is_empty());
         assert_eq!(store.versions(&first.id).await?.len(), 3);
         Ok(())
@@ -602,15 +676,30 @@ mod tests {
         let (_dir, store) = store().await?;
         let now = Utc::now();
         for index in 0..5 {
-            let mut entry = item(&format!("g{index}"), &format!("Story {index}"), None, Pubstatus::Usable);
+            let mut entry = item(
+                &format!("g{index}"),
+                &format!("Story {index}"),
+                None,
+                Pubstatus::Usable,
+            );
             entry.received_at = Some(now + chrono::Duration::seconds(index));
             store.commit(&new_version(entry), now).await?;
         }
-        let first = store.list(&ListQuery { limit: 2, ..ListQuery::default() }).await?;
+        let first = store
+            .list(&ListQuery {
+                limit: 2,
+                ..ListQuery::default()
+            })
+            .await?;
         let headlines: Vec<String> = first
             .stories
             .iter()
-            .filter_map(|story| story.current.as_ref().map(|version| version.item.headline.clone()))
+            .filter_map(|story| {
+                story
+                    .current
+                    .as_ref()
+                    .map(|version| version.item.headline.clone())
+            })
             .collect();
         assert_eq!(headlines, vec!["Story 4", "Story 3"]);
         let second = store
