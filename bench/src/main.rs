@@ -1,1 +1,164 @@
-fn main() {}
+//! Verbatim's benchmark harness. Each measurement runs Verbatim and a named baseline on the same
+//! generated input in the same process, and prints the ratio: absolute times on a shared 2-core
+//! machine are noise, ratios are not.
+//!
+//! `cargo run --release -p bench -- parse [--mb 5] [--rounds 7]`
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = args.first().map(String::as_str).unwrap_or("parse");
+    let option = |name: &str, default: usize| -> usize {
+        args.iter()
+            .position(|arg| arg == name)
+            .and_then(|at| args.get(at + 1))
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(default)
+    };
+    match command {
+        "parse" | "all" => parse_benchmark(option("--mb", 5), option("--rounds", 7)),
+        other => {
+            eprintln!("unknown benchmark {other:?}; available: parse, all");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// Paragraphs in several scripts, with the markup agencies send.
+const PARAGRAPHS: &[&str] = &[
+    "<p><strong>GRENAA, Denmark (NWS)</strong> — Ferries sailed again on Tuesday after a storm with gusts of up to 38&nbsp;m/s kept the fleet in port for three days; the operator said the first departure carried 212 passengers.</p>",
+    "<p>The fictional Bank of the North kept its policy rate at 2.75%, as 11 of 12 economists polled had expected. <a href=\"https://agency.example/rates\">Markets</a> barely reacted; the krone was 0.1% firmer.</p>",
+    "<p dir=\"rtl\" lang=\"ar\">افتتحت يوم الثلاثاء أكبر مكتبة عامة في المدينة القديمة بعد أعمال ترميم استمرت خمس سنوات، وتضم أكثر من 120 ألف كتاب.</p>",
+    "<p>京都市内の紅葉が見頃を迎え、24日は主要な寺社に多くの観光客が訪れた。市によると、今月の観光客数は過去最多となる見込み。</p>",
+    "<p>Сегодня в городе открылась новая линия метро; за первый день ею воспользовались более 300 тысяч пассажиров.</p>",
+    "<table><tr><th>Route</th><th>Departures</th></tr><tr><td>Grenaa – Varberg</td><td>6</td></tr></table>",
+    "<p>Governor Ingrid Solberg told reporters the bank would “wait for clearer evidence” before moving.<script>track()</script></p>",
+];
+
+/// An RSS 2.0 feed of about `megabytes` MB of full-text items.
+fn generate_rss(megabytes: usize) -> Vec<u8> {
+    let target = megabytes * 1024 * 1024;
+    let mut feed = String::with_capacity(target + 4096);
+    feed.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rss version=\"2.0\" xmlns:content=\"http://purl.org/rss/1.0/modules/content/\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\">\n<channel><title>Bench Wire</title><link>https://bench.example/</link><description>Generated</description>\n");
+    let mut index = 0usize;
+    while feed.len() < target {
+        let mut body = String::new();
+        for paragraph in 0..8 {
+            body.push_str(PARAGRAPHS[(index + paragraph) % PARAGRAPHS.len()]);
+        }
+        feed.push_str(&format!(
+            "<item><title>Story {index}: ferries &amp; rates</title><guid isPermaLink=\"false\">bench-{index}</guid><link>https://bench.example/{index}</link><dc:creator>Desk {}</dc:creator><pubDate>Tue, 24 Nov 2026 12:{:02}:00 GMT</pubDate><category>World</category><content:encoded><![CDATA[{body}]]></content:encoded></item>\n",
+            index % 17,
+            index % 60
+        ));
+        index += 1;
+    }
+    feed.push_str("</channel></rss>\n");
+    feed.into_bytes()
+}
+
+fn verbatim_parse_normalize(bytes: &[u8]) -> usize {
+    let parsed = verbatim_parse::parse(
+        verbatim_parse::Input {
+            bytes,
+            content_type: None,
+            origin: "bench.rss",
+        },
+        &verbatim_parse::Limits::default(),
+    )
+    .unwrap_or_else(|error| panic!("{error}"));
+    parsed
+        .drafts
+        .into_iter()
+        .map(|draft| verbatim_normalize::normalize(draft).item.body_text.len())
+        .sum()
+}
+
+fn verbatim_parse_only(bytes: &[u8]) -> usize {
+    verbatim_parse::parse(
+        verbatim_parse::Input {
+            bytes,
+            content_type: None,
+            origin: "bench.rss",
+        },
+        &verbatim_parse::Limits::default(),
+    )
+    .map(|parsed| parsed.drafts.len())
+    .unwrap_or(0)
+}
+
+fn feed_rs_ammonia(bytes: &[u8]) -> usize {
+    let feed = feed_rs::parser::parse(bytes).unwrap_or_else(|error| panic!("{error}"));
+    feed.entries
+        .into_iter()
+        .map(|entry| {
+            let html = entry
+                .content
+                .and_then(|content| content.body)
+                .or_else(|| entry.summary.map(|summary| summary.content))
+                .unwrap_or_default();
+            ammonia::clean(&html).len()
+        })
+        .sum()
+}
+
+/// The tokenizer alone: quick-xml reading every event, the ceiling for any XML feed parser.
+fn quick_xml_events(bytes: &[u8]) -> usize {
+    let mut reader = quick_xml::Reader::from_reader(bytes);
+    let mut buffer = Vec::new();
+    let mut events = 0;
+    loop {
+        match reader.read_event_into(&mut buffer) {
+            Ok(quick_xml::events::Event::Eof) | Err(_) => break,
+            Ok(_) => events += 1,
+        }
+        buffer.clear();
+    }
+    events
+}
+
+fn median_time(rounds: usize, mut run: impl FnMut() -> usize) -> Duration {
+    black_box(run()); // warm-up
+    let mut times: Vec<Duration> = (0..rounds)
+        .map(|_| {
+            let started = Instant::now();
+            black_box(run());
+            started.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn parse_benchmark(megabytes: usize, rounds: usize) {
+    let feed = generate_rss(megabytes);
+    let size_mb = feed.len() as f64 / (1024.0 * 1024.0);
+    let items = verbatim_parse_normalize(&feed);
+    println!("parse + normalize, RSS 2.0 with content:encoded: {size_mb:.1} MB, {rounds} rounds, median, one thread");
+    println!("(verbatim produced {items} bytes of visible text)");
+    let runs: [(&str, Box<dyn Fn() -> usize>); 4] = [
+        ("verbatim parse+normalize", Box::new(|| verbatim_parse_normalize(&feed))),
+        ("feed-rs + ammonia (baseline)", Box::new(|| feed_rs_ammonia(&feed))),
+        ("verbatim parse only", Box::new(|| verbatim_parse_only(&feed))),
+        ("quick-xml events only (ceiling)", Box::new(|| quick_xml_events(&feed))),
+    ];
+    let mut results = Vec::new();
+    for (name, run) in &runs {
+        let time = median_time(rounds, run);
+        let throughput = size_mb / time.as_secs_f64();
+        results.push((name, time, throughput));
+    }
+    let baseline = results[1].2;
+    println!("{:<34} {:>10} {:>10} {:>14}", "run", "median ms", "MB/s", "vs baseline");
+    for (name, time, throughput) in &results {
+        println!(
+            "{:<34} {:>10.1} {:>10.1} {:>13.2}x",
+            name,
+            time.as_secs_f64() * 1000.0,
+            throughput,
+            throughput / baseline
+        );
+    }
+}
