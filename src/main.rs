@@ -551,7 +551,9 @@ fn parse_command(context: &Setup, path: &Path, explain: bool) -> Result<ExitCode
     let raw = verbatim_item::sha256_hex(&bytes);
     let now = Utc::now();
     let mut stdout = std::io::stdout().lock();
+    let source = source_for_path(path);
     for mut draft in parsed.drafts {
+        draft.item.source = source.clone();
         draft.item.raw = Some(raw.clone());
         let normalized = verbatim_normalize::normalize(draft);
         let verdict = verbatim_gate::gate(&normalized, now);
