@@ -8,14 +8,17 @@ use util::{DataDir, stderr, stdout};
 
 fn parse_snapshot(file: &str) -> String {
     let data = DataDir::new();
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/demo").join(file);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src/demo")
+        .join(file);
     let output = data.run(&["parse", path.to_str().unwrap_or_default()]);
     assert!(output.status.success(), "{}", stderr(&output));
     // One pretty JSON document per item keeps the diffs readable.
     stdout(&output)
         .lines()
         .map(|line| {
-            let value: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|error| panic!("{error}"));
+            let value: serde_json::Value =
+                serde_json::from_str(line).unwrap_or_else(|error| panic!("{error}"));
             serde_json::to_string_pretty(&value).unwrap_or_default()
         })
         .collect::<Vec<_>>()

@@ -136,13 +136,27 @@ fn parse_benchmark(megabytes: usize, rounds: usize) {
     let feed = generate_rss(megabytes);
     let size_mb = feed.len() as f64 / (1024.0 * 1024.0);
     let items = verbatim_parse_normalize(&feed);
-    println!("parse + normalize, RSS 2.0 with content:encoded: {size_mb:.1} MB, {rounds} rounds, median, one thread");
+    println!(
+        "parse + normalize, RSS 2.0 with content:encoded: {size_mb:.1} MB, {rounds} rounds, median, one thread"
+    );
     println!("(verbatim produced {items} bytes of visible text)");
     let runs: [(&str, Box<dyn Fn() -> usize>); 4] = [
-        ("verbatim parse+normalize", Box::new(|| verbatim_parse_normalize(&feed))),
-        ("feed-rs + ammonia (baseline)", Box::new(|| feed_rs_ammonia(&feed))),
-        ("verbatim parse only", Box::new(|| verbatim_parse_only(&feed))),
-        ("quick-xml events only (ceiling)", Box::new(|| quick_xml_events(&feed))),
+        (
+            "verbatim parse+normalize",
+            Box::new(|| verbatim_parse_normalize(&feed)),
+        ),
+        (
+            "feed-rs + ammonia (baseline)",
+            Box::new(|| feed_rs_ammonia(&feed)),
+        ),
+        (
+            "verbatim parse only",
+            Box::new(|| verbatim_parse_only(&feed)),
+        ),
+        (
+            "quick-xml events only (ceiling)",
+            Box::new(|| quick_xml_events(&feed)),
+        ),
     ];
     let mut results = Vec::new();
     for (name, run) in &runs {
@@ -151,7 +165,10 @@ fn parse_benchmark(megabytes: usize, rounds: usize) {
         results.push((name, time, throughput));
     }
     let baseline = results[1].2;
-    println!("{:<34} {:>10} {:>10} {:>14}", "run", "median ms", "MB/s", "vs baseline");
+    println!(
+        "{:<34} {:>10} {:>10} {:>14}",
+        "run", "median ms", "MB/s", "vs baseline"
+    );
     for (name, time, throughput) in &results {
         println!(
             "{:<34} {:>10.1} {:>10.1} {:>13.2}x",

@@ -4,7 +4,10 @@
 use proptest::prelude::*;
 use verbatim_parse::{ErrorKind, Input, Limits, parse};
 
-fn run(bytes: &[u8], content_type: Option<&str>) -> Result<verbatim_parse::Parsed, verbatim_parse::ParseError> {
+fn run(
+    bytes: &[u8],
+    content_type: Option<&str>,
+) -> Result<verbatim_parse::Parsed, verbatim_parse::ParseError> {
     parse(
         Input {
             bytes,
@@ -33,11 +36,20 @@ fn external_entities_are_never_resolved() {
 fn billion_laughs_does_not_expand() {
     let mut doctype = String::from("<!DOCTYPE lolz [<!ENTITY lol \"lol\">");
     for level in 1..10 {
-        let previous = if level == 1 { "lol".to_string() } else { format!("lol{}", level - 1) };
-        doctype.push_str(&format!("<!ENTITY lol{level} \"{}\">", format!("&{previous};").repeat(10)));
+        let previous = if level == 1 {
+            "lol".to_string()
+        } else {
+            format!("lol{}", level - 1)
+        };
+        doctype.push_str(&format!(
+            "<!ENTITY lol{level} \"{}\">",
+            format!("&{previous};").repeat(10)
+        ));
     }
     doctype.push_str("]>");
-    let feed = format!("<?xml version=\"1.0\"?>{doctype}<rss><channel><item><title>&lol9;</title><guid>1</guid></item></channel></rss>");
+    let feed = format!(
+        "<?xml version=\"1.0\"?>{doctype}<rss><channel><item><title>&lol9;</title><guid>1</guid></item></channel></rss>"
+    );
     let parsed = run(feed.as_bytes(), None).unwrap_or_else(|error| panic!("{error}"));
     assert_eq!(parsed.drafts[0].item.headline, "&lol9;");
 }
@@ -45,10 +57,18 @@ fn billion_laughs_does_not_expand() {
 #[test]
 fn ten_thousand_deep_nesting_is_an_error_on_that_item_only() {
     let deep = format!("{}{}", "<div>".repeat(10_000), "</div>".repeat(10_000));
-    let feed = format!("<rss><channel><item><title>ok</title><guid>1</guid></item><item><title>deep</title><guid>2</guid><description>{deep}</description></item></channel></rss>");
+    let feed = format!(
+        "<rss><channel><item><title>ok</title><guid>1</guid></item><item><title>deep</title><guid>2</guid><description>{deep}</description></item></channel></rss>"
+    );
     let parsed = run(feed.as_bytes(), None).unwrap_or_else(|error| panic!("{error}"));
     assert_eq!(parsed.drafts.len(), 1);
-    assert!(parsed.errors[0].to_string().contains("nested deeper than 256"), "{}", parsed.errors[0]);
+    assert!(
+        parsed.errors[0]
+            .to_string()
+            .contains("nested deeper than 256"),
+        "{}",
+        parsed.errors[0]
+    );
 }
 
 #[test]
@@ -67,7 +87,10 @@ fn an_oversized_payload_is_refused_before_parsing() {
         &limits,
     )
     .err();
-    assert!(matches!(error.map(|error| error.kind), Some(ErrorKind::Limit { .. })));
+    assert!(matches!(
+        error.map(|error| error.kind),
+        Some(ErrorKind::Limit { .. })
+    ));
 }
 
 #[test]
@@ -76,18 +99,32 @@ fn a_wrong_declared_charset_holds_the_items() {
     let feed = b"<?xml version=\"1.0\" encoding=\"utf-8\"?><rss><channel><item><title>Caf\xe9 cr\xe8me</title><guid>1</guid></item></channel></rss>";
     let parsed = run(feed, None).unwrap_or_else(|error| panic!("{error}"));
     assert_eq!(parsed.drafts.len(), 1);
-    assert!(parsed.drafts[0].holds[0].contains("not valid UTF-8"), "{:?}", parsed.drafts[0].holds);
+    assert!(
+        parsed.drafts[0].holds[0].contains("not valid UTF-8"),
+        "{:?}",
+        parsed.drafts[0].holds
+    );
     // The same bytes with the right charset from HTTP are fine.
-    let parsed = run(feed, Some("application/rss+xml; charset=iso-8859-1")).unwrap_or_else(|error| panic!("{error}"));
+    let parsed = run(feed, Some("application/rss+xml; charset=iso-8859-1"))
+        .unwrap_or_else(|error| panic!("{error}"));
     assert!(parsed.drafts[0].holds.is_empty());
     assert_eq!(parsed.drafts[0].item.headline, "Café crème");
 }
 
 #[test]
 fn unknown_json_is_refused_clearly() {
-    let error = run(br#"{"not":"a feed"}"#, None).err().map(|error| error.to_string()).unwrap_or_default();
-    assert!(error.starts_with("hostile.xml: not a format Verbatim reads"), "{error}");
-    let error = run(b"{\"version\": ", None).err().map(|error| error.to_string()).unwrap_or_default();
+    let error = run(br#"{"not":"a feed"}"#, None)
+        .err()
+        .map(|error| error.to_string())
+        .unwrap_or_default();
+    assert!(
+        error.starts_with("hostile.xml: not a format Verbatim reads"),
+        "{error}"
+    );
+    let error = run(b"{\"version\": ", None)
+        .err()
+        .map(|error| error.to_string())
+        .unwrap_or_default();
     assert!(error.starts_with("hostile.xml:1:"), "{error}");
 }
 
