@@ -119,6 +119,9 @@ fn quick_xml_events(bytes: &[u8]) -> usize {
     events
 }
 
+/// A benchmark row: its name and the work it times.
+type NamedRun<'a> = (&'static str, Box<dyn Fn() -> usize + 'a>);
+
 fn median_time(rounds: usize, mut run: impl FnMut() -> usize) -> Duration {
     black_box(run()); // warm-up
     let mut times: Vec<Duration> = (0..rounds)
@@ -140,7 +143,7 @@ fn parse_benchmark(megabytes: usize, rounds: usize) {
         "parse + normalize, RSS 2.0 with content:encoded: {size_mb:.1} MB, {rounds} rounds, median, one thread"
     );
     println!("(verbatim produced {items} bytes of visible text)");
-    let runs: [(&str, Box<dyn Fn() -> usize>); 4] = [
+    let runs: [NamedRun; 4] = [
         (
             "verbatim parse+normalize",
             Box::new(|| verbatim_parse_normalize(&feed)),
