@@ -622,7 +622,7 @@ mod tests {
         let item = document
             .root
             .child(&[None], "item")
-            .map(|item| item.clone())
+            .cloned()
             .unwrap_or_default();
         assert_eq!(
             item.child(&[Some(NS_DC)], "creator").map(Element::text),
