@@ -26,8 +26,15 @@ pub struct ItemFields {
 #[derive(Debug)]
 pub enum ItemOutcome {
     Read(Box<ItemFields>),
-    Broken { offset: usize, reason: String },
-    Invalid { reason: String },
+    /// Formats that carry the canonical fields directly (ninjs) build the draft themselves.
+    Ready(Box<Draft>),
+    Broken {
+        offset: usize,
+        reason: String,
+    },
+    Invalid {
+        reason: String,
+    },
 }
 
 pub fn non_empty(value: Option<&str>) -> Option<String> {

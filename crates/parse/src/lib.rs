@@ -10,6 +10,7 @@ pub mod dates;
 pub mod encoding;
 mod error;
 mod jsonfeed;
+mod ninjs;
 mod rss;
 pub mod xml;
 
@@ -56,6 +57,7 @@ pub enum Format {
     Rss1,
     Atom,
     JsonFeed,
+    Ninjs,
 }
 
 impl Format {
@@ -65,6 +67,7 @@ impl Format {
             Format::Rss1 => "rss1",
             Format::Atom => "atom",
             Format::JsonFeed => "jsonfeed",
+            Format::Ninjs => "ninjs",
         }
     }
 }
@@ -109,28 +112,64 @@ pub fn parse(input: Input<'_>, limits: &Limits) -> Result<Parsed, ParseError> {
 
     let (format, detected_because, outcomes, mut errors) = match first {
         Some('{') | Some('[') => {
-            let document: serde_json::Value = serde_json::from_str(text).map_err(|error| {
-                fail(
-                    Some(Position {
-                        line: error.line(),
-                        column: error.column(),
-                    }),
-                    ErrorKind::Json(error.to_string()),
+            // One document, or newline-delimited documents (ninjs streams).
+            let mut documents = Vec::new();
+            let mut stream =
+                serde_json::Deserializer::from_str(text).into_iter::<serde_json::Value>();
+            let mut stream_error = None;
+            for document in stream.by_ref() {
+                match document {
+                    Ok(document) => documents.push(document),
+                    Err(error) => {
+                        stream_error = Some(fail(
+                            Some(Position {
+                                line: error.line(),
+                                column: error.column(),
+                            }),
+                            ErrorKind::Json(error.to_string()),
+                        ));
+                        break;
+                    }
+                }
+            }
+            if documents.is_empty() {
+                return Err(stream_error
+                    .unwrap_or_else(|| fail(None, ErrorKind::Json("no JSON value".into()))));
+            }
+            let errors: Vec<ParseError> = stream_error.into_iter().collect();
+            if documents.len() == 1 && jsonfeed::is_json_feed(&documents[0]) {
+                let because = "JSON with a \"version\" naming jsonfeed.org".to_string();
+                (
+                    Format::JsonFeed,
+                    because,
+                    jsonfeed::read(&documents[0]),
+                    errors,
                 )
-            })?;
-            if !jsonfeed::is_json_feed(&document) {
+            } else if documents.iter().any(ninjs::looks_like_ninjs) {
+                let because = match documents.len() {
+                    1 if documents[0].is_array() => "a JSON array of objects with a ninjs \"uri\"",
+                    1 => "a JSON object with a ninjs \"uri\"",
+                    _ => "newline-delimited JSON objects with a ninjs \"uri\"",
+                }
+                .to_string();
+                let outcomes = documents
+                    .into_iter()
+                    .flat_map(|document| match document {
+                        serde_json::Value::Array(items) => items,
+                        other => vec![other],
+                    })
+                    .map(|item| match ninjs::read_item(item) {
+                        Ok(draft) => ItemOutcome::Ready(Box::new(draft)),
+                        Err(reason) => ItemOutcome::Invalid { reason },
+                    })
+                    .collect();
+                (Format::Ninjs, because, outcomes, errors)
+            } else {
                 return Err(fail(
                     None,
-                    ErrorKind::UnknownFormat("JSON without a JSON Feed \"version\"".into()),
+                    ErrorKind::UnknownFormat("JSON that is neither JSON Feed nor ninjs".into()),
                 ));
             }
-            let because = "JSON with a \"version\" naming jsonfeed.org".to_string();
-            (
-                Format::JsonFeed,
-                because,
-                jsonfeed::read(&document),
-                Vec::new(),
-            )
         }
         Some('<') => {
             let document = xml::read_document(text, limits.xml).map_err(|fatal| match fatal {
@@ -185,29 +224,31 @@ pub fn parse(input: Input<'_>, limits: &Limits) -> Result<Parsed, ParseError> {
 
     let mut drafts = Vec::new();
     for (index, outcome) in outcomes.into_iter().enumerate() {
-        match outcome {
-            ItemOutcome::Read(fields) => {
-                let mut draft = fields.into_draft();
-                if let Some(reason) = &decoded.invalid {
-                    draft.holds.push(reason.clone());
-                }
-                drafts.push(draft);
+        let item_error = |reason: String, position: Option<Position>| {
+            fail(
+                position,
+                ErrorKind::Item {
+                    index: index + 1,
+                    reason,
+                },
+            )
+        };
+        let mut draft = match outcome {
+            ItemOutcome::Read(fields) => fields.into_draft(),
+            ItemOutcome::Ready(draft) => *draft,
+            ItemOutcome::Broken { offset, reason } => {
+                errors.push(item_error(reason, Some(Position::of_offset(text, offset))));
+                continue;
             }
-            ItemOutcome::Broken { offset, reason } => errors.push(fail(
-                Some(Position::of_offset(text, offset)),
-                ErrorKind::Item {
-                    index: index + 1,
-                    reason,
-                },
-            )),
-            ItemOutcome::Invalid { reason } => errors.push(fail(
-                None,
-                ErrorKind::Item {
-                    index: index + 1,
-                    reason,
-                },
-            )),
+            ItemOutcome::Invalid { reason } => {
+                errors.push(item_error(reason, None));
+                continue;
+            }
+        };
+        if let Some(reason) = &decoded.invalid {
+            draft.holds.push(reason.clone());
         }
+        drafts.push(draft);
     }
     errors.dedup_by(|a, b| a.position == b.position && a.kind == b.kind);
     Ok(Parsed {
