@@ -1,0 +1,204 @@
+//! The story lifecycle through every output, with ninjs copy as the agencies send it: an update
+//! replaces the story in place, a kill takes it down everywhere (410), withheld is reversible,
+//! an older version arriving late never wins, and an embargo holds to its time.
+
+mod util;
+
+use serde_json::json;
+use std::time::Duration;
+use util::{DataDir, Server, stderr, wait_for};
+
+fn ingest(data: &DataDir, name: &str, item: serde_json::Value) {
+    let path = data.path().join(format!("{name}.json"));
+    std::fs::write(&path, item.to_string()).unwrap_or_else(|error| panic!("{error}"));
+    let output = data.run(&[
+        "ingest",
+        "--source",
+        "wire",
+        path.to_str().unwrap_or_default(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+fn story(uri: &str, version: u64, pubstatus: &str, text: &str) -> serde_json::Value {
+    json!({
+        "uri": uri,
+        "version": version.to_string(),
+        "versioncreated": format!("2026-11-24T10:0{version}:00Z"),
+        "pubstatus": pubstatus,
+        "headline": format!("Harbour fire, version {version}"),
+        "body_text": text,
+    })
+}
+
+/// Where the story shows up: (page status, API status, in the API list, in the Atom feed, in RSS,
+/// in JSON Feed, on the front page).
+fn presence(server: &Server, id: &str) -> (u16, u16, bool, bool, bool, bool, bool) {
+    let (page, _) = server.get_text(&format!("/items/{id}"));
+    let (api, _) = server.get_text(&format!("/api/v1/items/{id}"));
+    let (_, list) = server.get_text("/api/v1/items?limit=200");
+    let (_, atom) = server.get_text("/feeds/all.atom");
+    let (_, rss) = server.get_text("/feeds/all.rss");
+    let (_, json_feed) = server.get_text("/feeds/all.json");
+    let (_, front) = server.get_text("/");
+    (
+        page,
+        api,
+        list.contains(id),
+        atom.contains(id),
+        rss.contains(id),
+        json_feed.contains(id),
+        front.contains(id),
+    )
+}
+
+fn the_id(server: &Server) -> String {
+    let (_, list) = server.get_json("/api/v1/items");
+    list["items"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn update_then_kill_reaches_every_output() {
+    let data = DataDir::new();
+    ingest(
+        &data,
+        "v1",
+        story(
+            "urn:wire:fire",
+            1,
+            "usable",
+            "Fire broke out at the harbour.",
+        ),
+    );
+    let server = data.serve(&[]);
+    let id = the_id(&server);
+    assert_eq!(
+        presence(&server, &id),
+        (200, 200, true, true, true, true, true)
+    );
+
+    ingest(
+        &data,
+        "v2",
+        story(
+            "urn:wire:fire",
+            2,
+            "usable",
+            "Fire at the harbour is under control.",
+        ),
+    );
+    let (_, item) = server.get_json(&format!("/api/v1/items/{id}"));
+    assert_eq!(
+        item["body_text"], "Fire at the harbour is under control.",
+        "the update replaced the story at the same id"
+    );
+    assert_eq!(item["version"], 2);
+    let (_, page) = server.get_text(&format!("/items/{id}"));
+    assert!(page.contains("under control") && !page.contains("Fire broke out"));
+
+    ingest(&data, "v3", story("urn:wire:fire", 3, "canceled", ""));
+    assert_eq!(
+        presence(&server, &id),
+        (410, 410, false, false, false, false, false)
+    );
+    let (status, body) = server.get_json(&format!("/api/v1/items/{id}"));
+    assert_eq!(
+        (status, body["pubstatus"].as_str()),
+        (410, Some("canceled"))
+    );
+    let (_, page) = server.get_text(&format!("/items/{id}"));
+    assert!(
+        page.contains("withdrawn") && !page.contains("under control"),
+        "the withdrawal notice replaces the text"
+    );
+}
+
+#[test]
+fn a_late_older_version_never_becomes_current() {
+    let data = DataDir::new();
+    ingest(
+        &data,
+        "v3",
+        story("urn:wire:vote", 3, "usable", "Final count: 52 to 48."),
+    );
+    ingest(
+        &data,
+        "v2",
+        story("urn:wire:vote", 2, "usable", "Early count: 50 to 50."),
+    );
+    let server = data.serve(&[]);
+    let id = the_id(&server);
+    let (_, item) = server.get_json(&format!("/api/v1/items/{id}"));
+    assert_eq!(item["body_text"], "Final count: 52 to 48.");
+    let (_, history) = server.get_text(&format!("/items/{id}/history"));
+    assert_eq!(
+        history.matches("class=\"seq\"").count(),
+        2,
+        "both versions are in the record"
+    );
+}
+
+#[test]
+fn withheld_is_lifted_by_a_later_usable_version() {
+    let data = DataDir::new();
+    ingest(
+        &data,
+        "v1",
+        story("urn:wire:court", 1, "usable", "The court heard the case."),
+    );
+    ingest(&data, "v2", story("urn:wire:court", 2, "withheld", ""));
+    let server = data.serve(&[]);
+    let (_, list) = server.get_json("/api/v1/items");
+    assert_eq!(
+        list["items"].as_array().map(Vec::len),
+        Some(0),
+        "withheld leaves every list"
+    );
+    ingest(
+        &data,
+        "v3",
+        story(
+            "urn:wire:court",
+            3,
+            "usable",
+            "The court heard the case; a ruling is due.",
+        ),
+    );
+    let id = the_id(&server);
+    let (status, item) = server.get_json(&format!("/api/v1/items/{id}"));
+    assert_eq!(
+        (status, item["body_text"].as_str()),
+        (200, Some("The court heard the case; a ruling is due."))
+    );
+}
+
+#[test]
+fn an_embargo_holds_until_its_time_and_then_publishes() {
+    let data = DataDir::new();
+    let server = data.serve(&[]);
+    let until = chrono::Utc::now() + chrono::Duration::seconds(3);
+    let mut item = story(
+        "urn:wire:budget",
+        1,
+        "usable",
+        "The budget adds 2% to spending.",
+    );
+    item["embargoed"] = json!(until.to_rfc3339());
+    ingest(&data, "embargoed", item);
+    let (_, list) = server.get_json("/api/v1/items");
+    assert_eq!(
+        list["items"].as_array().map(Vec::len),
+        Some(0),
+        "invisible before its time"
+    );
+    let (_, atom) = server.get_text("/feeds/all.atom");
+    assert!(!atom.contains("budget adds"));
+    let released_at = wait_for("the embargo release", Duration::from_secs(10), || {
+        let (_, list) = server.get_json("/api/v1/items");
+        (list["items"].as_array().map(Vec::len) == Some(1)).then(chrono::Utc::now)
+    });
+    assert!(released_at >= until, "never before the embargo ends");
+}
