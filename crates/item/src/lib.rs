@@ -21,11 +21,12 @@ pub enum Pubstatus {
 }
 
 impl Pubstatus {
-    /// Reads a status word as agencies write it (ninjs words, NewsML-G2 QCodes `stat:usable`, NITF
-    /// words). Anything else is kept as `Unknown` so it can be held with the reason.
+    /// Reads a status word as agencies write it (ninjs words, NewsML-G2 QCodes `stat:usable` or
+    /// concept URIs `…/pubstatusg2/usable`, NITF words). Anything else is kept as `Unknown` so it
+    /// can be held with the reason.
     pub fn from_agency_word(word: &str) -> Pubstatus {
         let trimmed = word.trim();
-        let bare = trimmed.rsplit(':').next().unwrap_or(trimmed);
+        let bare = trimmed.rsplit([':', '/']).next().unwrap_or(trimmed);
         match bare.to_ascii_lowercase().as_str() {
             "usable" => Pubstatus::Usable,
             "withheld" => Pubstatus::Withheld,

@@ -10,7 +10,9 @@ pub mod dates;
 pub mod encoding;
 mod error;
 mod jsonfeed;
+mod newsml_g2;
 mod ninjs;
+mod nitf;
 mod rss;
 pub mod xml;
 
@@ -58,6 +60,8 @@ pub enum Format {
     Atom,
     JsonFeed,
     Ninjs,
+    NewsMlG2,
+    Nitf,
 }
 
 impl Format {
@@ -68,6 +72,8 @@ impl Format {
             Format::Atom => "atom",
             Format::JsonFeed => "jsonfeed",
             Format::Ninjs => "ninjs",
+            Format::NewsMlG2 => "newsml-g2",
+            Format::Nitf => "nitf",
         }
     }
 }
@@ -194,6 +200,17 @@ pub fn parse(input: Input<'_>, limits: &Limits) -> Result<Parsed, ParseError> {
             })?;
             let outcomes = match format {
                 Format::Atom => atom::read(root),
+                Format::NewsMlG2 => newsml_g2::read(root),
+                Format::Nitf => match root.first_error() {
+                    Some((offset, reason)) => vec![ItemOutcome::Broken {
+                        offset: *offset,
+                        reason: reason.clone(),
+                    }],
+                    None => vec![match nitf::read(root) {
+                        Ok(draft) => ItemOutcome::Ready(Box::new(draft)),
+                        Err(reason) => ItemOutcome::Invalid { reason },
+                    }],
+                },
                 _ => rss::read(root),
             };
             let mut errors: Vec<ParseError> = document
@@ -268,6 +285,13 @@ fn detect_xml(root: &Element) -> Option<(Format, String)> {
         "feed" | "entry" if matches!(root.ns.as_deref(), Some(xml::NS_ATOM) | None) => {
             Some((Format::Atom, because(&format!("Atom <{}>", root.name))))
         }
+        // Concept, knowledge, planning and catalog items are NewsML-G2 too, but carry no story.
+        "newsMessage" | "newsItem" | "packageItem" | "conceptItem" | "knowledgeItem"
+        | "planningItem" | "catalogItem" => Some((
+            Format::NewsMlG2,
+            because(&format!("NewsML-G2 <{}>", root.name)),
+        )),
+        "nitf" => Some((Format::Nitf, because("<nitf>"))),
         _ => None,
     }
 }
@@ -278,7 +302,11 @@ fn collect_errors_outside_items(element: &Element, report: &mut dyn FnMut(usize,
         report(*offset, message);
     }
     for child in element.elements() {
-        if !matches!(child.name.as_str(), "item" | "entry") {
+        if !matches!(
+            child.name.as_str(),
+            "item" | "entry" | "newsItem" | "itemSet"
+        ) && element.name != "nitf"
+        {
             collect_errors_outside_items(child, report);
         }
     }

@@ -156,20 +156,40 @@ impl Element {
 
     /// The children serialized as HTML (for Atom `type="xhtml"` content).
     pub fn inner_html(&self) -> String {
+        self.inner_html_mapped(&|_| Markup::Keep)
+    }
+
+    /// The children serialized as HTML, with vocabulary-specific elements (NITF's `hl2`, `bq` …)
+    /// renamed to their HTML equivalents or dropped, as `map` says.
+    pub fn inner_html_mapped(&self, map: &dyn Fn(&str) -> Markup) -> String {
         let mut out = String::new();
         for node in &self.children {
-            serialize_node(node, &mut out);
+            serialize_node(node, map, &mut out);
         }
         out
     }
 }
 
-fn serialize_node(node: &XmlNode, out: &mut String) {
+/// What to do with an element when serializing another vocabulary as HTML.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Markup {
+    Keep,
+    Rename(&'static str),
+    /// Leave the element and its content out (metadata, media handled elsewhere).
+    Drop,
+}
+
+fn serialize_node(node: &XmlNode, map: &dyn Fn(&str) -> Markup, out: &mut String) {
     match node {
         XmlNode::Text(text) => escape_text(text, out),
         XmlNode::Element(element) => {
+            let name = match map(&element.name) {
+                Markup::Drop => return,
+                Markup::Keep => element.name.as_str(),
+                Markup::Rename(to) => to,
+            };
             out.push('<');
-            out.push_str(&element.name);
+            out.push_str(name);
             for attribute in &element.attrs {
                 if attribute.ns.is_some() && attribute.ns.as_deref() != Some(NS_XML) {
                     continue;
@@ -184,11 +204,30 @@ fn serialize_node(node: &XmlNode, out: &mut String) {
                 out.push('"');
             }
             out.push('>');
+            // Void elements have no end tag in HTML: `</br>` would be read as a second `<br>`.
+            if matches!(
+                name,
+                "br" | "img"
+                    | "hr"
+                    | "wbr"
+                    | "area"
+                    | "col"
+                    | "embed"
+                    | "input"
+                    | "source"
+                    | "track"
+                    | "meta"
+                    | "link"
+                    | "base"
+                    | "param"
+            ) {
+                return;
+            }
             for child in &element.children {
-                serialize_node(child, out);
+                serialize_node(child, map, out);
             }
             out.push_str("</");
-            out.push_str(&element.name);
+            out.push_str(name);
             out.push('>');
         }
     }
