@@ -1,5 +1,5 @@
 //! `verbatim demo`: fills a data folder from sample feeds bundled in the binary (fictional
-//! agencies, every supported syndication format, several scripts) and serves it.
+//! agencies, every supported format, several scripts) and serves it.
 
 use crate::pipeline::Received;
 use crate::{GlobalArgs, Setup, ensure_source};

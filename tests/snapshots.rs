@@ -1,5 +1,5 @@
 //! Snapshots of the canonical items `verbatim parse` prints for the bundled demo feeds (every
-//! supported syndication format, several scripts). A change in any field shows up as a diff.
+//! supported format, several scripts). A change in any field shows up as a diff.
 
 mod util;
 
@@ -43,4 +43,19 @@ fn json_feed_sample() {
 #[test]
 fn rss1_sample() {
     insta::assert_snapshot!(parse_snapshot("andes-press.rdf"));
+}
+
+#[test]
+fn ninjs_sample() {
+    insta::assert_snapshot!(parse_snapshot("baltic-news.json"));
+}
+
+#[test]
+fn newsml_g2_sample() {
+    insta::assert_snapshot!(parse_snapshot("alpine-presse.xml"));
+}
+
+#[test]
+fn nitf_sample() {
+    insta::assert_snapshot!(parse_snapshot("sahel-info.xml"));
 }
