@@ -3,57 +3,13 @@
 //! become stories (snapshotted with insta), and the lifecycle cases map to status, signals,
 //! version and embargo.
 
+mod shared_data;
+
 use serde_json::json;
+use shared_data::{conformance, files_with_extension, parse_file};
 use std::path::{Path, PathBuf};
 use verbatim_item::Pubstatus;
 use verbatim_parse::{Format, Input, Limits, Parsed, parse};
-
-fn conformance() -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance");
-    if root.is_dir() {
-        return Some(root);
-    }
-    let reason = format!("skipped: {} is not there", root.display());
-    assert!(
-        std::env::var("VERBATIM_REQUIRE_ALL").is_err(),
-        "VERBATIM_REQUIRE_ALL is set but the conformance data is missing: {reason}"
-    );
-    eprintln!("{reason}");
-    None
-}
-
-fn parse_file(path: &Path) -> Result<Parsed, verbatim_parse::ParseError> {
-    let bytes = std::fs::read(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
-    let origin = path
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    parse(
-        Input {
-            bytes: &bytes,
-            content_type: None,
-            origin: &origin,
-        },
-        &Limits::default(),
-    )
-}
-
-fn xml_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut folders = vec![dir.to_path_buf()];
-    while let Some(folder) = folders.pop() {
-        for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                folders.push(path);
-            } else if path.extension().is_some_and(|extension| extension == "xml") {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
-}
 
 /// Fragments, not whole items (SOURCES.md), and catalogs, which carry no item at all.
 fn is_fragment_or_catalog(path: &Path) -> bool {
@@ -87,10 +43,10 @@ fn snapshot_value(parsed: &Parsed) -> serde_json::Value {
 
 #[test]
 fn every_whole_example_and_should_pass_file_parses() {
-    let Some(root) = conformance() else { return };
-    let mut files = xml_files(&root.join("newsml-g2/examples"));
+    let Some(root) = conformance("") else { return };
+    let mut files = files_with_extension(&root.join("newsml-g2/examples"), "xml");
     files.extend(
-        xml_files(&root.join("newsml-g2/tests/unit_test_files"))
+        files_with_extension(&root.join("newsml-g2/tests/unit_test_files"), "xml")
             .into_iter()
             .filter(|path| {
                 path.components()
@@ -122,14 +78,15 @@ fn every_whole_example_and_should_pass_file_parses() {
 
 #[test]
 fn should_fail_files_never_panic() {
-    let Some(root) = conformance() else { return };
-    let files: Vec<PathBuf> = xml_files(&root.join("newsml-g2/tests/unit_test_files"))
-        .into_iter()
-        .filter(|path| {
-            path.components()
-                .any(|part| part.as_os_str() == "should_fail")
-        })
-        .collect();
+    let Some(root) = conformance("") else { return };
+    let files: Vec<PathBuf> =
+        files_with_extension(&root.join("newsml-g2/tests/unit_test_files"), "xml")
+            .into_iter()
+            .filter(|path| {
+                path.components()
+                    .any(|part| part.as_os_str() == "should_fail")
+            })
+            .collect();
     assert!(!files.is_empty());
     for path in &files {
         let _ = parse_file(path);
@@ -138,7 +95,7 @@ fn should_fail_files_never_panic() {
 
 #[test]
 fn agency_samples_snapshot() {
-    let Some(root) = conformance() else { return };
+    let Some(root) = conformance("") else { return };
     let tt = parse_file(&root.join("ninjs/tools/xslt/TT_newsmlg2_sample.xml"))
         .unwrap_or_else(|error| panic!("{error}"));
     assert_eq!(
@@ -156,7 +113,7 @@ fn agency_samples_snapshot() {
 
 #[test]
 fn iptc_examples_snapshot() {
-    let Some(root) = conformance() else { return };
+    let Some(root) = conformance("") else { return };
     for (name, file) in [
         ("listing_1", "LISTING_1_A_NewsML-G2_News_Item.xml"),
         ("listing_2", "LISTING_2_NewsML-G2_Text_Document.xml"),
@@ -170,7 +127,7 @@ fn iptc_examples_snapshot() {
 
 #[test]
 fn lifecycle_cases_map_to_status_signals_version_and_embargo() {
-    let Some(root) = conformance() else { return };
+    let Some(root) = conformance("") else { return };
     let one = |relative: &str| {
         let parsed = parse_file(&root.join(relative)).unwrap_or_else(|error| panic!("{error}"));
         parsed

@@ -2,58 +2,13 @@
 //! every `should_pass` case and every example parses to items whose fields equal the file's;
 //! `should_fail` cases never panic; the lifecycle cases map to the right status and embargo.
 
+mod shared_data;
+
 use serde_json::Value;
+use shared_data::{conformance, files_with_extension, parse_file};
 use std::path::{Path, PathBuf};
 use verbatim_item::Pubstatus;
-use verbatim_parse::{Format, Input, Limits, Parsed, parse};
-
-/// The conformance folder, or `None` (with the reason printed) when it is not beside the clone.
-fn conformance() -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/ninjs");
-    if root.is_dir() {
-        return Some(root);
-    }
-    let reason = format!("skipped: {} is not there", root.display());
-    assert!(
-        std::env::var("VERBATIM_REQUIRE_ALL").is_err(),
-        "VERBATIM_REQUIRE_ALL is set but the conformance data is missing: {reason}"
-    );
-    eprintln!("{reason}");
-    None
-}
-
-fn json_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut folders = vec![dir.to_path_buf()];
-    while let Some(folder) = folders.pop() {
-        for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                folders.push(path);
-            } else if path
-                .extension()
-                .is_some_and(|extension| extension == "json")
-            {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
-}
-
-fn parse_file(path: &Path) -> Result<Parsed, verbatim_parse::ParseError> {
-    let bytes = std::fs::read(path).unwrap_or_default();
-    let origin = path.display().to_string();
-    parse(
-        Input {
-            bytes: &bytes,
-            content_type: None,
-            origin: &origin,
-        },
-        &Limits::default(),
-    )
-}
+use verbatim_parse::{Format, Input, Limits, parse};
 
 fn lowercase(value: &Value) -> Value {
     match value {
@@ -164,8 +119,10 @@ fn check_file(path: &Path) -> usize {
 
 #[test]
 fn every_should_pass_case_parses_with_its_fields() {
-    let Some(root) = conformance() else { return };
-    let cases: Vec<PathBuf> = json_files(&root.join("validation/test_suite"))
+    let Some(root) = conformance("ninjs") else {
+        return;
+    };
+    let cases: Vec<PathBuf> = files_with_extension(&root.join("validation/test_suite"), "json")
         .into_iter()
         .filter(|path| {
             path.components()
@@ -183,9 +140,14 @@ fn every_should_pass_case_parses_with_its_fields() {
 
 #[test]
 fn every_example_parses_with_its_fields() {
-    let Some(root) = conformance() else { return };
-    let mut examples = json_files(&root.join("examples"));
-    examples.extend(json_files(&root.join("documentation/includes/examples")));
+    let Some(root) = conformance("ninjs") else {
+        return;
+    };
+    let mut examples = files_with_extension(&root.join("examples"), "json");
+    examples.extend(files_with_extension(
+        &root.join("documentation/includes/examples"),
+        "json",
+    ));
     // An extension schema, and a collection of event objects SOURCES.md calls illustrative only.
     examples.retain(|path| {
         let name = path.to_string_lossy();
@@ -204,8 +166,10 @@ fn every_example_parses_with_its_fields() {
 
 #[test]
 fn should_fail_cases_never_panic() {
-    let Some(root) = conformance() else { return };
-    let cases: Vec<PathBuf> = json_files(&root.join("validation/test_suite"))
+    let Some(root) = conformance("ninjs") else {
+        return;
+    };
+    let cases: Vec<PathBuf> = files_with_extension(&root.join("validation/test_suite"), "json")
         .into_iter()
         .filter(|path| {
             path.components()
@@ -221,7 +185,9 @@ fn should_fail_cases_never_panic() {
 
 #[test]
 fn lifecycle_cases_map_to_status_version_and_embargo() {
-    let Some(root) = conformance() else { return };
+    let Some(root) = conformance("ninjs") else {
+        return;
+    };
     let one = |relative: &str| {
         let parsed = parse_file(&root.join(relative)).unwrap_or_else(|error| panic!("{error}"));
         parsed
