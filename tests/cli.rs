@@ -221,4 +221,16 @@ fn ingesting_the_same_feed_twice_changes_nothing_and_an_edit_is_a_new_version() 
     let (status, history) = server.get_text(&format!("/items/{id}/history"));
     assert_eq!(status, 200);
     assert_eq!(history.matches("class=\"seq\"").count(), 2, "{history}");
+
+    let (status, metrics) = server.get_text("/metrics");
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("verbatim_stories_published 1\n"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("verbatim_versions 2\n"), "{metrics}");
+    assert!(
+        metrics.contains("verbatim_source_consecutive_errors{source=\"feed\"} 0\n"),
+        "{metrics}"
+    );
 }

@@ -124,6 +124,88 @@ pub async fn health(State(state): State<AppState>) -> Response {
     }
 }
 
+/// Prometheus text exposition of the store's state: stories by state, versions, held versions,
+/// payloads, and each source's health. Derived from the store on every scrape, so every node
+/// reports the same truth and nothing is kept in process-wide state.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let (counts, sources) = match (state.store.counts().await, state.store.sources().await) {
+        (Ok(counts), Ok(sources)) => (counts, sources),
+        (Err(error), _) | (_, Err(error)) => return internal_error(error),
+    };
+    let mut text = String::with_capacity(2048);
+    let mut gauge = |name: &str, help: &str, samples: Vec<(String, i64)>| {
+        text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
+        for (labels, value) in samples {
+            text.push_str(&format!("{name}{labels} {value}\n"));
+        }
+    };
+    gauge(
+        "verbatim_stories",
+        "Stories in the store.",
+        vec![(String::new(), counts.stories)],
+    );
+    gauge(
+        "verbatim_stories_published",
+        "Stories every output shows.",
+        vec![(String::new(), counts.published)],
+    );
+    gauge(
+        "verbatim_versions",
+        "Versions stored, held ones included.",
+        vec![(String::new(), counts.versions)],
+    );
+    gauge(
+        "verbatim_versions_held",
+        "Versions held by the gate.",
+        vec![(String::new(), counts.held)],
+    );
+    gauge(
+        "verbatim_raw_payloads",
+        "Payloads in the raw archive.",
+        vec![(String::new(), counts.raw_payloads)],
+    );
+    gauge(
+        "verbatim_raw_payloads_failed",
+        "Payloads nothing could be read from.",
+        vec![(String::new(), counts.raw_failed)],
+    );
+    let label = |name: &str| {
+        format!(
+            "{{source=\"{}\"}}",
+            name.replace('\\', "\\\\").replace('"', "\\\"")
+        )
+    };
+    gauge(
+        "verbatim_source_consecutive_errors",
+        "Consecutive failed fetches per source.",
+        sources
+            .iter()
+            .map(|source| (label(&source.name), source.consecutive_errors))
+            .collect(),
+    );
+    gauge(
+        "verbatim_source_last_success_seconds",
+        "Unix time of each source's last successful fetch (0: never).",
+        sources
+            .iter()
+            .map(|source| {
+                (
+                    label(&source.name),
+                    source.last_success.map_or(0, |time| time.timestamp()),
+                )
+            })
+            .collect(),
+    );
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
 /// What a push accepted.
 #[derive(Debug, Clone, Serialize)]
 pub struct PushReceipt {

@@ -84,6 +84,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/items/{id}", get(api::one))
         .route("/api/v1/push/{source}", post(api::push))
         .route("/healthz", get(api::health))
+        .route("/metrics", get(api::metrics))
         .fallback(site::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(api::MAX_PUSH_BYTES))
         .layer(axum::middleware::from_fn(http::security_headers))
