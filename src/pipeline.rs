@@ -127,18 +127,20 @@ fn prepare(
 impl Pipeline {
     /// Archives and processes one payload. `Err` is for our own failures (disk, database); bad
     /// input is reported in the `IngestReport`.
-    pub async fn ingest(&self, received: Received) -> Result<IngestReport> {
+    pub async fn ingest(&self, mut received: Received) -> Result<IngestReport> {
         let archive = self.archive.clone();
-        let bytes = received.bytes.clone();
-        let raw_sha256 = tokio::task::spawn_blocking(move || archive.put(&bytes))
+        // The payload moves to the blocking thread and back rather than being copied.
+        let bytes = std::mem::take(&mut received.bytes);
+        let (stored, bytes) = tokio::task::spawn_blocking(move || (archive.put(&bytes), bytes))
             .await
-            .context("archive task failed")?
-            .with_context(|| {
-                format!(
-                    "{}: cannot write the raw payload to the archive",
-                    received.origin
-                )
-            })?;
+            .context("archive task failed")?;
+        received.bytes = bytes;
+        let raw_sha256 = stored.with_context(|| {
+            format!(
+                "{}: cannot write the raw payload to the archive",
+                received.origin
+            )
+        })?;
         self.store
             .record_raw(&RawRecord {
                 sha256: raw_sha256.clone(),

@@ -66,7 +66,7 @@ pub async fn poll_loop(pipeline: Pipeline, fetcher: Fetcher) {
     }
 }
 
-/// Fetches one source once and records its health. Returns the ingest report when there was a body.
+/// Fetches one source once, ingests what changed, and records the source's health.
 pub async fn poll_one(pipeline: &Pipeline, fetcher: &Fetcher, source: &verbatim_store::Source) {
     let Some(url) = source.url.clone() else {
         return;

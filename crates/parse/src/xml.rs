@@ -233,6 +233,8 @@ fn serialize_node(node: &XmlNode, map: &dyn Fn(&str) -> Markup, out: &mut String
     }
 }
 
+/// Escapes text and attribute values for HTML output. Unlike quick-xml's `escape`, `'` stays as
+/// it is: `&apos;` is XML, not HTML 4, and agency markup is re-serialized for HTML readers.
 fn escape_text(text: &str, out: &mut String) {
     for ch in text.chars() {
         match ch {

@@ -49,6 +49,30 @@ impl SqliteStore {
         Self::connect(options).await
     }
 
+    /// Inserts a source; `on_conflict` is appended to the statement (empty: fail on a duplicate).
+    async fn insert_source(
+        &self,
+        source: &NewSource,
+        now: DateTime<Utc>,
+        on_conflict: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(&format!(
+            "INSERT INTO sources (name, url, kind, every_seconds, notice, push_token_sha256, created_at, next_due) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?){on_conflict}"
+        ))
+        .bind(&source.name)
+        .bind(&source.url)
+        .bind(source.kind.as_str())
+        .bind(source.every_seconds)
+        .bind(&source.notice)
+        .bind(&source.push_token_sha256)
+        .bind(format_time(now))
+        .bind(format_time(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     async fn connect(options: SqliteConnectOptions) -> Result<SqliteStore, StoreError> {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
@@ -214,26 +238,13 @@ async fn resolve_story(
 #[async_trait]
 impl Store for SqliteStore {
     async fn add_source(&self, source: &NewSource, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let result = sqlx::query(
-            "INSERT INTO sources (name, url, kind, every_seconds, notice, push_token_sha256, created_at, next_due) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&source.name)
-        .bind(&source.url)
-        .bind(source.kind.as_str())
-        .bind(source.every_seconds)
-        .bind(&source.notice)
-        .bind(&source.push_token_sha256)
-        .bind(format_time(now))
-        .bind(format_time(now))
-        .execute(&self.pool)
-        .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
+        match self.insert_source(source, now, "").await {
+            Err(StoreError::Database(sqlx::Error::Database(error)))
+                if error.is_unique_violation() =>
+            {
                 Err(StoreError::SourceExists(source.name.clone()))
             }
-            Err(error) => Err(error.into()),
+            other => other,
         }
     }
 
@@ -242,24 +253,14 @@ impl Store for SqliteStore {
         source: &NewSource,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO sources (name, url, kind, every_seconds, notice, push_token_sha256, created_at, next_due) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (name) DO UPDATE SET url = excluded.url, kind = excluded.kind, \
+        self.insert_source(
+            source,
+            now,
+            " ON CONFLICT (name) DO UPDATE SET url = excluded.url, kind = excluded.kind, \
              every_seconds = excluded.every_seconds, notice = excluded.notice, \
              push_token_sha256 = COALESCE(excluded.push_token_sha256, sources.push_token_sha256)",
         )
-        .bind(&source.name)
-        .bind(&source.url)
-        .bind(source.kind.as_str())
-        .bind(source.every_seconds)
-        .bind(&source.notice)
-        .bind(&source.push_token_sha256)
-        .bind(format_time(now))
-        .bind(format_time(now))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        .await
     }
 
     async fn sources(&self) -> Result<Vec<Source>, StoreError> {
