@@ -84,6 +84,9 @@ enum Command {
         /// Say which format was detected and why (on standard error).
         #[arg(long)]
         explain: bool,
+        /// Read the file as this format instead of detecting it.
+        #[arg(long, value_name = "FORMAT", value_parser = parse_format_name)]
+        format: Option<verbatim_parse::Format>,
     },
     /// Manage sources.
     #[command(subcommand)]
@@ -273,7 +276,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             )
             .await
         }
-        Command::Parse { path, explain } => parse_command(&context, &path, explain),
+        Command::Parse {
+            path,
+            explain,
+            format,
+        } => parse_command(&context, &path, explain, format),
         Command::Source(command) => source_command(&context, command).await,
     }
 }
@@ -523,7 +530,23 @@ async fn ingest(
     })
 }
 
-fn parse_command(context: &Setup, path: &Path, explain: bool) -> Result<ExitCode> {
+/// `--format` values: the names `verbatim parse --explain` prints.
+fn parse_format_name(name: &str) -> Result<verbatim_parse::Format, String> {
+    verbatim_parse::Format::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = verbatim_parse::Format::ALL
+            .iter()
+            .map(|format| format.name())
+            .collect();
+        format!("unknown format; one of: {}", names.join(", "))
+    })
+}
+
+fn parse_command(
+    context: &Setup,
+    path: &Path,
+    explain: bool,
+    format: Option<verbatim_parse::Format>,
+) -> Result<ExitCode> {
     let bytes =
         std::fs::read(path).map_err(|error| BadInput(format!("{}: {error}", path.display())))?;
     let origin = path.display().to_string();
@@ -531,22 +554,27 @@ fn parse_command(context: &Setup, path: &Path, explain: bool) -> Result<ExitCode
         max_document_bytes: context.config.limits.max_document_bytes,
         ..verbatim_parse::Limits::default()
     };
-    let parsed = verbatim_parse::parse(
+    let parsed = verbatim_parse::parse_as(
         verbatim_parse::Input {
             bytes: &bytes,
             content_type: None,
             origin: &origin,
         },
+        format,
         &limits,
     )
     .map_err(|error| BadInput(error.to_string()))?;
     if explain {
         eprintln!(
-            "{origin}: format {} ({}), encoding {}",
+            "{origin}: format {} ({}), encoding {}, {} item(s) read",
             parsed.format.name(),
             parsed.detected_because,
-            parsed.encoding
+            parsed.encoding,
+            parsed.drafts.len()
         );
+        if parsed.feed != verbatim_parse::FeedMeta::default() {
+            eprintln!("{origin}: feed {}", serde_json::to_string(&parsed.feed)?);
+        }
     }
     let raw = verbatim_item::sha256_hex(&bytes);
     let now = Utc::now();

@@ -108,6 +108,59 @@ fn parse_prints_one_json_object_per_item_and_stores_nothing() {
 }
 
 #[test]
+fn parse_format_overrides_detection_and_refuses_the_wrong_syntax() {
+    let data = DataDir::new();
+    let path = data.path().join("wire.dat");
+    // An Atom entry with no namespace and a root the sniffer would still call Atom; forcing
+    // RSS reads it with the RSS reader, which finds no <item>.
+    std::fs::write(
+        &path,
+        "<feed><title>Wire</title><entry><id>e1</id><title>One</title></entry></feed>",
+    )
+    .unwrap_or_default();
+    let path = path.to_str().unwrap_or_default();
+
+    let sniffed = data.run(&["parse", "--explain", path]);
+    assert!(sniffed.status.success(), "{}", stderr(&sniffed));
+    assert!(
+        stderr(&sniffed).contains("format atom"),
+        "{}",
+        stderr(&sniffed)
+    );
+    assert!(
+        stderr(&sniffed).contains(r#"feed {"title":"Wire"}"#),
+        "{}",
+        stderr(&sniffed)
+    );
+    assert_eq!(stdout(&sniffed).lines().count(), 1);
+
+    let forced = data.run(&["parse", "--explain", "--format", "rss2", path]);
+    assert!(forced.status.success(), "{}", stderr(&forced));
+    assert!(
+        stderr(&forced).contains("format rss2 (named by --format)"),
+        "{}",
+        stderr(&forced)
+    );
+    assert_eq!(stdout(&forced).lines().count(), 0);
+
+    let wrong = data.run(&["parse", "--format", "ninjs", path]);
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(
+        stderr(&wrong).contains("--format ninjs expects JSON, but the payload is XML"),
+        "{}",
+        stderr(&wrong)
+    );
+
+    let unknown = data.run(&["parse", "--format", "newsml", path]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        stderr(&unknown).contains("newsml-g2"),
+        "{}",
+        stderr(&unknown)
+    );
+}
+
+#[test]
 fn parse_of_a_malformed_file_exits_2() {
     let data = DataDir::new();
     let output = data.run(&[

@@ -1,10 +1,23 @@
-//! Any HTML: sanitizing must never change the visible text, and must never panic.
+//! Any agency HTML as a story body: normalize must never panic, and when it does not hold the
+//! item, the stored text must be exactly what the sanitized markup shows.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
+use verbatim_item::{Draft, Item, SourceBody};
 
-fuzz_target!(|html: &str| {
-    let source = verbatim_normalize::visible_text(html);
-    let clean = verbatim_normalize::sanitize_html(html);
-    assert_eq!(verbatim_normalize::visible_text(&clean), source);
+libfuzzer_sys::fuzz_target!(|html: &str| {
+    let normalized = verbatim_normalize::normalize(Draft {
+        item: Item {
+            guid: "fuzz".into(),
+            ..Item::default()
+        },
+        body: SourceBody::Html(html.to_string()),
+        headline_is_html: false,
+        holds: Vec::new(),
+    });
+    if normalized.holds.is_empty() {
+        assert_eq!(
+            verbatim_normalize::visible_text(&normalized.item.body_html),
+            normalized.item.body_text
+        );
+    }
 });

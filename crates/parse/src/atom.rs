@@ -1,6 +1,7 @@
 //! Atom 1.0 (RFC 4287): feeds and single-entry documents; text constructs of type text, html and
 //! xhtml; authors, categories, rights, `xml:lang` and enclosure links.
 
+use crate::FeedMeta;
 use crate::common::{ItemFields, ItemOutcome, non_empty};
 use crate::dates::parse_date;
 use crate::rss::kind_of_media;
@@ -9,6 +10,30 @@ use verbatim_item::{Association, SourceBody};
 
 /// Atom elements are in the Atom namespace; documents that forget to declare it are read too.
 const ATOM: &[Option<&str>] = &[Some(NS_ATOM), None];
+
+/// The feed's own title, subtitle, alternate link, language and rights.
+pub fn feed_meta(root: &Element) -> FeedMeta {
+    if root.name == "entry" {
+        return FeedMeta::default();
+    }
+    let construct = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|name| root.child(ATOM, name))
+            .map(|element| text_construct(element).0)
+            .filter(|text| !text.trim().is_empty())
+    };
+    FeedMeta {
+        title: construct(&["title"]),
+        // `tagline`, `copyright` and `info` are the Atom 0.3 names.
+        subtitle: construct(&["subtitle", "tagline", "info"]),
+        link: alternate_link(root),
+        language: root
+            .attr_ns(NS_XML, "lang")
+            .and_then(|lang| non_empty(Some(lang))),
+        rights: construct(&["rights", "copyright"]),
+    }
+}
 
 pub fn read(root: &Element) -> Vec<ItemOutcome> {
     let feed_language = root
@@ -32,6 +57,14 @@ pub fn read(root: &Element) -> Vec<ItemOutcome> {
             ItemOutcome::Read(Box::new(read_entry(entry, &feed_language, &feed_rights)))
         })
         .collect()
+}
+
+/// The first `rel="alternate"` (or rel-less) link's href.
+fn alternate_link(element: &Element) -> Option<String> {
+    element
+        .children_named(ATOM, "link")
+        .filter(|link| link.attr("rel").unwrap_or("alternate").trim() == "alternate")
+        .find_map(|link| non_empty(link.attr("href")))
 }
 
 /// An Atom text construct as (content, is_markup).

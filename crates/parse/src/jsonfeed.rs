@@ -2,6 +2,7 @@
 //! language and attachments. Each item is read on its own, so one item of the wrong shape is
 //! reported and skipped while the others go through.
 
+use crate::FeedMeta;
 use crate::common::{ItemFields, ItemOutcome, non_empty};
 use crate::dates::parse_date;
 use crate::rss::kind_of_media;
@@ -13,6 +14,23 @@ pub fn is_json_feed(document: &Value) -> bool {
         .get("version")
         .and_then(Value::as_str)
         .is_some_and(|version| version.contains("jsonfeed.org/version/"))
+}
+
+/// The feed's own title, description, home page and language.
+pub fn feed_meta(document: &Value) -> FeedMeta {
+    let text = |name: &str| {
+        document
+            .get(name)
+            .and_then(Value::as_str)
+            .and_then(|text| non_empty(Some(text)))
+    };
+    FeedMeta {
+        title: text("title"),
+        subtitle: text("description"),
+        link: text("home_page_url"),
+        language: text("language"),
+        rights: None,
+    }
 }
 
 pub fn read(document: &Value) -> Vec<ItemOutcome> {

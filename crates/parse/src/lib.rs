@@ -65,6 +65,27 @@ pub enum Format {
 }
 
 impl Format {
+    /// Every format, in the order `verbatim parse --format` lists them.
+    pub const ALL: [Format; 7] = [
+        Format::Rss2,
+        Format::Rss1,
+        Format::Atom,
+        Format::JsonFeed,
+        Format::Ninjs,
+        Format::NewsMlG2,
+        Format::Nitf,
+    ];
+
+    /// The format a name from [`Format::name`] stands for.
+    pub fn from_name(name: &str) -> Option<Format> {
+        Format::ALL.into_iter().find(|format| format.name() == name)
+    }
+
+    /// Whether the format is written in JSON (otherwise XML).
+    pub fn is_json(self) -> bool {
+        matches!(self, Format::JsonFeed | Format::Ninjs)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Format::Rss2 => "rss2",
@@ -85,13 +106,43 @@ pub struct Parsed {
     /// Why the format was chosen (shown by `verbatim parse --explain`).
     pub detected_because: String,
     pub encoding: &'static str,
+    /// What the feed says about itself (RSS channel, Atom feed, JSON Feed top level).
+    pub feed: FeedMeta,
     pub drafts: Vec<Draft>,
     pub errors: Vec<ParseError>,
+}
+
+/// Feed-level metadata, as the feed gives it (an Atom `html` text construct keeps its markup).
+/// Stories never take their text from here (a story's source is the configured source); it is
+/// shown by `verbatim parse --explain`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FeedMeta {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subtitle: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rights: Option<String>,
 }
 
 /// Parses one payload. `Err` means nothing could be read at all (unknown format, no root element,
 /// a limit passed); problems with single items are in `Parsed::errors` and the rest still parse.
 pub fn parse(input: Input<'_>, limits: &Limits) -> Result<Parsed, ParseError> {
+    parse_as(input, None, limits)
+}
+
+/// Like [`parse`], but `forced` names the format instead of sniffing it (`parse --format`).
+/// A forced JSON format on an XML payload, or the reverse, is an error.
+pub fn parse_as(
+    input: Input<'_>,
+    forced: Option<Format>,
+    limits: &Limits,
+) -> Result<Parsed, ParseError> {
+    const FORCED: &str = "named by --format";
     let fail = |position: Option<Position>, kind: ErrorKind| ParseError {
         origin: input.origin.to_string(),
         position,
@@ -116,8 +167,25 @@ pub fn parse(input: Input<'_>, limits: &Limits) -> Result<Parsed, ParseError> {
         .chars()
         .next();
 
-    let (format, detected_because, outcomes, mut errors) = match first {
+    let wrong_syntax = |format: Format| {
+        let (expected, found) = if format.is_json() {
+            ("JSON", "XML")
+        } else {
+            ("XML", "JSON")
+        };
+        fail(
+            None,
+            ErrorKind::UnknownFormat(format!(
+                "--format {} expects {expected}, but the payload is {found}",
+                format.name()
+            )),
+        )
+    };
+    let (format, detected_because, feed, outcomes, mut errors) = match first {
         Some('{') | Some('[') => {
+            if let Some(format) = forced.filter(|format| !format.is_json()) {
+                return Err(wrong_syntax(format));
+            }
             // One document, or newline-delimited documents (ninjs streams).
             let mut documents = Vec::new();
             let mut stream =
@@ -143,16 +211,21 @@ pub fn parse(input: Input<'_>, limits: &Limits) -> Result<Parsed, ParseError> {
                     .unwrap_or_else(|| fail(None, ErrorKind::Json("no JSON value".into()))));
             }
             let errors: Vec<ParseError> = stream_error.into_iter().collect();
-            if documents.len() == 1 && jsonfeed::is_json_feed(&documents[0]) {
-                let because = "JSON with a \"version\" naming jsonfeed.org".to_string();
-                (
-                    Format::JsonFeed,
-                    because,
-                    jsonfeed::read(&documents[0]),
-                    errors,
-                )
-            } else if documents.iter().any(ninjs::looks_like_ninjs) {
+            let json_feed = match forced {
+                Some(format) => format == Format::JsonFeed,
+                None => documents.len() == 1 && jsonfeed::is_json_feed(&documents[0]),
+            };
+            if json_feed {
+                let because = match forced {
+                    Some(_) => FORCED.to_string(),
+                    None => "JSON with a \"version\" naming jsonfeed.org".to_string(),
+                };
+                let feed = jsonfeed::feed_meta(&documents[0]);
+                let outcomes = documents.iter().flat_map(jsonfeed::read).collect();
+                (Format::JsonFeed, because, feed, outcomes, errors)
+            } else if forced.is_some() || documents.iter().any(ninjs::looks_like_ninjs) {
                 let because = match documents.len() {
+                    _ if forced.is_some() => FORCED,
                     1 if documents[0].is_array() => "a JSON array of objects with a ninjs \"uri\"",
                     1 => "a JSON object with a ninjs \"uri\"",
                     _ => "newline-delimited JSON objects with a ninjs \"uri\"",
@@ -169,7 +242,13 @@ pub fn parse(input: Input<'_>, limits: &Limits) -> Result<Parsed, ParseError> {
                         Err(reason) => ItemOutcome::Invalid { reason },
                     })
                     .collect();
-                (Format::Ninjs, because, outcomes, errors)
+                (
+                    Format::Ninjs,
+                    because,
+                    FeedMeta::default(),
+                    outcomes,
+                    errors,
+                )
             } else {
                 return Err(fail(
                     None,
@@ -178,6 +257,9 @@ pub fn parse(input: Input<'_>, limits: &Limits) -> Result<Parsed, ParseError> {
             }
         }
         Some('<') => {
+            if let Some(format) = forced.filter(|format| format.is_json()) {
+                return Err(wrong_syntax(format));
+            }
             let document = xml::read_document(text, limits.xml).map_err(|fatal| match fatal {
                 Fatal::NoRootElement(offset, message) => fail(
                     Some(Position::of_offset(text, offset)),
@@ -192,12 +274,20 @@ pub fn parse(input: Input<'_>, limits: &Limits) -> Result<Parsed, ParseError> {
                 ),
             })?;
             let root = &document.root;
-            let (format, because) = detect_xml(root).ok_or_else(|| {
-                fail(
-                    Some(Position::of_offset(text, root.offset)),
-                    ErrorKind::UnknownFormat(format!("XML with root element <{}>", root.name)),
-                )
-            })?;
+            let (format, because) = match forced {
+                Some(format) => (format, FORCED.to_string()),
+                None => detect_xml(root).ok_or_else(|| {
+                    fail(
+                        Some(Position::of_offset(text, root.offset)),
+                        ErrorKind::UnknownFormat(format!("XML with root element <{}>", root.name)),
+                    )
+                })?,
+            };
+            let feed = match format {
+                Format::Atom => atom::feed_meta(root),
+                Format::Rss2 | Format::Rss1 => rss::feed_meta(root),
+                _ => FeedMeta::default(),
+            };
             let outcomes = match format {
                 Format::Atom => atom::read(root),
                 Format::NewsMlG2 => newsml_g2::read(root),
@@ -229,7 +319,7 @@ pub fn parse(input: Input<'_>, limits: &Limits) -> Result<Parsed, ParseError> {
                     ErrorKind::Xml(message.to_string()),
                 ));
             });
-            (format, because, outcomes, errors)
+            (format, because, feed, outcomes, errors)
         }
         _ => {
             return Err(fail(
@@ -272,6 +362,7 @@ pub fn parse(input: Input<'_>, limits: &Limits) -> Result<Parsed, ParseError> {
         format,
         detected_because,
         encoding: decoded.encoding.name(),
+        feed,
         drafts,
         errors,
     })

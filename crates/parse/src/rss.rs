@@ -1,6 +1,7 @@
 //! RSS 2.0 (and the 0.9x family) and RSS 1.0 / RDF: channel items with `content:encoded`,
 //! Dublin Core (`dc:creator`, `dc:date`, `dc:rights`, `dc:language`), enclosures and Media RSS.
 
+use crate::FeedMeta;
 use crate::common::{ItemFields, ItemOutcome, non_empty};
 use crate::dates::parse_date;
 use crate::xml::{Element, NS_CONTENT, NS_DC, NS_MEDIA, NS_RDF, NS_RSS1, NS_RSS090};
@@ -9,6 +10,23 @@ use verbatim_item::{Association, SourceBody};
 /// Namespaces an RSS element may be in: none (2.0), or the RSS 1.0 / 0.90 namespaces.
 const RSS: &[Option<&str>] = &[None, Some(NS_RSS1), Some(NS_RSS090)];
 const DC: &[Option<&str>] = &[Some(NS_DC)];
+
+/// The channel's own title, description, link, language and rights.
+pub fn feed_meta(root: &Element) -> FeedMeta {
+    let Some(channel) = root.child(RSS, "channel") else {
+        return FeedMeta::default();
+    };
+    let text_of = |namespaces: &[Option<&str>], name: &str| {
+        channel.child(namespaces, name).and_then(Element::text_opt)
+    };
+    FeedMeta {
+        title: text_of(RSS, "title").or_else(|| text_of(DC, "title")),
+        subtitle: text_of(RSS, "description").or_else(|| text_of(DC, "description")),
+        link: text_of(RSS, "link"),
+        language: text_of(RSS, "language").or_else(|| text_of(DC, "language")),
+        rights: text_of(RSS, "copyright").or_else(|| text_of(DC, "rights")),
+    }
+}
 
 /// Reads every item of an RSS document, one outcome per `<item>`.
 pub fn read(root: &Element) -> Vec<ItemOutcome> {
