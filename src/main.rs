@@ -462,7 +462,7 @@ async fn ingest(
             ensure_source(&*pipeline.store, &name, SourceKind::Poll).await?;
             match fetcher.get(input, &Validators::default()).await {
                 Ok(FetchOutcome::Fetched(fetched)) => {
-                    let mut received = Received::new(&name, input, fetched.body);
+                    let mut received = Received::new(&name, &fetched.final_url, fetched.body);
                     received.content_type = fetched.content_type;
                     received.http_status = Some(i64::from(fetched.status));
                     received.etag = fetched.validators.etag;
@@ -573,7 +573,27 @@ fn parse_command(
             parsed.drafts.len()
         );
         if parsed.feed != verbatim_parse::FeedMeta::default() {
-            eprintln!("{origin}: feed {}", serde_json::to_string(&parsed.feed)?);
+            let shown = |text: &Option<verbatim_parse::FeedText>| {
+                text.as_ref().map(|text| match text.is_html {
+                    true => verbatim_normalize::visible_text(&text.value),
+                    false => text.value.clone(),
+                })
+            };
+            let feed = serde_json::json!({
+                "title": shown(&parsed.feed.title),
+                "subtitle": shown(&parsed.feed.subtitle),
+                "link": parsed.feed.link,
+                "language": parsed.feed.language,
+                "rights": shown(&parsed.feed.rights),
+            });
+            let feed: serde_json::Map<String, serde_json::Value> = feed
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(_, value)| !value.is_null())
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect();
+            eprintln!("{origin}: feed {}", serde_json::Value::Object(feed));
         }
     }
     let raw = verbatim_item::sha256_hex(&bytes);

@@ -90,7 +90,7 @@ pub async fn poll_one(pipeline: &Pipeline, fetcher: &Fetcher, source: &verbatim_
             record.last_modified = fetched.validators.last_modified.clone();
             let received = Received {
                 source: source.name.clone(),
-                origin: url.clone(),
+                origin: fetched.final_url,
                 bytes: fetched.body,
                 content_type: fetched.content_type,
                 http_status: Some(i64::from(fetched.status)),

@@ -13,6 +13,7 @@ libfuzzer_sys::fuzz_target!(|html: &str| {
         body: SourceBody::Html(html.to_string()),
         headline_is_html: false,
         holds: Vec::new(),
+        base_url: None,
     });
     if normalized.holds.is_empty() {
         assert_eq!(

@@ -68,6 +68,8 @@ pub struct Validators {
 #[derive(Debug, Clone)]
 pub struct Fetched {
     pub status: u16,
+    /// The document's URL after redirects (or its `Content-Location`): the base for its
+    /// relative links, and the origin named in errors.
     pub final_url: String,
     pub content_type: Option<String>,
     pub validators: Validators,
@@ -184,7 +186,13 @@ impl Fetcher {
             etag: header(reqwest::header::ETAG),
             last_modified: header(reqwest::header::LAST_MODIFIED),
         };
-        let final_url = response.url().to_string();
+        // The document's own URL, which relative links in it resolve against: where redirects
+        // ended, or the `Content-Location` the server names (RFC 9110 §8.7).
+        let final_url = header(reqwest::header::CONTENT_LOCATION)
+            .and_then(|location| response.url().join(&location).ok())
+            .filter(|url| matches!(url.scheme(), "http" | "https"))
+            .unwrap_or_else(|| response.url().clone())
+            .to_string();
         let limit = self.config.max_body_bytes;
         if response
             .content_length()

@@ -175,6 +175,9 @@ pub struct Draft {
     /// Reasons this item must not be published whatever normalize finds (for example bytes that
     /// were not valid in the declared encoding). The gate turns them into a hold.
     pub holds: Vec<String>,
+    /// The absolute URL relative links and images in the body resolve against (`xml:base`, else
+    /// the feed's own URL); `None` leaves relative references as they are.
+    pub base_url: Option<String>,
 }
 
 /// SHA-256 of some bytes as lowercase hex: the one content hash used for raw payloads, item ids

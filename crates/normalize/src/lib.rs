@@ -5,7 +5,7 @@
 mod sanitize;
 mod visible;
 
-pub use sanitize::{escape_into, sanitize_html, text_to_html};
+pub use sanitize::{escape_into, sanitize_html, sanitize_html_with_base, text_to_html};
 pub use visible::{fold_line, is_collapsible_space, parse_fragment, visible_text};
 
 use sha2::{Digest, Sha256};
@@ -30,6 +30,7 @@ pub fn normalize(draft: Draft) -> Normalized {
         body,
         headline_is_html,
         mut holds,
+        base_url,
     } = draft;
 
     item.headline = if headline_is_html {
@@ -49,7 +50,7 @@ pub fn normalize(draft: Draft) -> Normalized {
         SourceBody::Text(text) => text_to_html(&text),
     };
     let source_text = visible_text(&source_html);
-    let body_html = sanitize_html(&source_html);
+    let body_html = sanitize_html_with_base(&source_html, base_url.as_deref());
     let published_text = visible_text(&body_html);
     if published_text != source_text {
         holds.push(describe_difference(&source_text, &published_text));

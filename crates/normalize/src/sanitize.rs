@@ -22,24 +22,44 @@ const EXTRA_BLOCKS: &[&str] = &[
 
 fn builder() -> &'static Builder<'static> {
     static BUILDER: OnceLock<Builder<'static>> = OnceLock::new();
-    BUILDER.get_or_init(|| {
-        let mut builder = Builder::default();
-        builder
-            .add_tags(EXTRA_BLOCKS.iter().copied())
-            .add_clean_content_tags(REMOVED_WITH_CONTENT.iter().copied())
-            .add_tag_attributes("details", ["open"])
-            // `dir` keeps right-to-left text right-to-left.
-            .add_generic_attributes(["dir"])
-            .add_tag_attributes("td", ["colspan", "rowspan"])
-            .add_tag_attributes("th", ["colspan", "rowspan", "scope"])
-            .add_tag_attributes("time", ["datetime"]);
-        builder
-    })
+    BUILDER.get_or_init(configured_builder)
+}
+
+/// Verbatim's sanitizer policy (ammonia's defaults plus the elements above).
+fn configured_builder() -> Builder<'static> {
+    let mut builder = Builder::default();
+    builder
+        .add_tags(EXTRA_BLOCKS.iter().copied())
+        .add_clean_content_tags(REMOVED_WITH_CONTENT.iter().copied())
+        .add_tag_attributes("details", ["open"])
+        // `dir` keeps right-to-left text right-to-left.
+        .add_generic_attributes(["dir"])
+        .add_tag_attributes("td", ["colspan", "rowspan"])
+        .add_tag_attributes("th", ["colspan", "rowspan", "scope"])
+        .add_tag_attributes("time", ["datetime"]);
+    builder
 }
 
 /// The agency's markup with everything unsafe removed.
 pub fn sanitize_html(html: &str) -> String {
     builder().clean(html).to_string()
+}
+
+/// Like [`sanitize_html`], with relative `href`/`src` references made absolute against `base`
+/// (an absolute http(s) URL; anything else leaves them relative), so links and pictures still
+/// work on the publisher's site.
+pub fn sanitize_html_with_base(html: &str, base: Option<&str>) -> String {
+    let base = base
+        .and_then(|base| ammonia::Url::parse(base).ok())
+        .filter(|base| matches!(base.scheme(), "http" | "https"));
+    match base {
+        Some(base) => {
+            let mut builder = configured_builder();
+            builder.url_relative(ammonia::UrlRelative::RewriteWithBase(base));
+            builder.clean(html).to_string()
+        }
+        None => sanitize_html(html),
+    }
 }
 
 /// Plain agency text as markup: blank lines separate paragraphs, single line breaks stay
@@ -103,6 +123,24 @@ pub fn escape_into(text: &str, out: &mut String) {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn relative_references_resolve_against_an_http_base_only() {
+        let html = r#"<a href="story.html">Story</a> <img src="/pics/a.jpg" alt="A">"#;
+        let absolute = sanitize_html_with_base(html, Some("https://agency.test/wire/"));
+        assert!(
+            absolute.contains(r#"href="https://agency.test/wire/story.html""#),
+            "{absolute}"
+        );
+        assert!(
+            absolute.contains(r#"src="https://agency.test/pics/a.jpg""#),
+            "{absolute}"
+        );
+        for base in [None, Some("file:///etc/"), Some("not a url")] {
+            let kept = sanitize_html_with_base(html, base);
+            assert!(kept.contains(r#"href="story.html""#), "{kept}");
+        }
+    }
     use super::*;
 
     #[test]

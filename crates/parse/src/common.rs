@@ -1,7 +1,10 @@
-//! What the syndication formats share: the fields a format reader extracts from one entry, and
-//! how they become a draft item (including the id of last resort for entries without one).
+//! What the syndication formats share: the fields a format reader extracts from one entry, how
+//! they become a draft item (including the id of last resort for entries without one), and how
+//! relative links resolve (`xml:base`, then the document's own URL).
 
+use crate::xml::{Element, NS_XML};
 use chrono::{DateTime, Utc};
+use url::Url;
 use verbatim_item::{Association, Draft, Item, SourceBody, sha256_hex};
 
 /// One entry as a format reader found it.
@@ -20,6 +23,8 @@ pub struct ItemFields {
     pub keywords: Vec<String>,
     pub copyrightnotice: Option<String>,
     pub associations: Vec<Association>,
+    /// What relative references in the body resolve against (see [`Draft::base_url`]).
+    pub base_url: Option<Url>,
 }
 
 /// An entry read, or skipped because it was broken (byte offset of the problem, reason).
@@ -42,6 +47,29 @@ pub fn non_empty(value: Option<&str>) -> Option<String> {
         .map(str::trim)
         .filter(|value| !value.is_empty())
         .map(str::to_string)
+}
+
+/// The base URL in force inside `element`: its `xml:base` resolved against the parent's base.
+pub fn xml_base(parent: Option<&Url>, element: &Element) -> Option<Url> {
+    match element.attr_ns(NS_XML, "base").map(str::trim) {
+        Some(reference) if !reference.is_empty() => match parent {
+            Some(parent) => parent.join(reference).ok(),
+            None => Url::parse(reference).ok(),
+        }
+        .or_else(|| parent.cloned()),
+        _ => parent.cloned(),
+    }
+}
+
+/// A link made absolute against `base`, when there is one; unparseable links stay as sent.
+pub fn resolve(base: Option<&Url>, reference: String) -> String {
+    match base {
+        Some(base) => base
+            .join(reference.trim())
+            .map(String::from)
+            .unwrap_or(reference),
+        None => reference,
+    }
 }
 
 impl ItemFields {
@@ -77,6 +105,7 @@ impl ItemFields {
             body: self.body,
             headline_is_html: self.headline_is_html,
             holds: Vec::new(),
+            base_url: self.base_url.map(String::from),
         }
     }
 }

@@ -117,7 +117,8 @@ pub fn charset_of_content_type(content_type: &str) -> Option<&str> {
         let (name, value) = parameter.split_once('=')?;
         name.trim()
             .eq_ignore_ascii_case("charset")
-            .then(|| value.trim().trim_matches('"'))
+            // Servers quote it with either kind of quote.
+            .then(|| value.trim().trim_matches(['"', '\'']))
     })
 }
 

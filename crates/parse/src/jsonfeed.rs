@@ -2,10 +2,10 @@
 //! language and attachments. Each item is read on its own, so one item of the wrong shape is
 //! reported and skipped while the others go through.
 
-use crate::FeedMeta;
 use crate::common::{ItemFields, ItemOutcome, non_empty};
 use crate::dates::parse_date;
 use crate::rss::kind_of_media;
+use crate::{FeedMeta, FeedText};
 use serde_json::Value;
 use verbatim_item::{Association, SourceBody};
 
@@ -25,11 +25,12 @@ pub fn feed_meta(document: &Value) -> FeedMeta {
             .and_then(|text| non_empty(Some(text)))
     };
     FeedMeta {
-        title: text("title"),
-        subtitle: text("description"),
+        title: text("title").map(FeedText::text),
+        subtitle: text("description").map(FeedText::text),
         link: text("home_page_url"),
         language: text("language"),
         rights: None,
+        base_url: None,
     }
 }
 
@@ -188,5 +189,6 @@ fn read_item(
         keywords,
         copyrightnotice: None,
         associations,
+        base_url: None,
     })
 }

@@ -112,21 +112,47 @@ pub struct Parsed {
     pub errors: Vec<ParseError>,
 }
 
-/// Feed-level metadata, as the feed gives it (an Atom `html` text construct keeps its markup).
-/// Stories never take their text from here (a story's source is the configured source); it is
-/// shown by `verbatim parse --explain`.
+/// Feed-level metadata, as the feed gives it. Stories never take their text from here (a story's
+/// source is the configured source); `verbatim parse --explain` shows it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct FeedMeta {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
+    pub title: Option<FeedText>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub subtitle: Option<String>,
+    pub subtitle: Option<FeedText>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub rights: Option<String>,
+    pub rights: Option<FeedText>,
+    /// What relative links in the feed's own texts resolve against.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+}
+
+/// A feed-level text: plain text, or markup when the feed says so (Atom `html`/`xhtml`, RSS
+/// `description`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FeedText {
+    pub value: String,
+    pub is_html: bool,
+}
+
+impl FeedText {
+    pub fn text(value: String) -> FeedText {
+        FeedText {
+            value,
+            is_html: false,
+        }
+    }
+
+    pub fn html(value: String) -> FeedText {
+        FeedText {
+            value,
+            is_html: true,
+        }
+    }
 }
 
 /// Parses one payload. `Err` means nothing could be read at all (unknown format, no root element,
@@ -283,13 +309,17 @@ pub fn parse_as(
                     )
                 })?,
             };
+            let document_base = url::Url::parse(input.origin)
+                .ok()
+                .filter(|url| matches!(url.scheme(), "http" | "https"));
+            let document_base = document_base.as_ref();
             let feed = match format {
-                Format::Atom => atom::feed_meta(root),
-                Format::Rss2 | Format::Rss1 => rss::feed_meta(root),
+                Format::Atom => atom::feed_meta(root, document_base),
+                Format::Rss2 | Format::Rss1 => rss::feed_meta(root, document_base),
                 _ => FeedMeta::default(),
             };
             let outcomes = match format {
-                Format::Atom => atom::read(root),
+                Format::Atom => atom::read(root, document_base),
                 Format::NewsMlG2 => newsml_g2::read(root),
                 Format::Nitf => match root.first_error() {
                     Some((offset, reason)) => vec![ItemOutcome::Broken {
@@ -301,7 +331,7 @@ pub fn parse_as(
                         Err(reason) => ItemOutcome::Invalid { reason },
                     }],
                 },
-                _ => rss::read(root),
+                _ => rss::read(root, document_base),
             };
             let mut errors: Vec<ParseError> = document
                 .errors
@@ -376,6 +406,9 @@ fn detect_xml(root: &Element) -> Option<(Format, String)> {
         "feed" | "entry" if matches!(root.ns.as_deref(), Some(xml::NS_ATOM) | None) => {
             Some((Format::Atom, because(&format!("Atom <{}>", root.name))))
         }
+        "feed" | "entry" if root.ns.as_deref() == Some(xml::NS_ATOM03) => {
+            Some((Format::Atom, because(&format!("Atom 0.3 <{}>", root.name))))
+        }
         // Concept, knowledge, planning and catalog items are NewsML-G2 too, but carry no story.
         "newsMessage" | "newsItem" | "packageItem" | "conceptItem" | "knowledgeItem"
         | "planningItem" | "catalogItem" => Some((
@@ -407,6 +440,115 @@ fn collect_errors_outside_items(element: &Element, report: &mut dyn FnMut(usize,
 mod tests {
     use super::*;
     use verbatim_item::SourceBody;
+
+    #[test]
+    fn relative_links_resolve_against_xml_base_then_the_document_url() {
+        let feed = r#"<feed xmlns="http://www.w3.org/2005/Atom" xml:base="/wire/">
+            <title>Wire</title><link href="index.html"/>
+            <entry xml:base="2026/"><id>a</id><title>A</title><link href="a.html"/>
+              <content type="html" xml:base="pics/">&lt;img src="a.jpg"&gt;</content></entry>
+            <entry><id>b</id><title>B</title><link href="http://elsewhere.test/b"/></entry>
+        </feed>"#;
+        let parsed = match parse(
+            Input {
+                bytes: feed.as_bytes(),
+                content_type: None,
+                origin: "https://agency.test/feeds/all.atom",
+            },
+            &Limits::default(),
+        ) {
+            Ok(parsed) => parsed,
+            Err(error) => panic!("{error}"),
+        };
+        assert_eq!(
+            parsed.feed.link.as_deref(),
+            Some("https://agency.test/wire/index.html")
+        );
+        let first = &parsed.drafts[0];
+        assert_eq!(
+            first.item.link.as_deref(),
+            Some("https://agency.test/wire/2026/a.html")
+        );
+        assert_eq!(
+            first.base_url.as_deref(),
+            Some("https://agency.test/wire/2026/pics/")
+        );
+        assert_eq!(
+            parsed.drafts[1].item.link.as_deref(),
+            Some("http://elsewhere.test/b")
+        );
+        // A file has no URL: relative links stay as sent.
+        let local = parse_text(feed);
+        assert_eq!(local.drafts[0].item.link.as_deref(), Some("a.html"));
+        assert_eq!(local.drafts[0].base_url, None);
+    }
+
+    #[test]
+    fn atom_0_3_feeds_are_read_with_their_own_names_and_modes() {
+        let parsed = parse_text(
+            r#"<feed version="0.3" xmlns="http://purl.org/atom/ns#">
+              <title>Old wire</title><tagline>Since 2004</tagline>
+              <entry><id>x</id><title>Headline</title>
+                <issued>2004-01-01T10:00:00Z</issued><modified>2004-01-02T10:00:00Z</modified>
+                <content type="text/html" mode="escaped">&lt;p&gt;Escaped&lt;/p&gt;</content>
+              </entry>
+              <entry><id>y</id><title>Second</title>
+                <content type="application/xhtml+xml"><div xmlns="http://www.w3.org/1999/xhtml">Inline</div></content>
+              </entry>
+              <entry><id>z</id><title>Third</title>
+                <content type="text/html" mode="base64">PHA+QmFzZTY0PC9wPg==</content>
+              </entry>
+            </feed>"#,
+        );
+        assert_eq!(parsed.format, Format::Atom);
+        assert_eq!(
+            parsed.feed.subtitle.map(|text| text.value),
+            Some("Since 2004".into())
+        );
+        let first = &parsed.drafts[0];
+        assert_eq!(first.body, SourceBody::Html("<p>Escaped</p>".into()));
+        assert_eq!(
+            first.item.firstcreated.map(|at| at.to_rfc3339()),
+            Some("2004-01-01T10:00:00+00:00".into())
+        );
+        assert_eq!(
+            first.item.versioncreated.map(|at| at.to_rfc3339()),
+            Some("2004-01-02T10:00:00+00:00".into())
+        );
+        // Atom 0.3 keeps the <div>: it is part of the content there.
+        assert!(
+            matches!(&parsed.drafts[1].body, SourceBody::Html(html) if html.starts_with("<div"))
+        );
+        assert_eq!(
+            parsed.drafts[2].body,
+            SourceBody::Html("<p>Base64</p>".into())
+        );
+    }
+
+    #[test]
+    fn rss_items_take_the_fullest_body_and_dublin_core_fallbacks() {
+        let parsed = parse_text(
+            r#"<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"
+                 xmlns:dcterms="http://purl.org/dc/terms/"><channel>
+              <item><guid>1</guid><description>Short</description>
+                <body xmlns="http://www.w3.org/1999/xhtml"><p>Full <b>body</b></p></body></item>
+              <item><guid>2</guid><dc:title>DC title</dc:title><dc:author>A. Writer</dc:author>
+                <dcterms:issued>2003-12-31T10:14:55Z</dcterms:issued>
+                <fullitem>&lt;p&gt;Escaped full item&lt;/p&gt;</fullitem></item>
+            </channel></rss>"#,
+        );
+        assert!(
+            matches!(&parsed.drafts[0].body, SourceBody::Html(html) if html.contains("Full <b>body</b>"))
+        );
+        let second = &parsed.drafts[1].item;
+        assert_eq!(second.headline, "DC title");
+        assert_eq!(second.byline.as_deref(), Some("A. Writer"));
+        assert!(second.firstcreated.is_some());
+        assert_eq!(
+            parsed.drafts[1].body,
+            SourceBody::Html("<p>Escaped full item</p>".into())
+        );
+    }
 
     fn parse_text(text: &str) -> Parsed {
         match parse(

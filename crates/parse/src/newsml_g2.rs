@@ -250,6 +250,7 @@ fn read_item(item: &Element) -> Result<Draft, String> {
         body: body(item),
         headline_is_html: true,
         holds,
+        base_url: None,
     })
 }
 

@@ -151,6 +151,7 @@ pub fn read_item(value: Value) -> Result<Draft, String> {
         body,
         headline_is_html: false,
         holds,
+        base_url: None,
     })
 }
 

@@ -193,6 +193,7 @@ pub fn read(root: &Element) -> Result<Draft, String> {
         body: SourceBody::Html(body_html),
         headline_is_html: true,
         holds,
+        base_url: None,
     })
 }
 

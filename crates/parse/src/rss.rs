@@ -1,36 +1,62 @@
 //! RSS 2.0 (and the 0.9x family) and RSS 1.0 / RDF: channel items with `content:encoded`,
+//! `xhtml:body` or `fullitem` bodies,
 //! Dublin Core (`dc:creator`, `dc:date`, `dc:rights`, `dc:language`), enclosures and Media RSS.
 
-use crate::FeedMeta;
-use crate::common::{ItemFields, ItemOutcome, non_empty};
+use crate::common::{ItemFields, ItemOutcome, non_empty, resolve, xml_base};
 use crate::dates::parse_date;
-use crate::xml::{Element, NS_CONTENT, NS_DC, NS_MEDIA, NS_RDF, NS_RSS1, NS_RSS090};
+use crate::xml::{Element, NS_CONTENT, NS_DC, NS_MEDIA, NS_RDF, NS_RSS1, NS_RSS090, NS_XHTML};
+use crate::{FeedMeta, FeedText};
+use url::Url;
 use verbatim_item::{Association, SourceBody};
 
 /// Namespaces an RSS element may be in: none (2.0), or the RSS 1.0 / 0.90 namespaces.
-const RSS: &[Option<&str>] = &[None, Some(NS_RSS1), Some(NS_RSS090)];
+const RSS: &[Option<&str>] = &[
+    None,
+    Some(NS_RSS1),
+    Some(NS_RSS090),
+    // RSS 2.0 under the namespaces UserLand and Harvard once published for it.
+    Some("http://backend.userland.com/rss"),
+    Some("http://backend.userland.com/rss2"),
+    Some("http://backend.userland.com/rss2.1"),
+    Some("http://blogs.law.harvard.edu/tech/rss"),
+];
+const DCTERMS: &[Option<&str>] = &[Some("http://purl.org/dc/terms/")];
 const DC: &[Option<&str>] = &[Some(NS_DC)];
 
 /// The channel's own title, description, link, language and rights.
-pub fn feed_meta(root: &Element) -> FeedMeta {
+pub fn feed_meta(root: &Element, document_base: Option<&Url>) -> FeedMeta {
     let Some(channel) = root.child(RSS, "channel") else {
         return FeedMeta::default();
     };
+    let base = xml_base(xml_base(document_base, root).as_ref(), channel);
     let text_of = |namespaces: &[Option<&str>], name: &str| {
         channel.child(namespaces, name).and_then(Element::text_opt)
     };
+    // RSS gives no types; in practice channel descriptions carry markup and titles do not.
     FeedMeta {
-        title: text_of(RSS, "title").or_else(|| text_of(DC, "title")),
-        subtitle: text_of(RSS, "description").or_else(|| text_of(DC, "description")),
-        link: text_of(RSS, "link"),
+        title: text_of(RSS, "title")
+            .or_else(|| text_of(DC, "title"))
+            .map(FeedText::text),
+        subtitle: text_of(RSS, "description")
+            .or_else(|| text_of(DC, "description"))
+            .map(FeedText::html),
+        link: text_of(RSS, "link").map(|link| resolve(base.as_ref(), link)),
         language: text_of(RSS, "language").or_else(|| text_of(DC, "language")),
-        rights: text_of(RSS, "copyright").or_else(|| text_of(DC, "rights")),
+        rights: text_of(RSS, "copyright")
+            .or_else(|| text_of(DC, "rights"))
+            .map(FeedText::text),
+        base_url: base.map(String::from),
     }
 }
 
 /// Reads every item of an RSS document, one outcome per `<item>`.
-pub fn read(root: &Element) -> Vec<ItemOutcome> {
+pub fn read(root: &Element, document_base: Option<&Url>) -> Vec<ItemOutcome> {
+    let root_base = xml_base(document_base, root);
     let channel = root.child(RSS, "channel");
+    let channel_base = match channel {
+        Some(channel) => xml_base(root_base.as_ref(), channel),
+        None => root_base,
+    };
     let channel_language = channel
         .and_then(|channel| {
             channel
@@ -58,10 +84,12 @@ pub fn read(root: &Element) -> Vec<ItemOutcome> {
                     reason: message.clone(),
                 };
             }
+            let base = xml_base(channel_base.as_ref(), item);
             ItemOutcome::Read(Box::new(read_item(
                 item,
                 &channel_language,
                 &channel_rights,
+                base,
             )))
         })
         .collect()
@@ -71,6 +99,7 @@ fn read_item(
     item: &Element,
     channel_language: &Option<String>,
     channel_rights: &Option<String>,
+    base: Option<Url>,
 ) -> ItemFields {
     let text_of = |namespaces: &[Option<&str>], name: &str| {
         item.child(namespaces, name).and_then(Element::text_opt)
@@ -89,21 +118,36 @@ fn read_item(
         .and_then(Element::text_opt)
         .filter(|guid| guid.starts_with("http://") || guid.starts_with("https://"));
 
-    let body = match item
+    // The fullest body wins: `content:encoded`, an inline XHTML `<body>`, the Fullitem
+    // module's escaped `<fullitem>`, then the description.
+    let non_blank = |html: String| (!html.trim().is_empty()).then_some(html);
+    let body = item
         .child(&[Some(NS_CONTENT)], "encoded")
         .map(Element::text)
-    {
-        Some(html) if !html.trim().is_empty() => SourceBody::Html(html),
-        _ => SourceBody::Html(
-            item.child(RSS, "description")
+        .and_then(non_blank)
+        .or_else(|| {
+            item.child(&[Some(NS_XHTML), None], "body")
+                .map(Element::inner_html)
+                .and_then(non_blank)
+        })
+        .or_else(|| {
+            item.child(RSS, "fullitem")
                 .map(Element::text)
-                .unwrap_or_default(),
-        ),
-    };
+                .and_then(non_blank)
+        })
+        .or_else(|| {
+            item.child(RSS, "description")
+                .or_else(|| item.child(DC, "description"))
+                .map(Element::text)
+        })
+        .map(SourceBody::Html)
+        .unwrap_or_else(|| SourceBody::Html(String::new()));
 
     let creators: Vec<String> = item
         .children_named(DC, "creator")
         .chain(item.children_named(RSS, "author"))
+        // Not Dublin Core, but feeds write it.
+        .chain(item.children_named(DC, "author"))
         .filter_map(Element::text_opt)
         .collect();
     let contributors: Vec<String> = creators
@@ -168,21 +212,33 @@ fn read_item(
         guid,
         headline: item
             .child(RSS, "title")
+            .or_else(|| item.child(DC, "title"))
             .map(Element::text)
             .unwrap_or_default(),
         headline_is_html: false,
         body,
         byline: (!creators.is_empty()).then(|| creators.join(", ")),
         contributors,
-        versioncreated: text_of(RSS, "pubDate")
+        versioncreated: text_of(DCTERMS, "modified")
+            .or_else(|| text_of(RSS, "pubDate"))
             .or_else(|| text_of(DC, "date"))
+            .or_else(|| text_of(DCTERMS, "issued"))
             .and_then(|date| parse_date(&date)),
-        firstcreated: None,
-        link: link.or(permalink),
+        firstcreated: text_of(DCTERMS, "issued")
+            .or_else(|| text_of(DCTERMS, "created"))
+            .and_then(|date| parse_date(&date)),
+        link: link.or(permalink).map(|link| resolve(base.as_ref(), link)),
         language: text_of(DC, "language").or_else(|| channel_language.clone()),
         keywords,
         copyrightnotice: text_of(DC, "rights").or_else(|| channel_rights.clone()),
-        associations,
+        associations: associations
+            .into_iter()
+            .map(|association| Association {
+                uri: resolve(base.as_ref(), association.uri),
+                ..association
+            })
+            .collect(),
+        base_url: base,
     }
 }
 

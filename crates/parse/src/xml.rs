@@ -11,6 +11,8 @@ use quick_xml::events::Event;
 use quick_xml::reader::Reader;
 
 pub const NS_ATOM: &str = "http://www.w3.org/2005/Atom";
+/// Atom 0.3, the pre-standard draft some feeds still serve.
+pub const NS_ATOM03: &str = "http://purl.org/atom/ns#";
 pub const NS_CONTENT: &str = "http://purl.org/rss/1.0/modules/content/";
 pub const NS_DC: &str = "http://purl.org/dc/elements/1.1/";
 pub const NS_RDF: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#";
