@@ -8,8 +8,13 @@ use std::path::{Path, PathBuf};
 /// `../shared/conformance/<sub>`, or `None` (with the reason printed) when it is not there.
 /// Under `VERBATIM_REQUIRE_ALL=1` (CI) a missing folder fails the test instead.
 pub fn conformance(sub: &str) -> Option<PathBuf> {
+    shared(&format!("conformance/{sub}"))
+}
+
+/// `../shared/<sub>` beside the clone, on the same terms as [`conformance`].
+pub fn shared(sub: &str) -> Option<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/conformance")
+        .join("../../../shared")
         .join(sub);
     if root.is_dir() {
         return Some(root);
@@ -17,7 +22,7 @@ pub fn conformance(sub: &str) -> Option<PathBuf> {
     let reason = format!("skipped: {} is not there", root.display());
     assert!(
         std::env::var("VERBATIM_REQUIRE_ALL").is_err(),
-        "VERBATIM_REQUIRE_ALL is set but the conformance data is missing: {reason}"
+        "VERBATIM_REQUIRE_ALL is set but the shared test data is missing: {reason}"
     );
     eprintln!("{reason}");
     None
