@@ -5,6 +5,7 @@
 //! read, `encoding` picks the character encoding, `dates` reads the dates agencies write.
 
 mod atom;
+pub mod catalog;
 mod common;
 pub mod dates;
 pub mod encoding;

@@ -1,9 +1,11 @@
 //! IPTC NewsML-G2 (2.x up to 2.35): a `newsItem`, a `packageItem`, or a `newsMessage` carrying
 //! several. Text items become stories; pictures and other media referenced by a package become
 //! the associations of its text items. Elements are matched by local name, with or without the
-//! G2 namespace, because agency samples often omit it. QCodes are read in both the alias form
-//! (`stat:canceled`) and the URI form (`http://cv.iptc.org/newscodes/pubstatusg2/canceled`).
+//! G2 namespace, because agency samples often omit it. Lifecycle QCodes (`pubStatus`, `signal`,
+//! `itemClass`) resolve through the item's catalog and IPTC's (see `catalog`), in the alias form
+//! (`stat:canceled`) or the URI form (`http://cv.iptc.org/newscodes/pubstatusg2/canceled`).
 
+use crate::catalog::{self, Catalog};
 use crate::common::{ItemOutcome, non_empty};
 use crate::dates::parse_date;
 use crate::nitf::{self, child};
@@ -20,11 +22,19 @@ fn children<'a>(element: &'a Element, name: &'a str) -> impl Iterator<Item = &'a
     element.elements().filter(move |child| child.name == name)
 }
 
+/// The item's nature (`text`, `picture`, ...); an itemClass outside the IPTC scheme is read by
+/// its code, since agencies' own natures still say what the item is.
 fn item_class(item: &Element) -> String {
+    let catalog = Catalog::of_item(item);
     child(item, "itemMeta")
         .and_then(|meta| child(meta, "itemClass"))
-        .and_then(|class| class.attr("qcode"))
-        .map(|qcode| qcode_value(qcode).to_string())
+        .and_then(|class| class.attr("qcode").or_else(|| class.attr("uri")))
+        .map(|qcode| {
+            catalog
+                .code_in(qcode, catalog::NATURE)
+                .unwrap_or_else(|| qcode_value(qcode))
+                .to_string()
+        })
         .unwrap_or_else(|| "text".to_string())
 }
 
@@ -142,18 +152,29 @@ fn read_item(item: &Element) -> Result<Draft, String> {
             .and_then(Element::text_opt)
     };
     let mut holds = Vec::new();
+    let catalog = Catalog::of_item(item);
 
+    // A status outside IPTC's scheme (or with an alias no catalog names) is unknown: held.
     let pubstatus = meta
         .and_then(|meta| child(meta, "pubStatus"))
-        .and_then(|status| status.attr("qcode"))
+        .and_then(|status| status.attr("qcode").or_else(|| status.attr("uri")))
         .map_or(Pubstatus::Usable, |qcode| {
-            Pubstatus::from_agency_word(qcode_value(qcode))
+            match catalog.code_in(qcode, catalog::PUBSTATUS) {
+                Some(code) => Pubstatus::from_agency_word(code),
+                None => Pubstatus::Unknown(qcode.trim().to_string()),
+            }
         });
+    // IPTC signals by their code (`update`, `correction`); an agency's own signals as sent.
     let signals: Vec<String> = meta
         .map(|meta| {
             children(meta, "signal")
                 .filter_map(|signal| signal.attr("qcode").or_else(|| signal.attr("uri")))
-                .map(|qcode| qcode_value(qcode).to_string())
+                .map(|qcode| {
+                    catalog
+                        .code_in(qcode, catalog::SIGNAL)
+                        .unwrap_or(qcode.trim())
+                        .to_string()
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -286,4 +307,66 @@ fn body(item: &Element) -> SourceBody {
         };
     }
     SourceBody::Text(String::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Input, Limits, parse};
+    use verbatim_item::Pubstatus;
+
+    fn item_with_meta(catalog: &str, item_meta: &str) -> verbatim_item::Draft {
+        let xml = format!(
+            r#"<newsItem xmlns="http://iptc.org/std/nar/2006-10-01/" guid="urn:test:1" version="2">
+                 {catalog}
+                 <itemMeta><itemClass qcode="ninat:text"/>{item_meta}</itemMeta>
+                 <contentMeta><headline>Headline</headline></contentMeta>
+                 <contentSet><inlineXML contenttype="application/xhtml+xml">
+                   <html xmlns="http://www.w3.org/1999/xhtml"><body><p>Body</p></body></html>
+                 </inlineXML></contentSet>
+               </newsItem>"#
+        );
+        let parsed = parse(
+            Input {
+                bytes: xml.as_bytes(),
+                content_type: None,
+                origin: "test.xml",
+            },
+            &Limits::default(),
+        );
+        match parsed {
+            Ok(mut parsed) if parsed.drafts.len() == 1 => parsed.drafts.remove(0),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn lifecycle_qcodes_resolve_by_scheme_not_spelling() {
+        let killed = item_with_meta("", r#"<pubStatus qcode="stat:canceled"/>"#);
+        assert_eq!(killed.item.pubstatus, Pubstatus::Canceled);
+
+        // An agency's own scheme that happens to say "canceled" is not an IPTC kill: held.
+        let own = item_with_meta(
+            r#"<catalog><scheme alias="xyz" uri="http://agency.test/status/"/></catalog>"#,
+            r#"<pubStatus qcode="xyz:canceled"/>"#,
+        );
+        assert_eq!(
+            own.item.pubstatus,
+            Pubstatus::Unknown("xyz:canceled".into())
+        );
+
+        // An alias the item's catalog maps to IPTC's scheme is IPTC's.
+        let aliased = item_with_meta(
+            r#"<catalog><scheme alias="ps" uri="http://cv.iptc.org/newscodes/pubstatusg2/"/></catalog>"#,
+            r#"<pubStatus qcode="ps:withheld"/><signal qcode="sig:correction"/><signal qcode="xyz:flash"/>"#,
+        );
+        assert_eq!(aliased.item.pubstatus, Pubstatus::Withheld);
+        assert_eq!(aliased.item.signals, vec!["correction", "xyz:flash"]);
+
+        // An alias no catalog names cannot be trusted either.
+        let unknown = item_with_meta("", r#"<pubStatus qcode="nosuch:usable"/>"#);
+        assert_eq!(
+            unknown.item.pubstatus,
+            Pubstatus::Unknown("nosuch:usable".into())
+        );
+    }
 }
