@@ -53,6 +53,16 @@ fn every_output_shows_the_agency_text_unchanged() {
     let server = data.serve(&[]);
     let (status, list) = server.get_json("/api/v1/items?limit=100");
     assert_eq!(status, 200);
+    let (status, _) = server.get_json("/api/v1/items?format=newsml");
+    assert_eq!(status, 400, "an unknown format is refused");
+    let (status, ninjs_list) = server.get_json("/api/v1/items?limit=100&format=ninjs");
+    assert_eq!(status, 200);
+    assert!(
+        ninjs_list["items"].as_array().is_some_and(|items| items
+            .iter()
+            .all(|item| item["uri"].is_string() && item["altids"][0]["role"] == "verbatim-id")),
+        "{ninjs_list}"
+    );
     let items = list["items"].as_array().cloned().unwrap_or_default();
     assert_eq!(
         items.len(),
@@ -96,6 +106,29 @@ fn every_output_shows_the_agency_text_unchanged() {
             want.body_text,
             "{guid}: visible text of API body_html"
         );
+
+        // The API as strict ninjs, read back by Verbatim's own ninjs reader.
+        let (status, ninjs) = server.get_text(&format!("/api/v1/items/{id}?format=ninjs"));
+        assert_eq!(status, 200, "{guid}: ninjs");
+        let read_back = verbatim_parse::parse(
+            verbatim_parse::Input {
+                bytes: ninjs.as_bytes(),
+                content_type: None,
+                origin: "item.ninjs",
+            },
+            &verbatim_parse::Limits::default(),
+        )
+        .unwrap_or_else(|error| panic!("{guid}: our ninjs does not parse: {error}"));
+        assert_eq!(read_back.format, verbatim_parse::Format::Ninjs);
+        let ninjs_item = read_back
+            .drafts
+            .into_iter()
+            .next()
+            .map(|draft| verbatim_normalize::normalize(draft).item)
+            .unwrap_or_else(|| panic!("{guid}: no item in our ninjs"));
+        assert_eq!(ninjs_item.guid, guid, "{guid}: ninjs uri");
+        assert_eq!(ninjs_item.headline, want.headline, "{guid}: ninjs headline");
+        assert_eq!(ninjs_item.body_text, want.body_text, "{guid}: ninjs body");
 
         // The article page.
         let (status, page) = server.get_text(&format!("/items/{id}"));

@@ -2,6 +2,8 @@
 //! plain data passed between the pipeline stages (parse → normalize → gate → commit → publish).
 //! Field names follow IPTC ninjs 2.x so the JSON form reads like ninjs.
 
+pub mod ninjs;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;

@@ -251,14 +251,19 @@ fn associations(value: Option<&Value>) -> Vec<Association> {
                         .map(str::to_string)
                 })
                 .or_else(|| string("uri"))?;
-            let mimetype = string("mimetype").or_else(|| {
-                rendition.as_ref().and_then(|rendition| {
-                    rendition
-                        .get("mimetype")
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                })
-            });
+            // 1.x says `mimetype`, 2.x and 3.x `contenttype`.
+            let mimetype = string("mimetype")
+                .or_else(|| string("contenttype"))
+                .or_else(|| {
+                    rendition.as_ref().and_then(|rendition| {
+                        ["mimetype", "contenttype"].iter().find_map(|key| {
+                            rendition
+                                .get(*key)
+                                .and_then(Value::as_str)
+                                .map(str::to_string)
+                        })
+                    })
+                });
             let caption = string("headline")
                 .or_else(|| {
                     object

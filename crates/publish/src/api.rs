@@ -3,7 +3,7 @@
 
 use crate::AppState;
 use crate::http::{JSON, internal_error, with_etag};
-use crate::view::item_json;
+use crate::view::{item_json, item_ninjs};
 use async_trait::async_trait;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -23,6 +23,27 @@ pub struct ListParams {
     since: Option<String>,
     limit: Option<usize>,
     cursor: Option<String>,
+    format: Option<String>,
+}
+
+/// `?format=`: Verbatim's ITEM (the default) or strict ninjs 2.1.
+#[derive(Debug, Deserialize)]
+pub struct FormatParam {
+    format: Option<String>,
+}
+
+type Render = fn(
+    &crate::SiteConfig,
+    &verbatim_store::StoryRecord,
+    &verbatim_store::VersionRecord,
+) -> serde_json::Value;
+
+fn renderer(format: Option<&str>) -> Result<Render, String> {
+    match format {
+        None | Some("item") => Ok(item_json),
+        Some("ninjs") => Ok(item_ninjs),
+        Some(other) => Err(format!("format must be item or ninjs, not {other:?}")),
+    }
 }
 
 fn bad_request(message: String) -> Response {
@@ -38,6 +59,10 @@ pub async fn list(
     headers: HeaderMap,
     Query(params): Query<ListParams>,
 ) -> Response {
+    let render = match renderer(params.format.as_deref()) {
+        Ok(render) => render,
+        Err(message) => return bad_request(message),
+    };
     let since = match params
         .since
         .as_deref()
@@ -68,7 +93,7 @@ pub async fn list(
             story
                 .current
                 .as_ref()
-                .map(|version| item_json(&state.site, story, version))
+                .map(|version| render(&state.site, story, version))
         })
         .collect();
     let body = json!({ "items": items, "next": page.next });
@@ -79,11 +104,16 @@ pub async fn one(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    Query(format): Query<FormatParam>,
 ) -> Response {
+    let render = match renderer(format.format.as_deref()) {
+        Ok(render) => render,
+        Err(message) => return bad_request(message),
+    };
     match state.store.story(&id).await {
         Ok(Some(story)) => match (story.state, story.current.as_ref()) {
             (StoryState::Published, Some(version)) => {
-                let body = item_json(&state.site, &story, version).to_string();
+                let body = render(&state.site, &story, version).to_string();
                 with_etag(&headers, StatusCode::OK, JSON, body)
             }
             (StoryState::Canceled | StoryState::Withheld, _) => {

@@ -137,6 +137,22 @@ fn teaser(body_text: &str) -> String {
 }
 
 /// The API's ITEM: the canonical item plus Verbatim's id, page URL and provenance.
+/// The item as strict IPTC ninjs 2.1 (`?format=ninjs`): Verbatim's id and page URL travel as
+/// `altids`, since ninjs has no other place for them.
+pub fn item_ninjs(site: &SiteConfig, story: &StoryRecord, version: &VersionRecord) -> Value {
+    let mut value = verbatim_item::ninjs::to_ninjs(&version.item);
+    if let Value::Object(map) = &mut value {
+        map.insert(
+            "altids".into(),
+            json!([
+                { "role": "verbatim-id", "value": story.id },
+                { "role": "url", "value": format!("{}{}", site.base_url, story_path(&story.id)) },
+            ]),
+        );
+    }
+    value
+}
+
 pub fn item_json(site: &SiteConfig, story: &StoryRecord, version: &VersionRecord) -> Value {
     let mut value = serde_json::to_value(&version.item).unwrap_or_else(|_| json!({}));
     if let Value::Object(map) = &mut value {
