@@ -202,3 +202,106 @@ fn an_embargo_holds_until_its_time_and_then_publishes() {
     });
     assert!(released_at >= until, "never before the embargo ends");
 }
+
+/// One NewsML-G2 version of a story, with its signals.
+fn g2_story(version: u64, signal: Option<&str>, pubstatus: &str, casualties: &str) -> String {
+    let signal = signal
+        .map(|signal| format!(r#"<signal qcode="sig:{signal}"/>"#))
+        .unwrap_or_default();
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<newsItem xmlns="http://iptc.org/std/nar/2006-10-01/" guid="urn:newsml:wire.test:2026:quake" version="{version}" standard="NewsML-G2" standardversion="2.29">
+  <catalogRef href="http://www.iptc.org/std/catalog/catalog.IPTC-G2-Standards_41.xml"/>
+  <itemMeta>
+    <itemClass qcode="ninat:text"/>
+    <versionCreated>2026-11-24T10:0{version}:00Z</versionCreated>
+    <pubStatus qcode="stat:{pubstatus}"/>
+    {signal}
+  </itemMeta>
+  <contentMeta><headline>Earthquake shakes the coast</headline></contentMeta>
+  <contentSet><inlineXML contenttype="application/xhtml+xml">
+    <html xmlns="http://www.w3.org/1999/xhtml"><body>
+      <p>{casualties} people were hurt when the quake struck at dawn.</p>
+      <p>Rescue teams are on their way.</p>
+    </body></html>
+  </inlineXML></contentSet>
+</newsItem>"#
+    )
+}
+
+fn ingest_file(data: &DataDir, name: &str, contents: &str) {
+    let path = data.path().join(name);
+    std::fs::write(&path, contents).unwrap_or_else(|error| panic!("{error}"));
+    let output = data.run(&[
+        "ingest",
+        "--source",
+        "wire",
+        path.to_str().unwrap_or_default(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+#[test]
+fn an_update_then_a_correction_are_marked_and_diffed_word_by_word() {
+    let data = DataDir::new();
+    ingest_file(&data, "v1.xml", &g2_story(1, None, "usable", "Three"));
+    let server = data.serve(&[]);
+    let id = the_id(&server);
+    let (_, page) = server.get_text(&format!("/items/{id}"));
+    assert!(
+        !page.contains("class=\"revision"),
+        "a first version carries no revision note"
+    );
+
+    ingest_file(
+        &data,
+        "v2.xml",
+        &g2_story(2, Some("update"), "usable", "Five"),
+    );
+    let (_, page) = server.get_text(&format!("/items/{id}"));
+    assert!(page.contains("<strong>Updated</strong>"), "{page}");
+    assert!(page.contains(&format!("/items/{id}/history")));
+
+    ingest_file(
+        &data,
+        "v3.xml",
+        &g2_story(3, Some("correction"), "usable", "Four"),
+    );
+    let (_, item) = server.get_json(&format!("/api/v1/items/{id}"));
+    assert_eq!(item["signals"][0], "correction");
+    let (_, page) = server.get_text(&format!("/items/{id}"));
+    assert!(
+        page.contains("<strong>Corrected</strong> by the agency"),
+        "{page}"
+    );
+    assert!(page.contains("Four people were hurt"));
+    assert!(page.contains("what changed (3 versions)"), "{page}");
+
+    let (status, history) = server.get_text(&format!("/items/{id}/history"));
+    assert_eq!(status, 200);
+    assert!(history.contains("First version."), "{history}");
+    assert!(
+        history.contains("<del>Three</del><ins>Five</ins>"),
+        "{history}"
+    );
+    assert!(
+        history.contains("<del>Five</del><ins>Four</ins>"),
+        "{history}"
+    );
+    assert!(history.contains("<strong>correction</strong>"), "{history}");
+    assert!(
+        !history.contains("diff-headline"),
+        "an unchanged headline shows no diff"
+    );
+
+    // The correction is also what the feeds carry; then a kill takes it all down.
+    let (_, atom) = server.get_text("/feeds/all.atom");
+    assert!(atom.contains("Four people were hurt") && !atom.contains("Five people"));
+    ingest_file(&data, "v4.xml", &g2_story(4, None, "canceled", "Four"));
+    assert_eq!(
+        presence(&server, &id),
+        (410, 410, false, false, false, false, false)
+    );
+    let (status, _) = server.get_text(&format!("/items/{id}/history"));
+    assert_eq!(status, 410, "a killed story's history is gone too");
+}

@@ -3,6 +3,7 @@
 //! Every response carries security headers and a validator; HTML pages send a strict CSP.
 
 mod api;
+mod diff;
 mod feeds;
 mod http;
 mod site;

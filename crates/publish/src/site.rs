@@ -2,15 +2,16 @@
 //! pages, rendered from minijinja templates that an operator can override file by file.
 
 use crate::AppState;
+use crate::diff::{Segment, changed, word_diff};
 use crate::http::{HTML, internal_error, with_etag};
-use crate::view::{StoryView, display_time, iso_time, notice_line, story_path};
+use crate::view::{StoryView, display_time, is_correction, iso_time, notice_line, story_path};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use minijinja::{Environment, context};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
-use verbatim_store::{ListQuery, StoryState};
+use verbatim_store::{ListQuery, StoryState, story_order};
 
 const BUILT_IN: &[(&str, &str)] = &[
     ("base.html", include_str!("../templates/base.html")),
@@ -49,6 +50,20 @@ pub fn environment(override_dir: Option<PathBuf>) -> Environment<'static> {
             .iter()
             .find(|(built_in, _)| *built_in == name)
             .map(|(_, text)| text.to_string()))
+    });
+    // minijinja's HTML escaping also escapes `/`, which turns every URL in an attribute into
+    // `&#x2f;` soup. `/` is harmless in HTML text and quoted attributes, so strings are escaped
+    // for `& < > " '` only; everything else keeps minijinja's own formatting.
+    env.set_formatter(|out, state, value| {
+        if matches!(state.auto_escape(), minijinja::AutoEscape::Html)
+            && !value.is_safe()
+            && let Some(text) = value.as_str()
+        {
+            let mut escaped = String::with_capacity(text.len());
+            verbatim_normalize::escape_into(text, &mut escaped);
+            return out.write_str(&escaped).map_err(minijinja::Error::from);
+        }
+        minijinja::escape_formatter(out, state, value)
     });
     env
 }
@@ -128,12 +143,25 @@ pub async fn article(
             };
             let notice = notice_line(&state.templates, &template, &story, version);
             let view = StoryView::new(&state.site, &story, version, notice);
+            let versions = match state.store.versions(&id).await {
+                Ok(versions) => shown_versions(versions, chrono::Utc::now()),
+                Err(error) => return internal_error(error),
+            };
+            // A corrected story says so; an updated one says it changed. Both link the history.
+            let revision = (versions.len() > 1 || is_correction(&version.item)).then(|| {
+                context! {
+                    kind => if is_correction(&version.item) { "correction" } else { "update" },
+                    versions => versions.len(),
+                    when_iso => iso_time(version.received_at),
+                    when_display => display_time(version.received_at),
+                }
+            });
             render(
                 &state,
                 &headers,
                 StatusCode::OK,
                 "article.html",
-                context! { story => view },
+                context! { story => view, revision },
             )
         }
         (StoryState::Canceled, _) => gone_page(
@@ -156,9 +184,31 @@ struct VersionView {
     pubstatus: String,
     agency_version: Option<u64>,
     signals: String,
+    correction: bool,
     headline: String,
     received_iso: String,
     received_display: String,
+    /// Word-level changes from the version before (`None` for the first).
+    headline_diff: Option<Vec<Segment>>,
+    body_diff: Option<Vec<Segment>>,
+}
+
+/// Versions a reader could have seen: not held, not still under embargo, in story order.
+fn shown_versions(
+    mut versions: Vec<verbatim_store::VersionRecord>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<verbatim_store::VersionRecord> {
+    versions.retain(|version| {
+        version.hold_reasons.is_empty() && version.embargoed_until.is_none_or(|until| until <= now)
+    });
+    versions.sort_by_key(|version| {
+        story_order(
+            version.item.version,
+            version.item.versioncreated,
+            version.seq,
+        )
+    });
+    versions
 }
 
 pub async fn history(
@@ -178,24 +228,30 @@ pub async fn history(
         Ok(versions) => versions,
         Err(error) => return internal_error(error),
     };
-    let now = chrono::Utc::now();
     // Held versions and versions still under embargo were never shown, so they are not listed.
-    let views: Vec<VersionView> = versions
-        .iter()
-        .filter(|version| {
-            version.hold_reasons.is_empty()
-                && version.embargoed_until.is_none_or(|until| until <= now)
-        })
-        .map(|version| VersionView {
+    let versions = shown_versions(versions, chrono::Utc::now());
+    let mut views: Vec<VersionView> = Vec::with_capacity(versions.len());
+    for (index, version) in versions.iter().enumerate() {
+        let previous = index.checked_sub(1).map(|before| &versions[before].item);
+        let diff_of = |old: &str, new: &str| {
+            let segments = word_diff(old, new);
+            changed(&segments).then_some(segments)
+        };
+        views.push(VersionView {
             seq: version.seq,
             pubstatus: version.item.pubstatus.to_string(),
             agency_version: version.item.version,
             signals: version.item.signals.join(", "),
+            correction: is_correction(&version.item),
             headline: version.item.headline.clone(),
             received_iso: iso_time(version.received_at),
             received_display: display_time(version.received_at),
-        })
-        .collect();
+            headline_diff: previous
+                .and_then(|previous| diff_of(&previous.headline, &version.item.headline)),
+            body_diff: previous
+                .and_then(|previous| diff_of(&previous.body_text, &version.item.body_text)),
+        });
+    }
     let headline = story
         .current
         .as_ref()

@@ -63,6 +63,14 @@ pub fn notice_line(
 }
 
 /// A story as the templates see it.
+/// Whether the agency marked this version as a correction (IPTC `sig:correction`, NITF
+/// `correction`).
+pub fn is_correction(item: &verbatim_item::Item) -> bool {
+    item.signals
+        .iter()
+        .any(|signal| signal.eq_ignore_ascii_case("correction"))
+}
+
 #[derive(Debug, Serialize)]
 pub struct StoryView {
     pub id: String,

@@ -7,7 +7,7 @@ pub mod lifecycle;
 mod sqlite;
 
 pub use archive::RawArchive;
-pub use lifecycle::{Resolution, StoryState, VersionFacts, resolve};
+pub use lifecycle::{Resolution, StoryState, VersionFacts, resolve, story_order};
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;

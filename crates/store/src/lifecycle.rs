@@ -63,6 +63,15 @@ pub struct Resolution {
     pub embargo_until: Option<DateTime<Utc>>,
 }
 
+/// The order of a story's versions: agency version, then `versioncreated`, then arrival.
+pub fn story_order(
+    agency_version: Option<u64>,
+    versioncreated: Option<DateTime<Utc>>,
+    arrival: i64,
+) -> (u64, Option<DateTime<Utc>>, i64) {
+    (agency_version.unwrap_or(0), versioncreated, arrival)
+}
+
 pub fn resolve(versions: &[VersionFacts], now: DateTime<Utc>) -> Resolution {
     let publishable = versions.iter().filter(|version| !version.held);
     let (pending, visible): (Vec<&VersionFacts>, Vec<&VersionFacts>) =
@@ -72,8 +81,8 @@ pub fn resolve(versions: &[VersionFacts], now: DateTime<Utc>) -> Resolution {
         .filter_map(|version| version.embargoed_until)
         .min();
     let newest = visible.into_iter().max_by_key(|version| {
-        (
-            version.agency_version.unwrap_or(0),
+        story_order(
+            version.agency_version,
             version.versioncreated,
             version.arrival,
         )
