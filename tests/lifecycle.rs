@@ -34,20 +34,26 @@ fn story(uri: &str, version: u64, pubstatus: &str, text: &str) -> serde_json::Va
 /// Where the story shows up: (page status, API status, in the API list, in the Atom feed, in RSS,
 /// in JSON Feed, on the front page).
 fn presence(server: &Server, id: &str) -> (u16, u16, bool, bool, bool, bool, bool) {
+    let entry_id = format!("urn:verbatim:item:{id}");
     let (page, _) = server.get_text(&format!("/items/{id}"));
     let (api, _) = server.get_text(&format!("/api/v1/items/{id}"));
-    let (_, list) = server.get_text("/api/v1/items?limit=200");
+    let (_, list) = server.get_json("/api/v1/items?limit=200");
     let (_, atom) = server.get_text("/feeds/all.atom");
     let (_, rss) = server.get_text("/feeds/all.rss");
-    let (_, json_feed) = server.get_text("/feeds/all.json");
+    let (_, json_feed) = server.get_json("/feeds/all.json");
     let (_, front) = server.get_text("/");
+    let listed = |list: &serde_json::Value, key: &str, want: &str| {
+        list["items"]
+            .as_array()
+            .is_some_and(|items| items.iter().any(|item| item[key] == want))
+    };
     (
         page,
         api,
-        list.contains(id),
-        atom.contains(id),
-        rss.contains(id),
-        json_feed.contains(id),
+        listed(&list, "id", id),
+        atom.contains(&format!("<id>{entry_id}</id>")),
+        rss.contains(&format!(">{entry_id}</guid>")),
+        listed(&json_feed, "id", &entry_id),
         front.contains(id),
     )
 }
@@ -113,6 +119,50 @@ fn update_then_kill_reaches_every_output() {
     assert!(
         page.contains("withdrawn") && !page.contains("under control"),
         "the withdrawal notice replaces the text"
+    );
+
+    // Every out-feed and the API say so, for downstream systems to act on.
+    let entry_id = format!("urn:verbatim:item:{id}");
+    let (_, atom) = server.get_text("/feeds/all.atom");
+    assert!(
+        atom.contains(&format!("<at:deleted-entry ref=\"{entry_id}\"")),
+        "{atom}"
+    );
+    let (_, rss) = server.get_text("/feeds/all.rss");
+    assert!(
+        rss.contains(&format!("<verbatim:deleted ref=\"{entry_id}\""))
+            && rss.contains("status=\"canceled\""),
+        "{rss}"
+    );
+    let (_, json_feed) = server.get_json("/feeds/all.json");
+    assert_eq!(
+        json_feed["_verbatim"]["deleted"][0]["id"],
+        entry_id.as_str()
+    );
+    assert_eq!(json_feed["_verbatim"]["deleted"][0]["status"], "canceled");
+    let (_, list) = server.get_json("/api/v1/items");
+    assert_eq!(list["gone"][0]["id"], id.as_str());
+    assert_eq!(list["gone"][0]["pubstatus"], "canceled");
+    for output in [&atom, &rss] {
+        assert!(
+            !output.contains("under control"),
+            "no text survives the kill"
+        );
+    }
+    // Our own feed reader sees the tombstoned Atom feed as valid and empty.
+    let reread = verbatim_parse::parse(
+        verbatim_parse::Input {
+            bytes: atom.as_bytes(),
+            content_type: None,
+            origin: "all.atom",
+        },
+        &verbatim_parse::Limits::default(),
+    )
+    .unwrap_or_else(|error| panic!("{error}"));
+    assert!(
+        reread.errors.is_empty() && reread.drafts.is_empty(),
+        "{:?}",
+        reread.errors
     );
 }
 
@@ -297,6 +347,15 @@ fn an_update_then_a_correction_are_marked_and_diffed_word_by_word() {
     // The correction is also what the feeds carry; then a kill takes it all down.
     let (_, atom) = server.get_text("/feeds/all.atom");
     assert!(atom.contains("Four people were hurt") && !atom.contains("Five people"));
+    assert!(
+        atom.contains(r#"<category scheme="urn:verbatim:signal" term="correction"/>"#),
+        "{atom}"
+    );
+    let (_, json_feed) = server.get_json("/feeds/all.json");
+    assert_eq!(
+        json_feed["items"][0]["_verbatim"]["signals"][0],
+        "correction"
+    );
     ingest_file(&data, "v4.xml", &g2_story(4, None, "canceled", "Four"));
     assert_eq!(
         presence(&server, &id),

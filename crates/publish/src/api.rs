@@ -72,6 +72,32 @@ pub async fn list(
         Ok(since) => since.map(|time| time.with_timezone(&chrono::Utc)),
         Err(error) => return bad_request(format!("since must be an RFC 3339 time: {error}")),
     };
+    // Take-downs ride on the first page, so a poller using `since` learns of kills too.
+    let gone = if params.cursor.is_none() {
+        match state.store.gone(since, 200).await {
+            Ok(gone) => gone
+                .into_iter()
+                .filter(|taken| {
+                    params
+                        .source
+                        .as_ref()
+                        .is_none_or(|source| *source == taken.source)
+                })
+                .map(|taken| {
+                    json!({
+                        "id": taken.id,
+                        "guid": taken.guid,
+                        "source": taken.source,
+                        "pubstatus": taken.state.as_str(),
+                        "changed_at": crate::view::iso_time(taken.changed_at),
+                    })
+                })
+                .collect(),
+            Err(error) => return internal_error(error),
+        }
+    } else {
+        Vec::new()
+    };
     let query = ListQuery {
         source: params.source,
         since,
@@ -96,7 +122,7 @@ pub async fn list(
                 .map(|version| render(&state.site, story, version))
         })
         .collect();
-    let body = json!({ "items": items, "next": page.next });
+    let body = json!({ "items": items, "next": page.next, "gone": gone });
     with_etag(&headers, StatusCode::OK, JSON, body.to_string())
 }
 

@@ -1,5 +1,7 @@
 //! Out-feeds: Atom 1.0, RSS 2.0 and JSON Feed 1.1 of the newest published stories. Each entry
-//! carries the sanitized body, so a feed reader shows the same visible text as the page.
+//! carries the sanitized body, so a feed reader shows the same visible text as the page, and the
+//! agency's signals (update, correction). Stories taken down are announced, so downstream systems
+//! can remove them: Atom tombstones (RFC 6721), and a `deleted` list in RSS and JSON Feed.
 
 use crate::AppState;
 use crate::http::{internal_error, with_etag};
@@ -10,7 +12,29 @@ use axum::response::Response;
 use quick_xml::escape::escape;
 use serde_json::json;
 use std::fmt::Write;
-use verbatim_store::{ListQuery, StoryRecord, VersionRecord};
+use verbatim_store::{GoneRecord, ListQuery, StoryRecord, StoryState, VersionRecord};
+
+/// The namespace of Verbatim's RSS extension elements (`deleted`).
+const VERBATIM_NS: &str = "urn:verbatim:feed-extensions:1";
+/// The category scheme of the agency's signals.
+const SIGNAL_SCHEME: &str = "urn:verbatim:signal";
+
+/// The newest published stories and the newest take-downs.
+async fn stories_and_take_downs(
+    state: &AppState,
+) -> Result<(Vec<StoryRecord>, Vec<GoneRecord>), verbatim_store::StoreError> {
+    Ok((newest(state).await?, taken_down(state).await?))
+}
+
+/// The feed's own update time: its newest story or take-down.
+fn last_update(stories: &[StoryRecord], gone: &[GoneRecord]) -> chrono::DateTime<chrono::Utc> {
+    stories
+        .iter()
+        .map(|story| story.changed_at)
+        .chain(gone.iter().map(|taken| taken.changed_at))
+        .max()
+        .unwrap_or_else(chrono::Utc::now)
+}
 
 async fn newest(state: &AppState) -> Result<Vec<StoryRecord>, verbatim_store::StoreError> {
     let page = state
@@ -23,6 +47,25 @@ async fn newest(state: &AppState) -> Result<Vec<StoryRecord>, verbatim_store::St
     Ok(page.stories)
 }
 
+/// The newest take-downs, as many as the feed has entries.
+async fn taken_down(state: &AppState) -> Result<Vec<GoneRecord>, verbatim_store::StoreError> {
+    state.store.gone(None, state.site.feed_size).await
+}
+
+fn gone_status(gone: &GoneRecord) -> &'static str {
+    match gone.state {
+        StoryState::Withheld => "withheld",
+        _ => "canceled",
+    }
+}
+
+fn gone_comment(gone: &GoneRecord) -> &'static str {
+    match gone.state {
+        StoryState::Withheld => "Withheld by the agency.",
+        _ => "Withdrawn (killed) by the agency.",
+    }
+}
+
 fn published(stories: &[StoryRecord]) -> impl Iterator<Item = (&StoryRecord, &VersionRecord)> {
     stories
         .iter()
@@ -30,23 +73,19 @@ fn published(stories: &[StoryRecord]) -> impl Iterator<Item = (&StoryRecord, &Ve
 }
 
 /// The id an entry keeps for ever, whatever address the site moves to.
-fn entry_id(story: &StoryRecord) -> String {
-    format!("urn:verbatim:item:{}", story.id)
+fn entry_id(id: &str) -> String {
+    format!("urn:verbatim:item:{id}")
 }
 
 pub async fn atom(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let stories = match newest(&state).await {
-        Ok(stories) => stories,
+    let (stories, gone) = match stories_and_take_downs(&state).await {
+        Ok(both) => both,
         Err(error) => return internal_error(error),
     };
     let base = &state.site.base_url;
-    let updated = stories
-        .iter()
-        .map(|story| story.changed_at)
-        .max()
-        .unwrap_or_else(chrono::Utc::now);
+    let updated = last_update(&stories, &gone);
     let mut xml = String::with_capacity(16 * 1024);
-    xml.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\n");
+    xml.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\" xmlns:at=\"http://purl.org/atompub/tombstones/1.0\">\n");
     let _ = writeln!(xml, "<id>{}/</id>", escape(base.as_str()));
     let _ = writeln!(xml, "<title>{}</title>", escape(state.site.title.as_str()));
     let _ = writeln!(xml, "<updated>{}</updated>", iso_time(updated));
@@ -68,7 +107,7 @@ pub async fn atom(State(state): State<AppState>, headers: HeaderMap) -> Response
             let _ = write!(xml, " xml:lang=\"{}\"", escape(language.as_str()));
         }
         xml.push_str(">\n");
-        let _ = writeln!(xml, "<id>{}</id>", entry_id(story));
+        let _ = writeln!(xml, "<id>{}</id>", entry_id(&story.id));
         let _ = writeln!(
             xml,
             "<title type=\"text\">{}</title>",
@@ -100,6 +139,13 @@ pub async fn atom(State(state): State<AppState>, headers: HeaderMap) -> Response
         for keyword in &item.keywords {
             let _ = writeln!(xml, "<category term=\"{}\"/>", escape(keyword.as_str()));
         }
+        for signal in &item.signals {
+            let _ = writeln!(
+                xml,
+                "<category scheme=\"{SIGNAL_SCHEME}\" term=\"{}\"/>",
+                escape(signal.as_str())
+            );
+        }
         if let Some(rights) = &item.copyrightnotice {
             let _ = writeln!(xml, "<rights>{}</rights>", escape(rights.as_str()));
         }
@@ -109,6 +155,15 @@ pub async fn atom(State(state): State<AppState>, headers: HeaderMap) -> Response
             escape(item.body_html.as_str())
         );
         xml.push_str("</entry>\n");
+    }
+    for taken in &gone {
+        let _ = writeln!(
+            xml,
+            "<at:deleted-entry ref=\"{}\" when=\"{}\"><at:comment>{}</at:comment></at:deleted-entry>",
+            entry_id(&taken.id),
+            iso_time(taken.changed_at),
+            gone_comment(taken)
+        );
     }
     xml.push_str("</feed>\n");
     with_etag(
@@ -120,18 +175,17 @@ pub async fn atom(State(state): State<AppState>, headers: HeaderMap) -> Response
 }
 
 pub async fn rss(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let stories = match newest(&state).await {
-        Ok(stories) => stories,
+    let (stories, gone) = match stories_and_take_downs(&state).await {
+        Ok(both) => both,
         Err(error) => return internal_error(error),
     };
     let base = &state.site.base_url;
-    let updated = stories
-        .iter()
-        .map(|story| story.changed_at)
-        .max()
-        .unwrap_or_else(chrono::Utc::now);
+    let updated = last_update(&stories, &gone);
     let mut xml = String::with_capacity(16 * 1024);
-    xml.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rss version=\"2.0\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\" xmlns:atom=\"http://www.w3.org/2005/Atom\">\n<channel>\n");
+    let _ = write!(
+        xml,
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rss version=\"2.0\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\" xmlns:atom=\"http://www.w3.org/2005/Atom\" xmlns:verbatim=\"{VERBATIM_NS}\">\n<channel>\n"
+    );
     let _ = writeln!(xml, "<title>{}</title>", escape(state.site.title.as_str()));
     let _ = writeln!(xml, "<link>{}/</link>", escape(base.as_str()));
     let _ = writeln!(
@@ -162,7 +216,7 @@ pub async fn rss(State(state): State<AppState>, headers: HeaderMap) -> Response 
         let _ = writeln!(
             xml,
             "<guid isPermaLink=\"false\">{}</guid>",
-            entry_id(story)
+            entry_id(&story.id)
         );
         let _ = writeln!(
             xml,
@@ -175,6 +229,13 @@ pub async fn rss(State(state): State<AppState>, headers: HeaderMap) -> Response 
         for keyword in &item.keywords {
             let _ = writeln!(xml, "<category>{}</category>", escape(keyword.as_str()));
         }
+        for signal in &item.signals {
+            let _ = writeln!(
+                xml,
+                "<category domain=\"{SIGNAL_SCHEME}\">{}</category>",
+                escape(signal.as_str())
+            );
+        }
         if let Some(rights) = &item.copyrightnotice {
             let _ = writeln!(xml, "<dc:rights>{}</dc:rights>", escape(rights.as_str()));
         }
@@ -184,6 +245,15 @@ pub async fn rss(State(state): State<AppState>, headers: HeaderMap) -> Response 
             escape(item.body_html.as_str())
         );
         xml.push_str("</item>\n");
+    }
+    for taken in &gone {
+        let _ = writeln!(
+            xml,
+            "<verbatim:deleted ref=\"{}\" when=\"{}\" status=\"{}\"/>",
+            entry_id(&taken.id),
+            iso_time(taken.changed_at),
+            gone_status(taken)
+        );
     }
     xml.push_str("</channel>\n</rss>\n");
     with_etag(
@@ -195,8 +265,8 @@ pub async fn rss(State(state): State<AppState>, headers: HeaderMap) -> Response 
 }
 
 pub async fn json_feed(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let stories = match newest(&state).await {
-        Ok(stories) => stories,
+    let (stories, gone) = match stories_and_take_downs(&state).await {
+        Ok(both) => both,
         Err(error) => return internal_error(error),
     };
     let base = &state.site.base_url;
@@ -204,7 +274,7 @@ pub async fn json_feed(State(state): State<AppState>, headers: HeaderMap) -> Res
         .map(|(story, version)| {
             let item = &version.item;
             let mut entry = json!({
-                "id": entry_id(story),
+                "id": entry_id(&story.id),
                 "url": format!("{base}{}", story_path(&story.id)),
                 "title": item.headline,
                 "content_html": item.body_html,
@@ -222,6 +292,9 @@ pub async fn json_feed(State(state): State<AppState>, headers: HeaderMap) -> Res
                 if let Some(link) = &item.link {
                     map.insert("external_url".into(), json!(link));
                 }
+                if !item.signals.is_empty() {
+                    map.insert("_verbatim".into(), json!({ "signals": item.signals }));
+                }
             }
             entry
         })
@@ -232,6 +305,14 @@ pub async fn json_feed(State(state): State<AppState>, headers: HeaderMap) -> Res
         "home_page_url": format!("{base}/"),
         "feed_url": format!("{base}/feeds/all.json"),
         "items": items,
+        "_verbatim": {
+            "about": "Stories taken down by the agency: remove them.",
+            "deleted": gone.iter().map(|taken| json!({
+                "id": entry_id(&taken.id),
+                "status": gone_status(taken),
+                "when": iso_time(taken.changed_at),
+            })).collect::<Vec<_>>(),
+        },
     });
     with_etag(
         &headers,

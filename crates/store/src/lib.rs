@@ -159,6 +159,18 @@ pub struct StoryRecord {
     pub current: Option<VersionRecord>,
 }
 
+/// A story that was published and has been taken down: what downstream systems must remove.
+#[derive(Debug, Clone, Serialize)]
+pub struct GoneRecord {
+    pub id: String,
+    pub source: String,
+    pub guid: String,
+    /// `Canceled` (a kill) or `Withheld`.
+    pub state: StoryState,
+    /// When it was taken down.
+    pub changed_at: DateTime<Utc>,
+}
+
 /// A page of the newest-first list of published stories.
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
@@ -215,6 +227,13 @@ pub trait Store: Send + Sync {
     async fn release_due(&self, now: DateTime<Utc>) -> Result<Vec<String>, StoreError>;
 
     async fn list(&self, query: &ListQuery) -> Result<StoryPage, StoreError>;
+    /// Stories taken down (killed or withheld), most recently changed first; `since` keeps
+    /// those changed at or after it.
+    async fn gone(
+        &self,
+        since: Option<DateTime<Utc>>,
+        limit: usize,
+    ) -> Result<Vec<GoneRecord>, StoreError>;
     async fn story(&self, id: &str) -> Result<Option<StoryRecord>, StoreError>;
     async fn versions(&self, id: &str) -> Result<Vec<VersionRecord>, StoreError>;
     /// When anything visible last changed (for ETags and feed `updated`).

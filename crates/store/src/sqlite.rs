@@ -2,9 +2,9 @@
 
 use crate::lifecycle::{StoryState, VersionFacts, resolve};
 use crate::{
-    CommitKind, Committed, Counts, FetchRecord, ListQuery, NewSource, NewVersion, RawRecord,
-    Source, SourceKind, Store, StoreError, StoryPage, StoryRecord, VersionRecord, format_time,
-    parse_time, story_id,
+    CommitKind, Committed, Counts, FetchRecord, GoneRecord, ListQuery, NewSource, NewVersion,
+    RawRecord, Source, SourceKind, Store, StoreError, StoryPage, StoryRecord, VersionRecord,
+    format_time, parse_time, story_id,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -458,6 +458,33 @@ impl Store for SqliteStore {
             transaction.commit().await?;
         }
         Ok(due)
+    }
+
+    async fn gone(
+        &self,
+        since: Option<DateTime<Utc>>,
+        limit: usize,
+    ) -> Result<Vec<GoneRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, source, guid, state, changed_at FROM stories \
+             WHERE state IN ('canceled', 'withheld') AND changed_at >= ? \
+             ORDER BY changed_at DESC, id DESC LIMIT ?",
+        )
+        .bind(since.map(format_time).unwrap_or_default())
+        .bind(limit.clamp(1, 500) as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(GoneRecord {
+                    id: row.try_get("id")?,
+                    source: row.try_get("source")?,
+                    guid: row.try_get("guid")?,
+                    state: StoryState::parse(row.try_get::<&str, _>("state")?),
+                    changed_at: parse_time(row.try_get::<&str, _>("changed_at")?)?,
+                })
+            })
+            .collect()
     }
 
     async fn list(&self, query: &ListQuery) -> Result<StoryPage, StoreError> {
