@@ -364,3 +364,97 @@ fn an_update_then_a_correction_are_marked_and_diffed_word_by_word() {
     let (status, _) = server.get_text(&format!("/items/{id}/history"));
     assert_eq!(status, 410, "a killed story's history is gone too");
 }
+
+/// `verbatim serve` with its log (at info) collected, for counting what each process did.
+fn serve_logged(data: &DataDir) -> (Server, std::sync::Arc<std::sync::Mutex<String>>) {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_verbatim"))
+        .arg("--data")
+        .arg(data.path())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("VERBATIM_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| panic!("cannot start verbatim serve: {error}"));
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    if let Some(stderr) = child.stderr.take() {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Ok(mut log) = log.lock() {
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            }
+        });
+    }
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let mut lines = BufReader::new(stdout).lines();
+    let base = loop {
+        match lines.next() {
+            Some(Ok(line)) => {
+                if let Some(url) = line.strip_prefix("Verbatim is serving on ") {
+                    break url.trim_end_matches('/').to_string();
+                }
+            }
+            _ => panic!("verbatim serve exited before listening"),
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (Server { child, base }, log)
+}
+
+#[test]
+fn two_processes_on_one_data_folder_release_an_embargo_exactly_once() {
+    let data = DataDir::new();
+    let (first, first_log) = serve_logged(&data);
+    let (second, second_log) = serve_logged(&data);
+    let until = chrono::Utc::now() + chrono::Duration::seconds(3);
+    let mut item = story(
+        "urn:wire:rates",
+        1,
+        "usable",
+        "Rates rise by a quarter point.",
+    );
+    item["embargoed"] = json!(until.to_rfc3339());
+    ingest(&data, "embargoed", item);
+    for server in [&first, &second] {
+        let (_, list) = server.get_json("/api/v1/items");
+        assert_eq!(list["items"].as_array().map(Vec::len), Some(0));
+    }
+    for server in [&first, &second] {
+        let released_at = wait_for("the embargo release", Duration::from_secs(10), || {
+            let (_, list) = server.get_json("/api/v1/items");
+            (list["items"].as_array().map(Vec::len) == Some(1)).then(chrono::Utc::now)
+        });
+        assert!(released_at >= until, "never before the embargo ends");
+    }
+    // Let both release loops run a few more times.
+    std::thread::sleep(Duration::from_secs(1));
+    let releases = |log: &std::sync::Arc<std::sync::Mutex<String>>| {
+        log.lock()
+            .map(|log| log.matches("embargo ended").count())
+            .unwrap_or_default()
+    };
+    let (mine, theirs) = (releases(&first_log), releases(&second_log));
+    assert_eq!(
+        mine + theirs,
+        1,
+        "released once in all ({mine} + {theirs}); logs:\n{}\n{}",
+        first_log.lock().map(|log| log.clone()).unwrap_or_default(),
+        second_log.lock().map(|log| log.clone()).unwrap_or_default()
+    );
+    for log in [&first_log, &second_log] {
+        let log = log.lock().map(|log| log.clone()).unwrap_or_default();
+        assert!(!log.contains("ERROR"), "no process failed:\n{log}");
+    }
+    let id = the_id(&first);
+    let (_, history) = first.get_text(&format!("/items/{id}/history"));
+    assert_eq!(
+        history.matches("class=\"seq\"").count(),
+        1,
+        "one version, once"
+    );
+}

@@ -49,6 +49,15 @@ impl SqliteStore {
         Self::connect(options).await
     }
 
+    /// A transaction that holds SQLite's write lock from its first statement. A deferred
+    /// transaction that reads and then writes fails (SQLITE_BUSY_SNAPSHOT) when another process on
+    /// the same data folder wrote in between; taking the lock first makes writers queue instead.
+    async fn write_transaction(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
     /// Inserts a source; `on_conflict` is appended to the statement (empty: fail on a duplicate).
     async fn insert_source(
         &self,
@@ -380,7 +389,7 @@ impl Store for SqliteStore {
         } else {
             serde_json::to_string(&version.hold_reasons).ok()
         };
-        let mut transaction = self.pool.begin().await?;
+        let mut transaction = self.write_transaction().await?;
         let created = sqlx::query(
             "INSERT INTO stories (id, source, guid, state, sort_time, changed_at) VALUES (?, ?, ?, 'held', ?, ?) \
              ON CONFLICT (id) DO NOTHING",
@@ -452,12 +461,24 @@ impl Store for SqliteStore {
                 .bind(format_time(now))
                 .fetch_all(&self.pool)
                 .await?;
-        for id in &due {
-            let mut transaction = self.pool.begin().await?;
-            resolve_story(&mut transaction, id, now).await?;
+        let mut released = Vec::with_capacity(due.len());
+        for id in due {
+            let mut transaction = self.write_transaction().await?;
+            // Another process on the same data folder may have released it since the query
+            // above; holding the write lock, check again, so each release happens exactly once.
+            let still_due: Option<String> =
+                sqlx::query_scalar("SELECT id FROM stories WHERE id = ? AND embargo_until <= ?")
+                    .bind(&id)
+                    .bind(format_time(now))
+                    .fetch_optional(&mut *transaction)
+                    .await?;
+            if still_due.is_some() {
+                resolve_story(&mut transaction, &id, now).await?;
+                released.push(id);
+            }
             transaction.commit().await?;
         }
-        Ok(due)
+        Ok(released)
     }
 
     async fn gone(
@@ -636,6 +657,37 @@ mod tests {
             hold_reasons: Vec::new(),
             embargoed_until: None,
         }
+    }
+
+    #[tokio::test]
+    async fn two_stores_on_one_file_release_each_embargo_once() -> Result<(), StoreError> {
+        let (dir, first) = store().await?;
+        let second = SqliteStore::open(&dir.path().join("test.db")).await?;
+        let now = Utc::now();
+        let until = now + chrono::Duration::seconds(5);
+        for index in 0..40 {
+            let mut version = new_version(item(
+                &format!("embargoed-{index}"),
+                &format!("Story {index}"),
+                None,
+                Pubstatus::Usable,
+            ));
+            version.embargoed_until = Some(until);
+            first.commit(&version, now).await?;
+        }
+        let later = until + chrono::Duration::seconds(1);
+        let (mine, theirs) = tokio::join!(first.release_due(later), second.release_due(later));
+        let (mine, theirs) = (mine?, theirs?);
+        assert_eq!(
+            mine.len() + theirs.len(),
+            40,
+            "{} + {}",
+            mine.len(),
+            theirs.len()
+        );
+        assert!(mine.iter().all(|id| !theirs.contains(id)));
+        assert!(first.release_due(later).await?.is_empty());
+        Ok(())
     }
 
     #[tokio::test]
