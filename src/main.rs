@@ -209,12 +209,22 @@ impl Setup {
     async fn pipeline(&self) -> Result<Pipeline> {
         Ok(Pipeline {
             store: self.open_store().await?,
+            keys: Arc::new(self.keys()?),
             archive: RawArchive::new(self.data.join("raw")),
             limits: verbatim_parse::Limits {
                 max_document_bytes: self.config.limits.max_document_bytes,
                 ..verbatim_parse::Limits::default()
             },
         })
+    }
+
+    /// The site's signing keys, made on first use in `DATA/keys/`.
+    fn keys(&self) -> Result<verbatim_provenance::KeyRing> {
+        let now = verbatim_store::format_time(Utc::now());
+        Ok(verbatim_provenance::KeyRing::open(
+            &self.data.join("keys"),
+            &now,
+        )?)
     }
 
     fn fetcher(&self, allow_private_networks: bool) -> Result<Fetcher> {
@@ -335,7 +345,10 @@ async fn serve(
     let push = Arc::new(serve::PushIngest {
         pipeline: pipeline.clone(),
     });
-    let app = verbatim_publish::router(AppState::new(pipeline.store.clone(), site, Some(push)));
+    let app = verbatim_publish::router(
+        AppState::new(pipeline.store.clone(), site, Some(push))
+            .with_keys(pipeline.keys.public_keys().to_vec()),
+    );
     tracing::info!(address = %bound, inbox = %inbox.display(), "serving");
     println!("Verbatim is serving on http://{bound}/");
     if let Some(ready) = ready {

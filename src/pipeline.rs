@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::sync::Arc;
 use verbatim_parse::{Input, Limits, ParseError};
+use verbatim_provenance::{KeyRing, ProvenanceRecord, Signed, sha256_text};
 use verbatim_store::{CommitKind, NewVersion, RawArchive, RawRecord, Store, StoryState};
 
 /// A payload as it arrived.
@@ -88,6 +89,38 @@ pub struct Pipeline {
     pub store: Arc<dyn Store>,
     pub archive: RawArchive,
     pub limits: Limits,
+    /// Signs every version's provenance record.
+    pub keys: Arc<KeyRing>,
+}
+
+/// The signed record of where `item` came from (see `verbatim_provenance`).
+pub fn provenance_of(
+    item: &verbatim_item::Item,
+    received: &Received,
+    raw_sha256: &str,
+    keys: &KeyRing,
+) -> Signed {
+    ProvenanceRecord {
+        format: verbatim_provenance::FORMAT.to_string(),
+        story_id: verbatim_store::story_id(&item.source, &item.guid),
+        source: item.source.clone(),
+        guid: item.guid.clone(),
+        agency_version: item.version,
+        origin: received.origin.clone(),
+        received_at: verbatim_store::format_time(received.received_at),
+        http_status: received.http_status,
+        etag: received.etag.clone(),
+        last_modified: received.last_modified.clone(),
+        raw_sha256: raw_sha256.to_string(),
+        headline_sha256: sha256_text(&item.headline),
+        body_text_sha256: sha256_text(&item.body_text),
+        text_hash: item.text_hash.clone().unwrap_or_default(),
+        parser: format!("verbatim-parse {}", verbatim_parse::VERSION),
+        normalizer: format!("verbatim-normalize {}", verbatim_normalize::VERSION),
+        headline_override: None,
+        key_id: keys.current_id().to_string(),
+    }
+    .sign(keys.signing_key())
 }
 
 /// The pure part: parse → normalize → gate.
@@ -95,6 +128,7 @@ fn prepare(
     received: &Received,
     raw_sha256: &str,
     limits: &Limits,
+    keys: &KeyRing,
     now: DateTime<Utc>,
 ) -> Result<(String, Vec<NewVersion>, Vec<ParseError>), ParseError> {
     let parsed = verbatim_parse::parse(
@@ -114,10 +148,13 @@ fn prepare(
             draft.item.received_at = Some(received.received_at);
             let normalized = verbatim_normalize::normalize(draft);
             let verdict = verbatim_gate::gate(&normalized, now);
+            let signed = provenance_of(&normalized.item, received, raw_sha256, keys);
             NewVersion {
                 item: normalized.item,
                 hold_reasons: verdict.hold_reasons,
                 embargoed_until: verdict.embargoed_until,
+                provenance: serde_json::to_string(&signed.record).ok(),
+                signature: Some(signed.signature),
             }
         })
         .collect();
@@ -162,10 +199,12 @@ impl Pipeline {
         let limits = self.limits;
         let origin = received.origin.clone();
         let sha = raw_sha256.clone();
-        let prepared =
-            tokio::task::spawn_blocking(move || prepare(&received, &sha, &limits, Utc::now()))
-                .await
-                .context("parse task failed")?;
+        let keys = self.keys.clone();
+        let prepared = tokio::task::spawn_blocking(move || {
+            prepare(&received, &sha, &limits, &keys, Utc::now())
+        })
+        .await
+        .context("parse task failed")?;
         let mut report = IngestReport {
             origin,
             raw_sha256: raw_sha256.clone(),

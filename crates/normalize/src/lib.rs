@@ -2,6 +2,9 @@
 //! reader sees (`body_text`), the text hash — and checks the fidelity rule: the sanitized body
 //! must show exactly the visible text the agency sent. Pure: no IO, no clock.
 
+/// This crate's version, named in provenance records.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 mod sanitize;
 mod visible;
 

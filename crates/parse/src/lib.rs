@@ -4,6 +4,9 @@
 //! Each format has its own module (`rss`, `atom`, `jsonfeed`); `xml` is the tolerant tree they
 //! read, `encoding` picks the character encoding, `dates` reads the dates agencies write.
 
+/// This crate's version, named in provenance records.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 mod atom;
 pub mod catalog;
 mod common;

@@ -126,6 +126,30 @@ pub async fn list(
     with_etag(&headers, StatusCode::OK, JSON, body.to_string())
 }
 
+/// `/.well-known/verbatim-keys.json`: every public key the site has signed with.
+pub async fn keys(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let keys: Vec<serde_json::Value> = state
+        .keys
+        .iter()
+        .enumerate()
+        .map(|(index, key)| {
+            json!({
+                "key_id": key.key_id,
+                "algorithm": "Ed25519",
+                "public_key_hex": serde_json::to_value(key).ok().and_then(|value| value.get("key").cloned()),
+                "created": key.created,
+                "current": index == 0,
+            })
+        })
+        .collect();
+    let body = json!({
+        "format": verbatim_provenance::FORMAT,
+        "about": "Ed25519 keys that sign this site's provenance records. A record's signature covers its compact JSON (fields in the order served); check it with the key named by its key_id.",
+        "keys": keys,
+    });
+    with_etag(&headers, StatusCode::OK, JSON, body.to_string())
+}
+
 pub async fn one(
     State(state): State<AppState>,
     headers: HeaderMap,

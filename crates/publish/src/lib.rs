@@ -53,6 +53,9 @@ pub struct AppState {
     pub site: Arc<SiteConfig>,
     pub templates: Arc<minijinja::Environment<'static>>,
     pub push: Option<Arc<dyn PushSink>>,
+    /// The site's public keys (current first), served at the well-known URL and used to check
+    /// signatures on provenance pages.
+    pub keys: Arc<Vec<verbatim_provenance::PublicKey>>,
 }
 
 impl AppState {
@@ -67,9 +70,19 @@ impl AppState {
             site: Arc::new(site),
             templates: Arc::new(templates),
             push,
+            keys: Arc::new(Vec::new()),
         }
     }
+
+    /// The public keys provenance records are checked with.
+    pub fn with_keys(mut self, keys: Vec<verbatim_provenance::PublicKey>) -> AppState {
+        self.keys = Arc::new(keys);
+        self
+    }
 }
+
+/// Where the site's public keys are published.
+pub const KEYS_PATH: &str = "/.well-known/verbatim-keys.json";
 
 /// The whole HTTP interface.
 pub fn router(state: AppState) -> Router {
@@ -77,6 +90,8 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(site::front))
         .route("/items/{id}", get(site::article))
         .route("/items/{id}/history", get(site::history))
+        .route("/items/{id}/provenance", get(site::provenance))
+        .route(KEYS_PATH, get(api::keys))
         .route("/static/style.css", get(site::stylesheet))
         .route("/feeds/all.atom", get(feeds::atom))
         .route("/feeds/all.rss", get(feeds::rss))

@@ -20,6 +20,10 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("history.html", include_str!("../templates/history.html")),
     ("gone.html", include_str!("../templates/gone.html")),
     (
+        "provenance.html",
+        include_str!("../templates/provenance.html"),
+    ),
+    (
         "not_found.html",
         include_str!("../templates/not_found.html"),
     ),
@@ -263,6 +267,80 @@ pub async fn history(
         StatusCode::OK,
         "history.html",
         context! { versions => views, headline, path => story_path(&id) },
+    )
+}
+
+/// `/items/{id}/provenance`: the current version's signed record, checked against the site's keys.
+pub async fn provenance(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let story = match state.store.story(&id).await {
+        Ok(Some(story)) if story.state == StoryState::Published => story,
+        Ok(Some(story)) if matches!(story.state, StoryState::Canceled | StoryState::Withheld) => {
+            return gone_page(&state, &headers, "The agency has withdrawn this story.");
+        }
+        Ok(_) => return not_found_page(&state, &headers),
+        Err(error) => return internal_error(error),
+    };
+    let Some(version) = story.current.as_ref() else {
+        return not_found_page(&state, &headers);
+    };
+    let signed = version
+        .provenance
+        .as_deref()
+        .and_then(|record| {
+            serde_json::from_str::<verbatim_provenance::ProvenanceRecord>(record).ok()
+        })
+        .map(|record| verbatim_provenance::Signed {
+            record,
+            signature: version.signature.clone().unwrap_or_default(),
+        });
+    let (verdict, verdict_class) = match &signed {
+        Some(signed) => match signed.verify(&state.keys) {
+            Ok(())
+                if signed.record.text_hash
+                    == version.item.text_hash.clone().unwrap_or_default() =>
+            {
+                (
+                    "The signature is valid and the record matches the text published here."
+                        .to_string(),
+                    "valid",
+                )
+            }
+            Ok(()) => (
+                "The signature is valid, but the published text does not match the record."
+                    .to_string(),
+                "invalid",
+            ),
+            Err(error) => (format!("Not verified: {error}."), "invalid"),
+        },
+        None => (String::new(), "none"),
+    };
+    let record_json = signed
+        .as_ref()
+        .and_then(|signed| serde_json::to_string_pretty(&signed.record).ok())
+        .unwrap_or_default();
+    render(
+        &state,
+        &headers,
+        StatusCode::OK,
+        "provenance.html",
+        context! {
+            record => signed.as_ref().map(|signed| &signed.record),
+            signature => signed.as_ref().map(|signed| signed.signature.clone()),
+            record_json,
+            verdict,
+            verdict_class,
+            headline => story.headline_override.as_ref().map_or_else(
+                || version.item.headline.clone(),
+                |headline| headline.headline.clone(),
+            ),
+            path => story_path(&id),
+            url => format!("{}{}", state.site.base_url, story_path(&id)),
+            keys_path => crate::KEYS_PATH,
+        },
     )
 }
 

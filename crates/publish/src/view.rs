@@ -93,6 +93,10 @@ pub struct StoryView {
     pub link: Option<String>,
     pub notice: String,
     pub version_seq: i64,
+    pub text_hash: String,
+    /// The agency's own headline when an operator's headline is shown instead.
+    pub agency_headline: Option<String>,
+    pub headline_set_by: Option<String>,
 }
 
 impl StoryView {
@@ -109,7 +113,19 @@ impl StoryView {
             path: story_path(&story.id),
             url: format!("{}{}", site.base_url, story_path(&story.id)),
             source: story.source.clone(),
-            headline: item.headline.clone(),
+            headline: story.headline_override.as_ref().map_or_else(
+                || item.headline.clone(),
+                |headline| headline.headline.clone(),
+            ),
+            agency_headline: story
+                .headline_override
+                .as_ref()
+                .map(|_| item.headline.clone()),
+            headline_set_by: story
+                .headline_override
+                .as_ref()
+                .map(|headline| headline.set_by.clone()),
+            text_hash: item.text_hash.clone().unwrap_or_default(),
             subheadline: item.subheadline.clone(),
             byline: item.byline.clone(),
             located: item.located.clone(),
@@ -170,6 +186,10 @@ pub fn item_json(site: &SiteConfig, story: &StoryRecord, version: &VersionRecord
             json!(format!("{}{}", site.base_url, story_path(&story.id))),
         );
         map.insert("received_at".into(), json!(iso_time(version.received_at)));
+        let record: Option<Value> = version
+            .provenance
+            .as_deref()
+            .and_then(|record| serde_json::from_str(record).ok());
         map.insert(
             "provenance".into(),
             json!({
@@ -178,8 +198,24 @@ pub fn item_json(site: &SiteConfig, story: &StoryRecord, version: &VersionRecord
                 "received_at": iso_time(version.received_at),
                 "text_hash": version.item.text_hash,
                 "version_seq": version.seq,
+                "record": record,
+                "signature": version.signature,
+                "keys_url": format!("{}{}", site.base_url, crate::KEYS_PATH),
+                "page": format!("{}{}/provenance", site.base_url, story_path(&story.id)),
             }),
         );
+        if let Some(headline) = &story.headline_override {
+            map.insert("agency_headline".into(), json!(version.item.headline));
+            map.insert("headline".into(), json!(headline.headline));
+            map.insert(
+                "headline_override".into(),
+                json!({
+                    "headline": headline.headline,
+                    "set_by": headline.set_by,
+                    "set_at": iso_time(headline.set_at),
+                }),
+            );
+        }
         for key in [
             "headline",
             "byline",

@@ -115,6 +115,9 @@ pub struct NewVersion {
     pub item: Item,
     pub hold_reasons: Vec<String>,
     pub embargoed_until: Option<DateTime<Utc>>,
+    /// The signed provenance record (JSON) and its signature, stored with the version.
+    pub provenance: Option<String>,
+    pub signature: Option<String>,
 }
 
 /// What committing one version did.
@@ -145,6 +148,18 @@ pub struct VersionRecord {
     pub hold_reasons: Vec<String>,
     pub embargoed_until: Option<DateTime<Utc>>,
     pub item: Item,
+    /// The provenance record (JSON) and its signature; `None` for versions stored before
+    /// provenance existed.
+    pub provenance: Option<String>,
+    pub signature: Option<String>,
+}
+
+/// An operator's headline shown instead of the agency's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HeadlineOverride {
+    pub headline: String,
+    pub set_by: String,
+    pub set_at: DateTime<Utc>,
 }
 
 /// A story with the version outputs show.
@@ -157,6 +172,7 @@ pub struct StoryRecord {
     pub sort_time: DateTime<Utc>,
     pub changed_at: DateTime<Utc>,
     pub current: Option<VersionRecord>,
+    pub headline_override: Option<HeadlineOverride>,
 }
 
 /// A story that was published and has been taken down: what downstream systems must remove.
@@ -236,6 +252,20 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<GoneRecord>, StoreError>;
     async fn story(&self, id: &str) -> Result<Option<StoryRecord>, StoreError>;
     async fn versions(&self, id: &str) -> Result<Vec<VersionRecord>, StoreError>;
+    /// Replaces a version's provenance record and signature (an override was disclosed in it).
+    async fn update_provenance(
+        &self,
+        version_seq: i64,
+        provenance: &str,
+        signature: &str,
+    ) -> Result<(), StoreError>;
+    /// Sets (`Some`) or removes (`None`) the operator's headline for a story.
+    async fn set_headline_override(
+        &self,
+        story_id: &str,
+        headline: Option<&HeadlineOverride>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
     /// When anything visible last changed (for ETags and feed `updated`).
     async fn last_change(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
     async fn counts(&self) -> Result<Counts, StoreError>;

@@ -2,9 +2,9 @@
 
 use crate::lifecycle::{StoryState, VersionFacts, resolve};
 use crate::{
-    CommitKind, Committed, Counts, FetchRecord, GoneRecord, ListQuery, NewSource, NewVersion,
-    RawRecord, Source, SourceKind, Store, StoreError, StoryPage, StoryRecord, VersionRecord,
-    format_time, parse_time, story_id,
+    CommitKind, Committed, Counts, FetchRecord, GoneRecord, HeadlineOverride, ListQuery, NewSource,
+    NewVersion, RawRecord, Source, SourceKind, Store, StoreError, StoryPage, StoryRecord,
+    VersionRecord, format_time, parse_time, story_id,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -138,6 +138,8 @@ fn version_from_row(row: &SqliteRow) -> Result<VersionRecord, StoreError> {
         hold_reasons,
         embargoed_until: time_opt(row, "embargoed_until")?,
         item,
+        provenance: row.try_get("provenance")?,
+        signature: row.try_get("signature")?,
     })
 }
 
@@ -154,11 +156,20 @@ fn story_from_row(row: &SqliteRow) -> Result<StoryRecord, StoreError> {
             Some(_) => Some(version_from_row(row)?),
             None => None,
         },
+        headline_override: match row.try_get::<Option<String>, _>("override_headline")? {
+            Some(headline) => Some(HeadlineOverride {
+                headline,
+                set_by: row.try_get("override_by")?,
+                set_at: parse_time(&row.try_get::<String, _>("override_at")?)?,
+            }),
+            None => None,
+        },
     })
 }
 
 const STORY_COLUMNS: &str = "s.id AS sid, s.source, s.guid, s.state, s.sort_time, s.changed_at, \
-     v.id AS vid, v.received_at, v.hold_reasons, v.embargoed_until, v.item_json";
+     v.id AS vid, v.received_at, v.hold_reasons, v.embargoed_until, v.item_json, v.provenance, \
+     v.signature, o.headline AS override_headline, o.set_by AS override_by, o.set_at AS override_at";
 
 /// The hash that says whether a version is already stored: the item without arrival data.
 fn content_hash(item: &Item) -> Result<String, StoreError> {
@@ -426,8 +437,9 @@ impl Store for SqliteStore {
         }
         sqlx::query(
             "INSERT INTO versions (story_id, agency_version, versioncreated, received_at, pubstatus, \
-             embargoed_until, text_hash, content_sha256, raw_sha256, hold_reasons, item_json) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             embargoed_until, text_hash, content_sha256, raw_sha256, hold_reasons, item_json, \
+             provenance, signature) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&id)
         .bind(item.version.and_then(|version| i64::try_from(version).ok()))
@@ -440,6 +452,8 @@ impl Store for SqliteStore {
         .bind(&item.raw)
         .bind(&hold_reasons)
         .bind(&item_json)
+        .bind(&version.provenance)
+        .bind(&version.signature)
         .execute(&mut *transaction)
         .await?;
         let state = resolve_story(&mut transaction, &id, now).await?;
@@ -512,7 +526,7 @@ impl Store for SqliteStore {
         let limit = query.limit.clamp(1, 500);
         let mut sql = format!(
             "SELECT {STORY_COLUMNS} FROM stories s JOIN versions v ON v.id = s.current_version \
-             WHERE s.state = 'published'"
+             LEFT JOIN headline_overrides o ON o.story_id = s.id WHERE s.state = 'published'"
         );
         let mut binds: Vec<String> = Vec::new();
         if let Some(source) = &query.source {
@@ -566,7 +580,8 @@ impl Store for SqliteStore {
 
     async fn story(&self, id: &str) -> Result<Option<StoryRecord>, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {STORY_COLUMNS} FROM stories s LEFT JOIN versions v ON v.id = s.current_version WHERE s.id = ?"
+            "SELECT {STORY_COLUMNS} FROM stories s LEFT JOIN versions v ON v.id = s.current_version \
+             LEFT JOIN headline_overrides o ON o.story_id = s.id WHERE s.id = ?"
         ))
         .bind(id)
         .fetch_optional(&self.pool)
@@ -576,13 +591,66 @@ impl Store for SqliteStore {
 
     async fn versions(&self, id: &str) -> Result<Vec<VersionRecord>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id AS vid, received_at, hold_reasons, embargoed_until, item_json FROM versions \
-             WHERE story_id = ? ORDER BY id",
+            "SELECT id AS vid, received_at, hold_reasons, embargoed_until, item_json, provenance, \
+             signature FROM versions WHERE story_id = ? ORDER BY id",
         )
         .bind(id)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(version_from_row).collect()
+    }
+
+    async fn update_provenance(
+        &self,
+        version_seq: i64,
+        provenance: &str,
+        signature: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE versions SET provenance = ?, signature = ? WHERE id = ?")
+            .bind(provenance)
+            .bind(signature)
+            .bind(version_seq)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn set_headline_override(
+        &self,
+        story_id: &str,
+        headline: Option<&HeadlineOverride>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut transaction = self.write_transaction().await?;
+        match headline {
+            Some(headline) => {
+                sqlx::query(
+                    "INSERT INTO headline_overrides (story_id, headline, set_by, set_at) \
+                     VALUES (?, ?, ?, ?) ON CONFLICT (story_id) DO UPDATE SET \
+                     headline = excluded.headline, set_by = excluded.set_by, set_at = excluded.set_at",
+                )
+                .bind(story_id)
+                .bind(&headline.headline)
+                .bind(&headline.set_by)
+                .bind(format_time(headline.set_at))
+                .execute(&mut *transaction)
+                .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM headline_overrides WHERE story_id = ?")
+                    .bind(story_id)
+                    .execute(&mut *transaction)
+                    .await?;
+            }
+        }
+        // Pages and feeds show the change at once.
+        sqlx::query("UPDATE stories SET changed_at = ? WHERE id = ?")
+            .bind(format_time(now))
+            .bind(story_id)
+            .execute(&mut *transaction)
+            .await?;
+        transaction.commit().await?;
+        Ok(())
     }
 
     async fn last_change(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
@@ -656,6 +724,8 @@ mod tests {
             item,
             hold_reasons: Vec::new(),
             embargoed_until: None,
+            provenance: None,
+            signature: None,
         }
     }
 
