@@ -21,6 +21,8 @@ pub struct Config {
     #[serde(default)]
     pub limits: LimitsSection,
     #[serde(default)]
+    pub audit: AuditSection,
+    #[serde(default)]
     pub sources: Vec<SourceSection>,
 }
 
@@ -91,6 +93,26 @@ fn default_timeout() -> Duration {
 
 fn default_max_body() -> usize {
     32 * 1024 * 1024
+}
+
+/// How often `serve` verifies every published story (`0s` turns it off).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSection {
+    #[serde(default = "default_audit_every", with = "humantime_serde_compat")]
+    pub every: Duration,
+}
+
+impl Default for AuditSection {
+    fn default() -> Self {
+        AuditSection {
+            every: default_audit_every(),
+        }
+    }
+}
+
+pub fn default_audit_every() -> Duration {
+    Duration::from_secs(24 * 60 * 60)
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -5,6 +5,7 @@ mod config;
 mod demo;
 mod pipeline;
 mod serve;
+mod verify;
 
 use anyhow::{Context, Result, bail};
 use chrono::Utc;
@@ -19,7 +20,7 @@ use std::time::Duration;
 use verbatim_fetch::{FetchConfig, FetchOutcome, Fetcher, Validators};
 use verbatim_publish::{AppState, SiteConfig};
 use verbatim_store::{
-    CommitKind, NewSource, RawArchive, SourceKind, SqliteStore, Store, StoreError,
+    CommitKind, NewSource, RawArchive, SourceKind, SqliteStore, Store, StoreError, StoryState,
 };
 
 #[derive(Debug, Parser)]
@@ -91,6 +92,49 @@ enum Command {
     /// Manage sources.
     #[command(subcommand)]
     Source(SourceCommand),
+    /// Check a published story (by id) or a page (by URL, ours or a copy elsewhere) against its
+    /// signed provenance record and archived payload. Exit 0 identical, 1 different.
+    Verify {
+        #[arg(value_name = "ID|URL")]
+        target: String,
+        /// Allow fetching from loopback, private and link-local addresses.
+        #[arg(long)]
+        allow_private_networks: bool,
+    },
+    /// Verify every published story; prints a summary. Exit 1 if any check fails.
+    Audit {
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change the headline shown for a story (disclosed on the page; the body never changes).
+    #[command(subcommand)]
+    Headline(HeadlineCommand),
+    /// The site's signing keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum HeadlineCommand {
+    /// Show TEXT instead of the agency's headline.
+    Set {
+        id: String,
+        text: String,
+        /// Who made the change (recorded and signed).
+        #[arg(long, value_name = "NAME", default_value = "operator")]
+        by: String,
+    },
+    /// Show the agency's headline again.
+    Clear { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyCommand {
+    /// Print the public keys (current first).
+    List,
+    /// Make a new signing key; old public keys stay, so old records still verify.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -292,7 +336,278 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             format,
         } => parse_command(&context, &path, explain, format),
         Command::Source(command) => source_command(&context, command).await,
+        Command::Verify {
+            target,
+            allow_private_networks,
+        } => verify_command(&context, &target, allow_private_networks).await,
+        Command::Audit { json } => audit_command(&context, json).await,
+        Command::Headline(command) => headline_command(&context, command).await,
+        Command::Key(command) => key_command(&context, command),
     }
+}
+
+async fn verify_command(
+    context: &Setup,
+    target: &str,
+    allow_private_networks: bool,
+) -> Result<ExitCode> {
+    let pipeline = context.pipeline().await?;
+    let mut findings = verify::Findings::default();
+    let story_id = if target.starts_with("http://") || target.starts_with("https://") {
+        let fetcher = context.fetcher(allow_private_networks)?;
+        let page = match fetcher.get(target, &Validators::default()).await {
+            Ok(FetchOutcome::Fetched(fetched)) => {
+                String::from_utf8_lossy(&fetched.body).into_owned()
+            }
+            Ok(FetchOutcome::NotModified) => {
+                return Err(
+                    BadInput(format!("{target}: answered 304 to an unconditional GET")).into(),
+                );
+            }
+            Err(error) => return Err(BadInput(error.to_string()).into()),
+        };
+        let page = verify::read_page(&page);
+        let Some(id) = page.item_id.clone() else {
+            return Err(BadInput(format!(
+                "{target}: no Verbatim item id in the page (no verbatim:item-id meta tag or canonical link)"
+            ))
+            .into());
+        };
+        let Some(story) = pipeline.store.story(&id).await? else {
+            return Err(
+                BadInput(format!("{target}: item {id} is not in this site's store")).into(),
+            );
+        };
+        verify::check_page(&page, &story, &mut findings);
+        id
+    } else {
+        target.to_string()
+    };
+    let Some(story) = pipeline.store.story(&story_id).await? else {
+        return Err(BadInput(format!("no story {story_id}")).into());
+    };
+    if story.state != StoryState::Published {
+        println!("{story_id}: not published ({})", story.state.as_str());
+        return Ok(ExitCode::from(1));
+    }
+    let checked = verify::check_story(&pipeline, &story).await?;
+    findings.problems.extend(checked.problems);
+    findings.diffs.extend(checked.diffs);
+    let version = story.current.as_ref().map_or(0, |version| version.seq);
+    if findings.is_clean() {
+        let key = story
+            .current
+            .as_ref()
+            .and_then(verify::signed_record)
+            .map(|signed| signed.record.key_id)
+            .unwrap_or_default();
+        println!(
+            "OK {target}: item {story_id} version {version} is the agency's text, unmodified \
+             (signature valid, key {key}; matches the archived payload)"
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("DIFFERENT {target}: item {story_id} version {version}");
+        for problem in &findings.problems {
+            println!("  - {problem}");
+        }
+        for diff in &findings.diffs {
+            println!("  {diff}");
+        }
+        Ok(ExitCode::from(1))
+    }
+}
+
+/// Checks every published story; `serve` runs the same on a schedule.
+pub async fn audit(
+    pipeline: &pipeline::Pipeline,
+    progress: bool,
+) -> Result<(usize, Vec<(String, verify::Findings)>)> {
+    let total = pipeline.store.counts().await?.published;
+    let bar = if progress {
+        indicatif::ProgressBar::new(total.max(0) as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("auditing {bar:40} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = pipeline
+            .store
+            .list(&verbatim_store::ListQuery {
+                limit: 200,
+                cursor: cursor.take(),
+                ..verbatim_store::ListQuery::default()
+            })
+            .await?;
+        for story in &page.stories {
+            let findings = verify::check_story(pipeline, story).await?;
+            checked += 1;
+            bar.inc(1);
+            if !findings.is_clean() {
+                bar.set_message(format!("{} failed", failures.len() + 1));
+                failures.push((story.id.clone(), findings));
+            }
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    bar.finish_and_clear();
+    Ok((checked, failures))
+}
+
+/// `serve`'s scheduled audit: every `every`, verify every published story; failures are logged
+/// as errors and counted in /metrics.
+async fn audit_loop(pipeline: pipeline::Pipeline, every: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        match audit(&pipeline, false).await {
+            Ok((checked, failures)) => {
+                for (id, findings) in &failures {
+                    tracing::error!(%id, problems = ?findings.problems, "audit: published text differs from its signed record");
+                }
+                tracing::info!(checked, failed = failures.len(), "audit finished");
+                if let Err(error) = pipeline
+                    .store
+                    .record_audit(Utc::now(), checked as i64, failures.len() as i64)
+                    .await
+                {
+                    tracing::error!(%error, "cannot record the audit");
+                }
+            }
+            Err(error) => tracing::error!(%error, "audit failed to run"),
+        }
+    }
+}
+
+async fn audit_command(context: &Setup, json: bool) -> Result<ExitCode> {
+    let pipeline = context.pipeline().await?;
+    let (checked, failures) = audit(&pipeline, !json).await?;
+    pipeline
+        .store
+        .record_audit(Utc::now(), checked as i64, failures.len() as i64)
+        .await?;
+    if json {
+        let failed: Vec<serde_json::Value> = failures
+            .iter()
+            .map(|(id, findings)| {
+                serde_json::json!({ "id": id, "problems": findings.problems, "diffs": findings.diffs })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({ "checked": checked, "failed": failed.len(), "failures": failed })
+        );
+    } else {
+        for (id, findings) in &failures {
+            println!("DIFFERENT {id}");
+            for problem in &findings.problems {
+                println!("  - {problem}");
+            }
+            for diff in &findings.diffs {
+                println!("  {diff}");
+            }
+        }
+        println!(
+            "audited {checked} published stories: {} identical, {} different",
+            checked - failures.len(),
+            failures.len()
+        );
+    }
+    Ok(if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+async fn headline_command(context: &Setup, command: HeadlineCommand) -> Result<ExitCode> {
+    let pipeline = context.pipeline().await?;
+    let (id, change) = match &command {
+        HeadlineCommand::Set { id, text, by } => {
+            let text = text.trim();
+            if text.is_empty() {
+                return Err(BadInput("the headline is empty".into()).into());
+            }
+            (
+                id,
+                Some(verbatim_store::HeadlineOverride {
+                    headline: text.to_string(),
+                    set_by: by.clone(),
+                    set_at: Utc::now(),
+                }),
+            )
+        }
+        HeadlineCommand::Clear { id } => (id, None),
+    };
+    let Some(story) = pipeline.store.story(id).await? else {
+        return Err(BadInput(format!("no story {id}")).into());
+    };
+    let Some(version) = story.current.as_ref() else {
+        return Err(BadInput(format!("story {id} has nothing published")).into());
+    };
+    pipeline
+        .store
+        .set_headline_override(id, change.as_ref(), Utc::now())
+        .await?;
+    // The change is part of the version's signed record, so a page showing it still verifies.
+    if let Some(signed) = verify::signed_record(version) {
+        let mut record = signed.record;
+        record.headline_override =
+            change
+                .as_ref()
+                .map(|change| verbatim_provenance::HeadlineOverride {
+                    headline: change.headline.clone(),
+                    by: change.set_by.clone(),
+                    at: verbatim_store::format_time(change.set_at),
+                });
+        record.key_id = pipeline.keys.current_id().to_string();
+        let signed = record.sign(pipeline.keys.signing_key());
+        pipeline
+            .store
+            .update_provenance(
+                version.seq,
+                &serde_json::to_string(&signed.record)?,
+                &signed.signature,
+            )
+            .await?;
+    }
+    match change {
+        Some(change) => println!(
+            "{id}: headline set to {:?} by {} (the agency's: {:?})",
+            change.headline, change.set_by, version.item.headline
+        ),
+        None => println!("{id}: the agency's headline is shown again"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn key_command(context: &Setup, command: KeyCommand) -> Result<ExitCode> {
+    let now = verbatim_store::format_time(Utc::now());
+    let keys = match command {
+        KeyCommand::List => context.keys()?,
+        KeyCommand::Rotate => {
+            verbatim_provenance::KeyRing::rotate(&context.data.join("keys"), &now)?
+        }
+    };
+    for (index, key) in keys.public_keys().iter().enumerate() {
+        let public = serde_json::to_value(key)?;
+        println!(
+            "{} {} {}{}",
+            key.key_id,
+            public["key"].as_str().unwrap_or_default(),
+            key.created,
+            if index == 0 { " (current)" } else { "" }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Starts the server and the ingest loops; `ready` is told the bound address.
@@ -336,6 +651,9 @@ async fn serve(
     tokio::spawn(serve::poll_loop(pipeline.clone(), fetcher));
     tokio::spawn(serve::embargo_loop(pipeline.clone()));
     tokio::spawn(serve::inbox_loop(pipeline.clone(), inbox.clone()));
+    if !context.config.audit.every.is_zero() {
+        tokio::spawn(audit_loop(pipeline.clone(), context.config.audit.every));
+    }
 
     let listener = tokio::net::TcpListener::bind(listen)
         .await

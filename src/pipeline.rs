@@ -123,8 +123,8 @@ pub fn provenance_of(
     .sign(keys.signing_key())
 }
 
-/// The pure part: parse → normalize → gate.
-fn prepare(
+/// The pure part: parse → normalize → gate (and sign). `verify` re-runs it on archived payloads.
+pub fn prepare(
     received: &Received,
     raw_sha256: &str,
     limits: &Limits,

@@ -249,6 +249,23 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         "Payloads nothing could be read from.",
         vec![(String::new(), counts.raw_failed)],
     );
+    if let Some((finished_at, checked, failed)) = counts.last_audit {
+        gauge(
+            "verbatim_audit_checked",
+            "Stories the newest audit verified.",
+            vec![(String::new(), checked)],
+        );
+        gauge(
+            "verbatim_audit_failed",
+            "Stories the newest audit found different from their signed record or archive.",
+            vec![(String::new(), failed)],
+        );
+        gauge(
+            "verbatim_audit_finished_seconds",
+            "When the newest audit finished (Unix time).",
+            vec![(String::new(), finished_at.timestamp())],
+        );
+    }
     let label = |name: &str| {
         format!(
             "{{source=\"{}\"}}",

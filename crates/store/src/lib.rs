@@ -213,6 +213,8 @@ pub struct Counts {
     pub held: i64,
     pub raw_payloads: i64,
     pub raw_failed: i64,
+    /// The newest audit: when it finished, how many stories it checked, how many failed.
+    pub last_audit: Option<(DateTime<Utc>, i64, i64)>,
 }
 
 /// Everything above the store talks to it through this trait.
@@ -232,6 +234,8 @@ pub trait Store: Send + Sync {
     async fn finish_raw(&self, sha256: &str, error: Option<&str>) -> Result<(), StoreError>;
     /// Payloads archived but never processed (a crash between archive and commit).
     async fn pending_raw(&self) -> Result<Vec<RawRecord>, StoreError>;
+    /// The record of one archived payload.
+    async fn raw(&self, sha256: &str) -> Result<Option<RawRecord>, StoreError>;
 
     /// Stores one version and recomputes what outputs show for its story, in one transaction.
     async fn commit(
@@ -269,6 +273,13 @@ pub trait Store: Send + Sync {
     /// When anything visible last changed (for ETags and feed `updated`).
     async fn last_change(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
     async fn counts(&self) -> Result<Counts, StoreError>;
+    /// Records the result of an audit.
+    async fn record_audit(
+        &self,
+        finished_at: DateTime<Utc>,
+        checked: i64,
+        failed: i64,
+    ) -> Result<(), StoreError>;
 }
 
 /// Verbatim's stable id for a story: derived from (source, guid), so it survives re-ingest.

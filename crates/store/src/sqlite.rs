@@ -122,6 +122,20 @@ fn source_from_row(row: &SqliteRow) -> Result<Source, StoreError> {
     })
 }
 
+fn raw_from_row(row: &SqliteRow) -> Result<RawRecord, StoreError> {
+    Ok(RawRecord {
+        sha256: row.try_get("sha256")?,
+        source: row.try_get("source")?,
+        origin: row.try_get("origin")?,
+        received_at: parse_time(&row.try_get::<String, _>("received_at")?)?,
+        size: row.try_get("size")?,
+        content_type: row.try_get("content_type")?,
+        http_status: row.try_get("http_status")?,
+        etag: row.try_get("etag")?,
+        last_modified: row.try_get("last_modified")?,
+    })
+}
+
 fn version_from_row(row: &SqliteRow) -> Result<VersionRecord, StoreError> {
     let item_json: String = row.try_get("item_json")?;
     let item: Item = serde_json::from_str(&item_json)
@@ -368,21 +382,15 @@ impl Store for SqliteStore {
             sqlx::query("SELECT * FROM raw_payloads WHERE state = 'pending' ORDER BY received_at")
                 .fetch_all(&self.pool)
                 .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(RawRecord {
-                    sha256: row.try_get("sha256")?,
-                    source: row.try_get("source")?,
-                    origin: row.try_get("origin")?,
-                    received_at: parse_time(&row.try_get::<String, _>("received_at")?)?,
-                    size: row.try_get("size")?,
-                    content_type: row.try_get("content_type")?,
-                    http_status: row.try_get("http_status")?,
-                    etag: row.try_get("etag")?,
-                    last_modified: row.try_get("last_modified")?,
-                })
-            })
-            .collect()
+        rows.iter().map(raw_from_row).collect()
+    }
+
+    async fn raw(&self, sha256: &str) -> Result<Option<RawRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM raw_payloads WHERE sha256 = ?")
+            .bind(sha256)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(raw_from_row).transpose()
     }
 
     async fn commit(
@@ -680,7 +688,35 @@ impl Store for SqliteStore {
             held: row.try_get("held")?,
             raw_payloads: row.try_get("raw_payloads")?,
             raw_failed: row.try_get("raw_failed")?,
+            last_audit: match sqlx::query(
+                "SELECT finished_at, checked, failed FROM audit_runs ORDER BY id DESC LIMIT 1",
+            )
+            .fetch_optional(&self.pool)
+            .await?
+            {
+                Some(row) => Some((
+                    parse_time(&row.try_get::<String, _>("finished_at")?)?,
+                    row.try_get("checked")?,
+                    row.try_get("failed")?,
+                )),
+                None => None,
+            },
         })
+    }
+
+    async fn record_audit(
+        &self,
+        finished_at: DateTime<Utc>,
+        checked: i64,
+        failed: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO audit_runs (finished_at, checked, failed) VALUES (?, ?, ?)")
+            .bind(format_time(finished_at))
+            .bind(checked)
+            .bind(failed)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 }
 
