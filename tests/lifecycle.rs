@@ -105,11 +105,54 @@ fn update_then_kill_reaches_every_output() {
     let (_, page) = server.get_text(&format!("/items/{id}"));
     assert!(page.contains("under control") && !page.contains("Fire broke out"));
 
+    // What a cache holds before the kill: every output says to revalidate, with validators.
+    let cached: Vec<(String, String, String)> = [
+        format!("/items/{id}"),
+        format!("/api/v1/items/{id}"),
+        "/api/v1/items".to_string(),
+        "/feeds/all.atom".to_string(),
+        "/feeds/all.rss".to_string(),
+        "/feeds/all.json".to_string(),
+        "/".to_string(),
+    ]
+    .into_iter()
+    .map(|path| {
+        let response = server.get(&path);
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert_eq!(header("cache-control"), "no-cache", "{path}");
+        assert!(
+            !header("last-modified").is_empty(),
+            "{path}: no Last-Modified"
+        );
+        (path, header("etag"), header("last-modified"))
+    })
+    .collect();
+
     ingest(&data, "v3", story("urn:wire:fire", 3, "canceled", ""));
     assert_eq!(
         presence(&server, &id),
         (410, 410, false, false, false, false, false)
     );
+    // A cache revalidating with what it holds is never told its copy is still good.
+    for (path, etag, _) in &cached {
+        let response = util::client()
+            .get(server.url(path))
+            .header("If-None-Match", etag.as_str())
+            .send()
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert_ne!(
+            response.status().as_u16(),
+            304,
+            "{path} still validates after the kill"
+        );
+    }
     let (status, body) = server.get_json(&format!("/api/v1/items/{id}"));
     assert_eq!(
         (status, body["pubstatus"].as_str()),

@@ -1,6 +1,6 @@
-//! HTTP details shared by every output: validators (ETag / 304), cache policy and security
-//! headers. The cache policy: every response must be revalidated (`no-cache`), so no correctly
-//! behaving cache can show a killed or superseded story once the origin has changed.
+//! HTTP details shared by every output: validators (ETag / 304, Last-Modified), cache policy and
+//! security headers. The cache policy: every response must be revalidated (`no-cache`), so no
+//! correctly behaving cache can show a killed or superseded story once the origin has changed.
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -34,6 +34,31 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     );
     set(headers, header::X_FRAME_OPTIONS, "DENY");
     set(headers, header::CACHE_CONTROL, "no-cache");
+    response
+}
+
+/// Adds `Last-Modified` to successful responses that carry a validator: the newest change to
+/// any story. It is never earlier than the change that produced the response, so a cache that
+/// revalidates with it cannot be told a superseded or killed story is fresh.
+pub async fn last_modified(
+    axum::extract::State(state): axum::extract::State<crate::AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    if response.status().is_success() && response.headers().contains_key(header::ETAG) {
+        let newest = state
+            .store
+            .last_change()
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(chrono::Utc::now);
+        let http_date = newest.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+        if let Ok(value) = HeaderValue::from_str(&http_date) {
+            response.headers_mut().insert(header::LAST_MODIFIED, value);
+        }
+    }
     response
 }
 

@@ -103,6 +103,10 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(api::metrics))
         .fallback(site::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(api::MAX_PUSH_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            http::last_modified,
+        ))
         .layer(axum::middleware::from_fn(http::security_headers))
         .with_state(state)
 }
