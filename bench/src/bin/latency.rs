@@ -1,0 +1,344 @@
+//! Lifecycle latency, measured on the real binary: how long from an agency's push or inbox drop
+//! until every output shows the change (a new story live, a kill gone everywhere), and how late
+//! after its time an embargoed story appears. Prints p50 / p99 / max per path and the ratio of
+//! each p99 to its goal (the named baseline: 1 s for kills and embargoes, 50 ms for push to page).
+//!
+//! Run: `cargo build --release && cargo run --release -p bench --bin latency -- [--rounds N]`.
+//! The verbatim binary is found beside this one (target/release) or at `$VERBATIM_BIN`.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn main() {
+    if let Err(error) = run() {
+        eprintln!("error: {error}");
+        std::process::exit(1);
+    }
+}
+
+type Result<T> = std::result::Result<T, String>;
+
+fn verbatim_binary() -> Result<PathBuf> {
+    if let Ok(path) = std::env::var("VERBATIM_BIN") {
+        return Ok(PathBuf::from(path));
+    }
+    let beside = std::env::current_exe()
+        .map_err(|error| error.to_string())?
+        .with_file_name("verbatim");
+    if beside.exists() {
+        Ok(beside)
+    } else {
+        Err(format!(
+            "{} not found: run `cargo build --release` first, or set VERBATIM_BIN",
+            beside.display()
+        ))
+    }
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(binary: &Path, data: &Path) -> Result<Server> {
+    let mut child = Command::new(binary)
+        .arg("--data")
+        .arg(data)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("VERBATIM_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|error| format!("cannot start {}: {error}", binary.display()))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let base = loop {
+        match lines.next() {
+            Some(Ok(line)) => {
+                if let Some(url) = line.strip_prefix("Verbatim is serving on ") {
+                    break url.trim_end_matches('/').to_string();
+                }
+            }
+            _ => return Err("verbatim serve exited before listening".into()),
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    Ok(Server { child, base })
+}
+
+fn story(guid: &str, version: u64, pubstatus: &str, embargoed: Option<&str>) -> String {
+    let mut item = serde_json::json!({
+        "uri": guid,
+        "version": version.to_string(),
+        "versioncreated": format!("2026-11-24T10:00:{:02}Z", version),
+        "pubstatus": pubstatus,
+        "headline": format!("Latency probe {guid}"),
+        "body_text": format!("The text of {guid}, version {version}."),
+    });
+    if let (Some(embargoed), Some(map)) = (embargoed, item.as_object_mut()) {
+        map.insert("embargoed".into(), serde_json::json!(embargoed));
+    }
+    item.to_string()
+}
+
+struct Probe {
+    client: reqwest::blocking::Client,
+    base: String,
+    token: String,
+}
+
+impl Probe {
+    fn get(&self, path: &str) -> (u16, String) {
+        match self.client.get(format!("{}{path}", self.base)).send() {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                (status, response.text().unwrap_or_default())
+            }
+            Err(_) => (0, String::new()),
+        }
+    }
+
+    /// Pushes one payload; returns the ids Verbatim accepted.
+    fn push(&self, body: String) -> Result<Vec<String>> {
+        let response = self
+            .client
+            .post(format!("{}/api/v1/push/wire", self.base))
+            .bearer_auth(&self.token)
+            .body(body)
+            .send()
+            .map_err(|error| error.to_string())?;
+        if response.status().as_u16() != 202 {
+            return Err(format!("push answered {}", response.status()));
+        }
+        let answer: serde_json::Value = response.json().map_err(|error| error.to_string())?;
+        Ok(answer["accepted"]
+            .as_array()
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(|id| id.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// Whether every output shows the story (`true`) or none does (`false`); `None` if mixed.
+    fn everywhere(&self, id: &str) -> Option<bool> {
+        let entry = format!("urn:verbatim:item:{id}");
+        let (page, _) = self.get(&format!("/items/{id}"));
+        let (api, _) = self.get(&format!("/api/v1/items/{id}"));
+        let (_, list) = self.get("/api/v1/items?limit=200");
+        let (_, atom) = self.get("/feeds/all.atom");
+        let (_, rss) = self.get("/feeds/all.rss");
+        let (_, json) = self.get("/feeds/all.json");
+        // Only the list's items count: a killed story is named in its `gone` list on purpose.
+        let listed = serde_json::from_str::<serde_json::Value>(&list)
+            .ok()
+            .and_then(|list| list["items"].as_array().cloned())
+            .is_some_and(|items| items.iter().any(|item| item["id"] == id));
+        let shown = [
+            page == 200,
+            api == 200,
+            listed,
+            atom.contains(&format!("<id>{entry}</id>")),
+            rss.contains(&format!(">{entry}</guid>")),
+            serde_json::from_str::<serde_json::Value>(&json)
+                .ok()
+                .and_then(|feed| feed["items"].as_array().cloned())
+                .is_some_and(|items| items.iter().any(|item| item["id"] == entry.as_str())),
+        ];
+        if shown.iter().all(|shown| *shown) {
+            Some(true)
+        } else if shown.iter().all(|shown| !*shown) {
+            Some(false)
+        } else {
+            None
+        }
+    }
+
+    fn wait_until(&self, id: &str, visible: bool, timeout: Duration) -> Result<Instant> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.everywhere(id) == Some(visible) {
+                return Ok(Instant::now());
+            }
+            if Instant::now() > deadline {
+                return Err(format!("{id} never became visible={visible}"));
+            }
+        }
+    }
+}
+
+fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * fraction).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+fn report(name: &str, mut samples: Vec<Duration>, goal: Duration) {
+    samples.sort();
+    let p50 = percentile(&samples, 0.50);
+    let p99 = percentile(&samples, 0.99);
+    let max = samples.last().copied().unwrap_or_default();
+    println!(
+        "{name:<44} {:>4}  p50 {:>8.1} ms  p99 {:>8.1} ms  max {:>8.1} ms  p99/goal {:>5.2} (goal {} ms)",
+        samples.len(),
+        p50.as_secs_f64() * 1000.0,
+        p99.as_secs_f64() * 1000.0,
+        max.as_secs_f64() * 1000.0,
+        p99.as_secs_f64() / goal.as_secs_f64(),
+        goal.as_millis()
+    );
+}
+
+fn run() -> Result<()> {
+    let mut rounds = 100usize;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--rounds" => {
+                rounds = args
+                    .next()
+                    .and_then(|value| value.parse().ok())
+                    .ok_or("--rounds needs a number")?
+            }
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    let binary = verbatim_binary()?;
+    let data = std::env::temp_dir().join(format!("verbatim-latency-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let added = Command::new(&binary)
+        .arg("--data")
+        .arg(&data)
+        .args(["source", "add", "wire", "--push"])
+        .output()
+        .map_err(|error| error.to_string())?;
+    // The line after "Its token (shown once…):".
+    let printed = String::from_utf8_lossy(&added.stdout).into_owned();
+    let token = printed
+        .lines()
+        .skip_while(|line| !line.contains("Its token"))
+        .nth(1)
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let server = start(&binary, &data)?;
+    let probe = Probe {
+        client: reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|error| error.to_string())?,
+        base: server.base.clone(),
+        token,
+    };
+    println!(
+        "verbatim lifecycle latency, {rounds} rounds per path, one process on 127.0.0.1 ({} cores)",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+
+    // Push → live everywhere, then kill → gone everywhere.
+    let mut live = Vec::new();
+    let mut page_live = Vec::new();
+    let mut killed = Vec::new();
+    for round in 0..rounds {
+        let guid = format!("urn:probe:push:{round}");
+        let started = Instant::now();
+        let ids = probe.push(story(&guid, 1, "usable", None))?;
+        let id = ids.first().cloned().ok_or("the push accepted nothing")?;
+        let (status, page) = probe.get(&format!("/items/{id}"));
+        if status == 200 && page.contains(&format!("The text of {guid}")) {
+            page_live.push(started.elapsed());
+        }
+        live.push(probe.wait_until(&id, true, Duration::from_secs(10))? - started);
+        let started = Instant::now();
+        probe.push(story(&guid, 2, "canceled", None))?;
+        killed.push(probe.wait_until(&id, false, Duration::from_secs(10))? - started);
+    }
+
+    // Inbox drop (written under a temporary name, renamed into place) → kill gone everywhere.
+    let inbox = data.join("inbox").join("wire");
+    std::fs::create_dir_all(&inbox).map_err(|error| error.to_string())?;
+    let mut inbox_killed = Vec::new();
+    for round in 0..rounds.min(40) {
+        let guid = format!("urn:probe:inbox:{round}");
+        let ids = probe.push(story(&guid, 1, "usable", None))?;
+        let id = ids.first().cloned().ok_or("the push accepted nothing")?;
+        probe.wait_until(&id, true, Duration::from_secs(10))?;
+        let temporary = inbox.join(format!("kill-{round}.json.part"));
+        std::fs::write(&temporary, story(&guid, 2, "canceled", None))
+            .map_err(|error| error.to_string())?;
+        let started = Instant::now();
+        std::fs::rename(&temporary, inbox.join(format!("kill-{round}.json")))
+            .map_err(|error| error.to_string())?;
+        inbox_killed.push(probe.wait_until(&id, false, Duration::from_secs(10))? - started);
+    }
+
+    // Embargo: how late after its time the story is live everywhere; never visible before.
+    let mut lateness = Vec::new();
+    let mut early = 0;
+    for round in 0..rounds.min(40) {
+        let guid = format!("urn:probe:embargo:{round}");
+        let until = chrono::Utc::now() + chrono::Duration::milliseconds(700);
+        let until_instant = Instant::now() + Duration::from_millis(700);
+        let ids = probe.push(story(&guid, 1, "usable", Some(&until.to_rfc3339())))?;
+        let id = ids.first().cloned().ok_or("the push accepted nothing")?;
+        loop {
+            let visible = probe.everywhere(&id);
+            let now = Instant::now();
+            if visible.is_some_and(|visible| visible) || visible.is_none() {
+                if now < until_instant {
+                    early += 1;
+                }
+                if visible == Some(true) {
+                    lateness.push(now.saturating_duration_since(until_instant));
+                    break;
+                }
+            }
+            if now > until_instant + Duration::from_secs(10) {
+                return Err(format!("{id} was never released"));
+            }
+        }
+    }
+
+    println!();
+    report(
+        "push → page answers 200 with the text",
+        page_live,
+        Duration::from_millis(50),
+    );
+    report("push → live in every output", live, Duration::from_secs(1));
+    report(
+        "push kill → gone from every output",
+        killed,
+        Duration::from_secs(1),
+    );
+    report(
+        "inbox kill → gone from every output",
+        inbox_killed,
+        Duration::from_secs(1),
+    );
+    report(
+        "embargo time → live in every output",
+        lateness,
+        Duration::from_secs(1),
+    );
+    println!("outputs showing an embargoed story before its time: {early}");
+    println!(
+        "\n(each sample ends when one full poll of page, API item, API list, Atom, RSS and JSON Feed\n agrees, so every figure includes one poll round; the store is SQLite in {})",
+        data.display()
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&data);
+    Ok(())
+}
