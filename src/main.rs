@@ -158,6 +158,19 @@ enum SourceCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Stop polling a source (its stories stay published).
+    Pause { name: String },
+    /// Poll a paused source again.
+    Resume { name: String },
+    /// Forget a source: no more polling or pushes; its published stories stay.
+    Remove { name: String },
+    /// Fetch a polled source once and print what would be ingested; stores nothing.
+    Test {
+        name: String,
+        /// Allow fetching from loopback, private and link-local addresses.
+        #[arg(long)]
+        allow_private_networks: bool,
+    },
 }
 
 /// Bad usage or bad input: exit status 2.
@@ -1055,6 +1068,112 @@ async fn source_command(context: &Setup, command: SourceCommand) -> Result<ExitC
                     source.last_error.or(source.url).unwrap_or_default(),
                 );
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        SourceCommand::Pause { name }
+        | SourceCommand::Resume { name }
+        | SourceCommand::Remove { name }
+            if store.source(&name).await?.is_none() =>
+        {
+            Err(BadInput(format!("no source {name:?}")).into())
+        }
+        SourceCommand::Pause { name } => {
+            store.set_paused(&name, true).await?;
+            println!("{name}: paused; `verbatim source resume {name}` to poll it again");
+            Ok(ExitCode::SUCCESS)
+        }
+        SourceCommand::Resume { name } => {
+            store.set_paused(&name, false).await?;
+            println!("{name}: polling again");
+            Ok(ExitCode::SUCCESS)
+        }
+        SourceCommand::Remove { name } => {
+            store.remove_source(&name).await?;
+            println!("{name}: removed; its published stories stay");
+            Ok(ExitCode::SUCCESS)
+        }
+        SourceCommand::Test {
+            name,
+            allow_private_networks,
+        } => {
+            let Some(source) = store.source(&name).await? else {
+                return Err(BadInput(format!("no source {name:?}")).into());
+            };
+            let Some(url) = source.url.clone() else {
+                return Err(BadInput(format!(
+                    "{name} is a {} source: there is nothing to fetch",
+                    source.kind.as_str()
+                ))
+                .into());
+            };
+            let fetcher = context.fetcher(allow_private_networks)?;
+            let fetched = match fetcher.get(&url, &Validators::default()).await {
+                Ok(FetchOutcome::Fetched(fetched)) => fetched,
+                Ok(FetchOutcome::NotModified) => {
+                    println!("{name}: {url} answered 304 Not Modified");
+                    return Ok(ExitCode::SUCCESS);
+                }
+                Err(error) => {
+                    println!("{name}: {error}");
+                    return Ok(ExitCode::from(1));
+                }
+            };
+            let limits = verbatim_parse::Limits {
+                max_document_bytes: context.config.limits.max_document_bytes,
+                ..verbatim_parse::Limits::default()
+            };
+            let parsed = match verbatim_parse::parse(
+                verbatim_parse::Input {
+                    bytes: &fetched.body,
+                    content_type: fetched.content_type.as_deref(),
+                    origin: &fetched.final_url,
+                },
+                &limits,
+            ) {
+                Ok(parsed) => parsed,
+                Err(error) => {
+                    println!("{name}: {error}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let now = Utc::now();
+            let (mut new, mut known, mut held) = (0, 0, 0);
+            for mut draft in parsed.drafts {
+                draft.item.source = name.clone();
+                let normalized = verbatim_normalize::normalize(draft);
+                let verdict = verbatim_gate::gate(&normalized, now);
+                let id = verbatim_store::story_id(&name, &normalized.item.guid);
+                let exists = store.story(&id).await?.is_some();
+                if exists {
+                    known += 1
+                } else {
+                    new += 1
+                }
+                if verdict.is_held() {
+                    held += 1;
+                }
+                println!(
+                    "{} {:<8} {}{}",
+                    id,
+                    if exists { "known" } else { "new" },
+                    normalized.item.headline,
+                    if verdict.is_held() {
+                        format!("  [held: {}]", verdict.hold_reasons.join("; "))
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+            for error in &parsed.errors {
+                println!("error: {error}");
+            }
+            println!(
+                "{name}: HTTP {}, {} ({}), {} item(s): {new} new, {known} already stored, {held} would be held; nothing was stored",
+                fetched.status,
+                parsed.format.name(),
+                parsed.encoding,
+                new + known
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -333,7 +333,8 @@ impl PushSink for PushIngest {
             .source(source)
             .await
             .map_err(|error| IngestError::Internal(error.to_string()))?
-            .filter(|record| record.kind == SourceKind::Push)
+            // A paused push source takes nothing, like a paused polled one.
+            .filter(|record| record.kind == SourceKind::Push && !record.paused)
             .ok_or_else(|| IngestError::UnknownSource(source.to_string()))?;
         let expected = record.push_token_sha256.ok_or(IngestError::Unauthorized)?;
         let given = token

@@ -209,3 +209,82 @@ fn loopback_sources_are_refused_unless_allowed() {
     assert!(allowed.status.success(), "{}", stderr(&allowed));
     assert!(stdout(&allowed).contains("2 new"), "{}", stdout(&allowed));
 }
+
+#[test]
+fn a_source_is_tested_paused_resumed_and_removed() {
+    let feed = feed_server(std::fs::read(fixture("fidelity.atom")).unwrap_or_default());
+    let data = DataDir::new();
+    let added = data.run(&["source", "add", "local", &feed.url, "--every", "10s"]);
+    assert!(added.status.success(), "{}", stderr(&added));
+
+    // `test` fetches once and stores nothing.
+    let tested = data.run(&["source", "test", "local", "--allow-private-networks"]);
+    assert!(tested.status.success(), "{}", stderr(&tested));
+    let said = stdout(&tested);
+    assert!(
+        said.contains("2 item(s): 2 new, 0 already stored") && said.contains("nothing was stored"),
+        "{said}"
+    );
+    let refused = data.run(&["source", "test", "local"]);
+    assert!(
+        stdout(&refused).contains("refused to connect"),
+        "the SSRF guard applies"
+    );
+    let audit = data.run(&["audit", "--json"]);
+    assert!(
+        stdout(&audit).contains("\"checked\":0"),
+        "{}",
+        stdout(&audit)
+    );
+
+    // Paused: never fetched.
+    let paused = data.run(&["source", "pause", "local"]);
+    assert!(paused.status.success(), "{}", stderr(&paused));
+    let pushed = data.run(&["source", "add", "wire", "--push"]);
+    let token = stdout(&pushed)
+        .lines()
+        .nth(1)
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    assert!(data.run(&["source", "pause", "wire"]).status.success());
+    let server = data.serve(&["--allow-private-networks"]);
+    let requests_before = feed.requests.load(Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(
+        feed.requests.load(Ordering::SeqCst),
+        requests_before,
+        "a paused source is not polled"
+    );
+    let push = |token: &str| {
+        util::client()
+            .post(server.url("/api/v1/push/wire"))
+            .bearer_auth(token)
+            .body(std::fs::read(fixture("fidelity.rss")).unwrap_or_default())
+            .send()
+            .map(|response| response.status().as_u16())
+            .unwrap_or_default()
+    };
+    assert_eq!(push(&token), 401, "a paused push source takes nothing");
+
+    // Resumed: polled and pushed again.
+    assert!(data.run(&["source", "resume", "local"]).status.success());
+    assert!(data.run(&["source", "resume", "wire"]).status.success());
+    wait_for("the resumed poll", Duration::from_secs(10), || {
+        (headlines(&server).len() >= 2).then_some(())
+    });
+    assert_eq!(push(&token), 202);
+
+    // Removed: gone from the list, pushes refused, its stories stay.
+    let published = headlines(&server).len();
+    assert!(data.run(&["source", "remove", "wire"]).status.success());
+    assert_eq!(push(&token), 401);
+    let list = data.run(&["source", "list", "--json"]);
+    let sources: serde_json::Value = serde_json::from_str(&stdout(&list)).unwrap_or_default();
+    assert_eq!(sources.as_array().map(Vec::len), Some(1));
+    assert_eq!(headlines(&server).len(), published);
+    assert_eq!(
+        data.run(&["source", "remove", "nosuch"]).status.code(),
+        Some(2)
+    );
+}

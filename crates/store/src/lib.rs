@@ -225,6 +225,11 @@ pub trait Store: Send + Sync {
     async fn upsert_source(&self, source: &NewSource, now: DateTime<Utc>)
     -> Result<(), StoreError>;
     async fn sources(&self) -> Result<Vec<Source>, StoreError>;
+    /// Stops (`true`) or restarts polling a source; `false` when there is no such source.
+    async fn set_paused(&self, name: &str, paused: bool) -> Result<bool, StoreError>;
+    /// Forgets a source (its published stories stay; they were the agency's copy when
+    /// published); `false` when there is no such source.
+    async fn remove_source(&self, name: &str) -> Result<bool, StoreError>;
     async fn source(&self, name: &str) -> Result<Option<Source>, StoreError>;
     async fn record_fetch(&self, name: &str, record: &FetchRecord) -> Result<(), StoreError>;
 

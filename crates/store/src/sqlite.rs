@@ -297,6 +297,25 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn set_paused(&self, name: &str, paused: bool) -> Result<bool, StoreError> {
+        let changed = sqlx::query("UPDATE sources SET paused = ? WHERE name = ?")
+            .bind(i64::from(paused))
+            .bind(name)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(changed == 1)
+    }
+
+    async fn remove_source(&self, name: &str) -> Result<bool, StoreError> {
+        let removed = sqlx::query("DELETE FROM sources WHERE name = ?")
+            .bind(name)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(removed == 1)
+    }
+
     async fn sources(&self) -> Result<Vec<Source>, StoreError> {
         let rows = sqlx::query("SELECT * FROM sources ORDER BY name")
             .fetch_all(&self.pool)
