@@ -304,12 +304,14 @@ fn move_out_of_inbox(
             .unwrap_or_default();
         target.set_file_name(format!("{stamp}-{name}"));
     }
-    std::fs::rename(path, &target)?;
+    // The note first, then the file: a crash in between leaves the file in the inbox, read again
+    // (and the note rewritten) on the next start, never a file in done/ or failed/ without it.
     if let Some(error) = error {
-        let mut error_path = target.into_os_string();
+        let mut error_path = target.clone().into_os_string();
         error_path.push(".error");
         std::fs::write(error_path, format!("{error}\n"))?;
     }
+    std::fs::rename(path, &target)?;
     Ok(())
 }
 
