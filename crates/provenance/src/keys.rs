@@ -98,18 +98,13 @@ impl KeyRing {
         let public = PublicKey::of(&signing, now);
         let secret_path = dir.join(format!("site-{}.key", public.key_id));
         write_private(&secret_path, &hex::encode(seed))?;
-        let public_path = dir.join(format!("site-{}.pub", public.key_id));
-        write_file(
-            &public_path,
+        // Each file appears whole (written aside, then renamed), `current` last: a crash at any
+        // point leaves the previous key in charge and no half-written file that `load` reads.
+        write_atomically(
+            &dir.join(format!("site-{}.pub", public.key_id)),
             &format!("{} {}\n", hex::encode(public.key.as_bytes()), now),
         )?;
-        // `current` last, replaced atomically: a crash leaves the previous key in charge.
-        let temporary = dir.join("current.tmp");
-        write_file(&temporary, &public.key_id)?;
-        std::fs::rename(&temporary, dir.join("current")).map_err(|source| KeyError::Io {
-            path: dir.join("current"),
-            source,
-        })
+        write_atomically(&dir.join("current"), &public.key_id)
     }
 
     fn load(dir: &Path) -> Result<KeyRing, KeyError> {
@@ -179,11 +174,16 @@ fn read(path: &Path) -> Result<String, KeyError> {
     })
 }
 
-fn write_file(path: &Path, contents: &str) -> Result<(), KeyError> {
-    std::fs::write(path, contents).map_err(|source| KeyError::Io {
+/// Writes `contents` beside `path` and renames it into place.
+fn write_atomically(path: &Path, contents: &str) -> Result<(), KeyError> {
+    let io = |source| KeyError::Io {
         path: path.to_path_buf(),
         source,
-    })
+    };
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".tmp");
+    std::fs::write(&temporary, contents).map_err(io)?;
+    std::fs::rename(&temporary, path).map_err(io)
 }
 
 /// Writes a secret readable by its owner only (0600 from the start, never wider).
@@ -209,6 +209,32 @@ fn write_private(path: &Path, contents: &str) -> Result<(), KeyError> {
 mod tests {
     use super::*;
     use crate::{FORMAT, ProvenanceRecord};
+
+    #[test]
+    fn a_crash_while_making_a_key_does_not_stop_the_next_start() -> Result<(), KeyError> {
+        let dir = tempfile::tempdir().map_err(|source| KeyError::Io {
+            path: PathBuf::new(),
+            source,
+        })?;
+        let keys = dir.path().join("keys");
+        std::fs::create_dir_all(&keys).map_err(|source| KeyError::Io {
+            path: keys.clone(),
+            source,
+        })?;
+        // What a kill leaves mid-way: a secret, a half-written public key aside, no `current`.
+        for (name, contents) in [
+            ("site-0000000000000000.key", "00"),
+            ("site-0000000000000000.pub.tmp", ""),
+        ] {
+            std::fs::write(keys.join(name), contents).map_err(|source| KeyError::Io {
+                path: keys.join(name),
+                source,
+            })?;
+        }
+        let ring = KeyRing::open(&keys, "2026-01-01T00:00:00Z")?;
+        assert_eq!(ring.public_keys().len(), 1);
+        Ok(())
+    }
 
     #[test]
     fn a_key_is_made_once_kept_private_and_rotation_keeps_old_keys() -> Result<(), KeyError> {
