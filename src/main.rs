@@ -113,6 +113,9 @@ enum Command {
     /// The site's signing keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Make a new admin token (for GET /api/v1/sources) and print it once; the old one stops
+    /// working.
+    AdminToken,
 }
 
 #[derive(Debug, Subcommand)]
@@ -356,6 +359,21 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Audit { json } => audit_command(&context, json).await,
         Command::Headline(command) => headline_command(&context, command).await,
         Command::Key(command) => key_command(&context, command),
+        Command::AdminToken => {
+            let store = context.open_store().await?;
+            let token = new_token();
+            store
+                .set_setting(
+                    verbatim_publish::ADMIN_TOKEN_SETTING,
+                    &verbatim_item::sha256_hex(token.as_bytes()),
+                )
+                .await?;
+            println!(
+                "A new admin token (shown once, keep it secret; the previous one no longer works):"
+            );
+            println!("{token}");
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

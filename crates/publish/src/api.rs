@@ -126,6 +126,69 @@ pub async fn list(
     with_etag(&headers, StatusCode::OK, JSON, body.to_string())
 }
 
+/// The setting that holds the SHA-256 of the admin token (`verbatim admin-token`).
+pub const ADMIN_TOKEN_SETTING: &str = "admin_token_sha256";
+
+/// Whether the request carries the admin token. Hashes are compared, so the comparison's time
+/// says nothing about the token.
+async fn is_admin(state: &AppState, headers: &HeaderMap) -> Result<bool, Response> {
+    let expected = match state.store.setting(ADMIN_TOKEN_SETTING).await {
+        Ok(expected) => expected,
+        Err(error) => return Err(internal_error(error)),
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(|token| verbatim_item::sha256_hex(token.trim().as_bytes()));
+    Ok(matches!((expected, given), (Some(expected), Some(given)) if expected == given))
+}
+
+/// `GET /api/v1/sources` (admin token): every source with its health and items per day.
+pub async fn sources(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    match is_admin(&state, &headers).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                axum::Json(
+                    json!({ "error": "the admin token is required (verbatim admin-token)" }),
+                ),
+            )
+                .into_response();
+        }
+        Err(response) => return response,
+    }
+    let since = chrono::Utc::now() - chrono::Duration::hours(24);
+    let (sources, activity) = match (
+        state.store.sources().await,
+        state.store.items_since(since).await,
+    ) {
+        (Ok(sources), Ok(activity)) => (sources, activity),
+        (Err(error), _) | (_, Err(error)) => return internal_error(error),
+    };
+    let sources: Vec<serde_json::Value> = sources
+        .iter()
+        .map(|source| {
+            let mut value = serde_json::to_value(source).unwrap_or_else(|_| json!({}));
+            if let Some(map) = value.as_object_mut() {
+                map.insert(
+                    "items_last_24h".into(),
+                    json!(activity.get(&source.name).copied().unwrap_or(0)),
+                );
+            }
+            value
+        })
+        .collect();
+    with_etag(
+        &headers,
+        StatusCode::OK,
+        JSON,
+        json!({ "sources": sources }).to_string(),
+    )
+}
+
 /// `/.well-known/verbatim-keys.json`: every public key the site has signed with.
 pub async fn keys(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let keys: Vec<serde_json::Value> = state

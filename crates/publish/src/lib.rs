@@ -9,7 +9,7 @@ mod http;
 mod site;
 mod view;
 
-pub use api::{IngestError, PushReceipt, PushSink};
+pub use api::{ADMIN_TOKEN_SETTING, IngestError, PushReceipt, PushSink};
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -99,6 +99,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/items", get(api::list))
         .route("/api/v1/items/{id}", get(api::one))
         .route("/api/v1/push/{source}", post(api::push))
+        .route("/api/v1/sources", get(api::sources))
         .route("/healthz", get(api::health))
         .route("/metrics", get(api::metrics))
         .fallback(site::not_found)

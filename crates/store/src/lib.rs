@@ -230,6 +230,13 @@ pub trait Store: Send + Sync {
     /// Forgets a source (its published stories stay; they were the agency's copy when
     /// published); `false` when there is no such source.
     async fn remove_source(&self, name: &str) -> Result<bool, StoreError>;
+    /// Versions received per source since `since` (the "items per day" of source health).
+    async fn items_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<std::collections::HashMap<String, i64>, StoreError>;
+    async fn setting(&self, key: &str) -> Result<Option<String>, StoreError>;
+    async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError>;
     async fn source(&self, name: &str) -> Result<Option<Source>, StoreError>;
     async fn record_fetch(&self, name: &str, record: &FetchRecord) -> Result<(), StoreError>;
 

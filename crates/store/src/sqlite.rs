@@ -297,6 +297,43 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn items_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<std::collections::HashMap<String, i64>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT s.source AS source, COUNT(*) AS items FROM versions v \
+             JOIN stories s ON s.id = v.story_id WHERE v.received_at >= ? GROUP BY s.source",
+        )
+        .bind(format_time(since))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("source")?, row.try_get("items")?)))
+            .collect()
+    }
+
+    async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES (?, ?) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     async fn set_paused(&self, name: &str, paused: bool) -> Result<bool, StoreError> {
         let changed = sqlx::query("UPDATE sources SET paused = ? WHERE name = ?")
             .bind(i64::from(paused))
