@@ -287,4 +287,43 @@ fn a_source_is_tested_paused_resumed_and_removed() {
         data.run(&["source", "remove", "nosuch"]).status.code(),
         Some(2)
     );
+
+    // Source health over HTTP needs the admin token; push tokens never appear.
+    let sources = |token: Option<&str>| {
+        let mut request = util::client().get(server.url("/api/v1/sources"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().unwrap_or_else(|error| panic!("{error}"));
+        (
+            response.status().as_u16(),
+            response.text().unwrap_or_default(),
+        )
+    };
+    assert_eq!(sources(None).0, 401);
+    assert_eq!(
+        sources(Some(&token)).0,
+        401,
+        "a push token is not the admin token"
+    );
+    let issued = data.run(&["admin-token"]);
+    let admin = stdout(&issued)
+        .lines()
+        .nth(1)
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let (status, body) = sources(Some(&admin));
+    assert_eq!(status, 200, "{body}");
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    assert_eq!(body["sources"][0]["name"], "local");
+    assert_eq!(body["sources"][0]["items_last_24h"], 2);
+    assert!(body["sources"][0].get("push_token_sha256").is_none());
+    let reissued = data.run(&["admin-token"]);
+    assert!(reissued.status.success());
+    assert_eq!(
+        sources(Some(&admin)).0,
+        401,
+        "a new token replaces the old one"
+    );
 }
