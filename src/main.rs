@@ -167,6 +167,13 @@ enum SourceCommand {
     Resume { name: String },
     /// Forget a source: no more polling or pushes; its published stories stay.
     Remove { name: String },
+    /// Make (or with --off remove) the shared secret that lets a push source sign its pushes
+    /// with HMAC-SHA256 instead of sending its token; prints it once.
+    Hmac {
+        name: String,
+        #[arg(long)]
+        off: bool,
+    },
     /// Fetch a polled source once and print what would be ingested; stores nothing.
     Test {
         name: String,
@@ -1094,6 +1101,32 @@ async fn source_command(context: &Setup, command: SourceCommand) -> Result<ExitC
             if store.source(&name).await?.is_none() =>
         {
             Err(BadInput(format!("no source {name:?}")).into())
+        }
+        SourceCommand::Hmac { name, off } => {
+            let source = store
+                .source(&name)
+                .await?
+                .filter(|source| source.kind == SourceKind::Push)
+                .ok_or_else(|| BadInput(format!("no push source {name:?}")))?;
+            if off {
+                store.set_push_hmac_secret(&source.name, None).await?;
+                println!(
+                    "{name}: HMAC-signed pushes are no longer accepted; the token still works"
+                );
+            } else {
+                let secret = new_token();
+                store
+                    .set_push_hmac_secret(&source.name, Some(&secret))
+                    .await?;
+                println!(
+                    "HMAC secret for {name} (shown once, keep it secret; it replaces any earlier one):"
+                );
+                println!("{secret}");
+                println!(
+                    "Sign each push: X-Verbatim-Signature: sha256=HEX, HEX = HMAC-SHA256(secret, body)"
+                );
+            }
+            Ok(ExitCode::SUCCESS)
         }
         SourceCommand::Pause { name } => {
             store.set_paused(&name, true).await?;

@@ -327,3 +327,62 @@ fn a_source_is_tested_paused_resumed_and_removed() {
         "a new token replaces the old one"
     );
 }
+
+#[test]
+fn a_push_may_be_signed_with_hmac_instead_of_the_token() {
+    use hmac::Mac;
+    let data = DataDir::new();
+    assert!(
+        data.run(&["source", "add", "wire", "--push"])
+            .status
+            .success()
+    );
+    let server = data.serve(&[]);
+    let body = std::fs::read(fixture("fidelity.atom")).unwrap_or_default();
+    let sign = |secret: &str, body: &[u8]| {
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
+            .unwrap_or_else(|error| panic!("{error}"));
+        mac.update(body);
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    };
+    let push = |header: &str, signature: &str| {
+        client()
+            .post(server.url("/api/v1/push/wire"))
+            .header(header, signature)
+            .body(body.clone())
+            .send()
+            .map(|response| response.status().as_u16())
+            .unwrap_or_default()
+    };
+    // Before the operator makes a secret, no signature is accepted.
+    assert_eq!(push("X-Verbatim-Signature", &sign("guess", &body)), 401);
+
+    let made = data.run(&["source", "hmac", "wire"]);
+    assert!(made.status.success(), "{}", stderr(&made));
+    let secret = stdout(&made)
+        .lines()
+        .nth(1)
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    assert_eq!(secret.len(), 64);
+    assert_eq!(
+        push("X-Verbatim-Signature", &sign("wrong secret", &body)),
+        401
+    );
+    assert_eq!(
+        push("X-Verbatim-Signature", &sign(&secret, b"other bytes")),
+        401
+    );
+    assert_eq!(push("X-Verbatim-Signature", "sha256=not-hex"), 401);
+    assert_eq!(push("X-Verbatim-Signature", &sign(&secret, &body)), 202);
+    assert_eq!(push("X-Hub-Signature-256", &sign(&secret, &body)), 202);
+
+    let off = data.run(&["source", "hmac", "wire", "--off"]);
+    assert!(off.status.success());
+    assert_eq!(push("X-Verbatim-Signature", &sign(&secret, &body)), 401);
+    assert_eq!(
+        data.run(&["source", "hmac", "nosuch"]).status.code(),
+        Some(2)
+    );
+}

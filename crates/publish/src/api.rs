@@ -388,14 +388,21 @@ pub enum IngestError {
 /// The ingest pipeline as the push endpoint sees it (implemented by the binary).
 #[async_trait]
 pub trait PushSink: Send + Sync {
+    /// `token` is the bearer token; `signature` the hex HMAC-SHA256 of the body (without its
+    /// `sha256=` prefix). Either one must be valid.
     async fn push(
         &self,
         source: &str,
         token: Option<&str>,
+        signature: Option<&str>,
         content_type: Option<&str>,
         body: Bytes,
     ) -> Result<PushReceipt, IngestError>;
 }
+
+/// The headers a signed push may carry: Verbatim's own, or the one WebSub hubs and many webhook
+/// senders use.
+pub const SIGNATURE_HEADERS: [&str; 2] = ["x-verbatim-signature", "x-hub-signature-256"];
 
 pub async fn push(
     State(state): State<AppState>,
@@ -411,15 +418,20 @@ pub async fn push(
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
         .map(str::trim);
+    let signature = SIGNATURE_HEADERS
+        .iter()
+        .find_map(|name| headers.get(*name))
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().strip_prefix("sha256="));
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok());
-    match sink.push(&source, token, content_type, body).await {
+    match sink.push(&source, token, signature, content_type, body).await {
         Ok(receipt) => (StatusCode::ACCEPTED, axum::Json(receipt)).into_response(),
         Err(IngestError::Unauthorized) => (
             StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, "Bearer")],
-            axum::Json(json!({ "error": "a valid bearer token for this source is required" })),
+            axum::Json(json!({ "error": "a valid bearer token or HMAC signature for this source is required" })),
         )
             .into_response(),
         Err(IngestError::UnknownSource(name)) => {
@@ -427,7 +439,7 @@ pub async fn push(
             let _ = name;
             (
                 StatusCode::UNAUTHORIZED,
-                axum::Json(json!({ "error": "a valid bearer token for this source is required" })),
+                axum::Json(json!({ "error": "a valid bearer token or HMAC signature for this source is required" })),
             )
                 .into_response()
         }

@@ -62,6 +62,9 @@ pub struct Source {
     pub paused: bool,
     #[serde(skip)]
     pub push_token_sha256: Option<String>,
+    /// The shared secret for HMAC-signed pushes, when the operator made one.
+    #[serde(skip)]
+    pub push_hmac_secret: Option<String>,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
     pub last_attempt: Option<DateTime<Utc>>,
@@ -230,6 +233,12 @@ pub trait Store: Send + Sync {
     /// Forgets a source (its published stories stay; they were the agency's copy when
     /// published); `false` when there is no such source.
     async fn remove_source(&self, name: &str) -> Result<bool, StoreError>;
+    /// Sets or removes a push source's HMAC secret; `false` when there is no such source.
+    async fn set_push_hmac_secret(
+        &self,
+        name: &str,
+        secret: Option<&str>,
+    ) -> Result<bool, StoreError>;
     /// Versions received per source since `since` (the "items per day" of source health).
     async fn items_since(
         &self,

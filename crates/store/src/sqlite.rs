@@ -111,6 +111,7 @@ fn source_from_row(row: &SqliteRow) -> Result<Source, StoreError> {
         notice: row.try_get("notice")?,
         paused: row.try_get::<i64, _>("paused")? != 0,
         push_token_sha256: row.try_get("push_token_sha256")?,
+        push_hmac_secret: row.try_get("push_hmac_secret")?,
         etag: row.try_get("etag")?,
         last_modified: row.try_get("last_modified")?,
         last_attempt: time_opt(row, "last_attempt")?,
@@ -337,6 +338,20 @@ impl Store for SqliteStore {
     async fn set_paused(&self, name: &str, paused: bool) -> Result<bool, StoreError> {
         let changed = sqlx::query("UPDATE sources SET paused = ? WHERE name = ?")
             .bind(i64::from(paused))
+            .bind(name)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(changed == 1)
+    }
+
+    async fn set_push_hmac_secret(
+        &self,
+        name: &str,
+        secret: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let changed = sqlx::query("UPDATE sources SET push_hmac_secret = ? WHERE name = ?")
+            .bind(secret)
             .bind(name)
             .execute(&self.pool)
             .await?
