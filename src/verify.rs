@@ -133,7 +133,11 @@ pub async fn check_story(pipeline: &Pipeline, story: &StoryRecord) -> Result<Fin
     let raw = pipeline.store.raw(&record.raw_sha256).await?;
     let received = Received {
         source: record.source.clone(),
-        origin: record.origin.clone(),
+        // The origin as received (the record's may have credentials redacted): relative links
+        // resolve against it exactly as they did.
+        origin: raw
+            .as_ref()
+            .map_or_else(|| record.origin.clone(), |raw| raw.origin.clone()),
         bytes,
         content_type: raw.as_ref().and_then(|raw| raw.content_type.clone()),
         http_status: record.http_status,
