@@ -21,6 +21,8 @@ use verbatim_store::{FetchRecord, SourceKind};
 const FETCH_CONCURRENCY: usize = 8;
 /// The longest wait after repeated errors.
 const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+/// The longest `Retry-After` believed.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 /// Polls due sources for ever.
 pub async fn poll_loop(pipeline: Pipeline, fetcher: Fetcher) {
@@ -82,6 +84,7 @@ pub async fn poll_one(pipeline: &Pipeline, fetcher: &Fetcher, source: &verbatim_
         at: started,
         ..FetchRecord::default()
     };
+    let mut retry_after: Option<Duration> = None;
     match fetcher.get(&url, &validators).await {
         Ok(FetchOutcome::NotModified) => record.status = Some(304),
         Ok(FetchOutcome::Fetched(fetched)) => {
@@ -111,15 +114,25 @@ pub async fn poll_one(pipeline: &Pipeline, fetcher: &Fetcher, source: &verbatim_
             }
         }
         Err(error) => {
-            if let verbatim_fetch::FetchError::Status { status, .. } = &error {
+            if let verbatim_fetch::FetchError::Status {
+                status,
+                retry_after: wait,
+                ..
+            } = &error
+            {
                 record.status = Some(i64::from(*status));
+                retry_after = *wait;
             }
             record.error = Some(error.to_string());
         }
     }
     let delay = if record.error.is_some() {
         let failures = source.consecutive_errors.clamp(0, 10) as u32 + 1;
-        (interval.min(Duration::from_secs(60)) * 2u32.pow(failures.min(10))).min(MAX_BACKOFF)
+        let backoff =
+            (interval.min(Duration::from_secs(60)) * 2u32.pow(failures.min(10))).min(MAX_BACKOFF);
+        // A server that says when to come back is believed, up to a day, never sooner than
+        // the backoff.
+        retry_after.map_or(backoff, |wait| wait.min(MAX_RETRY_AFTER).max(backoff))
     } else {
         interval + Duration::from_secs_f64(jitter)
     };

@@ -386,3 +386,47 @@ fn a_push_may_be_signed_with_hmac_instead_of_the_token() {
         Some(2)
     );
 }
+
+#[test]
+fn a_server_saying_retry_after_is_believed() {
+    // Answers every request 503 with Retry-After: 2 hours.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|error| panic!("{error}"));
+    let url = format!(
+        "http://{}/feed.xml",
+        listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default()
+    );
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(20) {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 2048];
+            let _ = std::io::Read::read(&mut stream, &mut request);
+            let _ = stream.write_all(
+                b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 7200\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    let data = DataDir::new();
+    assert!(
+        data.run(&["source", "add", "busy", &url, "--every", "10s"])
+            .status
+            .success()
+    );
+    let _server = data.serve(&["--allow-private-networks"]);
+    let source = wait_for("the failed fetch", Duration::from_secs(10), || {
+        let list = data.run(&["source", "list", "--json"]);
+        let sources: serde_json::Value = serde_json::from_str(&stdout(&list)).ok()?;
+        (sources[0]["last_status"] == 503).then(|| sources[0].clone())
+    });
+    let time = |key: &str| {
+        chrono::DateTime::parse_from_rfc3339(source[key].as_str().unwrap_or_default())
+            .unwrap_or_else(|error| panic!("{key}: {error} in {source}"))
+    };
+    let wait = time("next_due") - time("last_attempt");
+    assert!(
+        (7190..=7210).contains(&wait.num_seconds()),
+        "next try in {wait}, not the two hours the server asked for"
+    );
+}

@@ -48,7 +48,12 @@ pub enum FetchError {
     )]
     Refused { url: String, address: String },
     #[error("{url}: HTTP status {status}")]
-    Status { url: String, status: u16 },
+    Status {
+        url: String,
+        status: u16,
+        /// The server's `Retry-After`, when it sent one (seconds or an HTTP date).
+        retry_after: Option<Duration>,
+    },
     #[error("{url}: the response is larger than the limit of {limit} bytes")]
     TooLarge { url: String, limit: usize },
     #[error("{url}: timed out")]
@@ -81,6 +86,19 @@ pub enum FetchOutcome {
     /// 304: nothing changed since the validators were issued.
     NotModified,
     Fetched(Fetched),
+}
+
+/// A `Retry-After` value: delay-seconds, or an HTTP date (RFC 9110 §10.2.3), as a wait from now.
+pub fn retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 /// The one HTTP client.
@@ -169,9 +187,15 @@ impl Fetcher {
             return Ok(FetchOutcome::NotModified);
         }
         if !status.is_success() {
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|value| value.to_str().ok())
+                .and_then(retry_after);
             return Err(FetchError::Status {
                 url: url.to_string(),
                 status: status.as_u16(),
+                retry_after,
             });
         }
         let header = |name: reqwest::header::HeaderName| {
@@ -251,5 +275,23 @@ impl Fetcher {
             url: url.to_string(),
             reason,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_is_read_as_seconds_or_a_date() {
+        assert_eq!(retry_after("120"), Some(Duration::from_secs(120)));
+        assert_eq!(
+            retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        let later =
+            httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(3600));
+        assert!(retry_after(&later).is_some_and(|wait| wait > Duration::from_secs(3500)));
+        assert_eq!(retry_after("soon"), None);
     }
 }
