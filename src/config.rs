@@ -143,6 +143,8 @@ pub struct SourceSection {
     #[serde(default = "default_every", with = "humantime_serde_compat")]
     pub every: Duration,
     pub notice: Option<String>,
+    /// `basic:USER:PASSWORD`, `bearer:TOKEN` or `header:NAME:VALUE`.
+    pub auth: Option<String>,
 }
 
 pub fn default_every() -> Duration {

@@ -155,6 +155,10 @@ enum SourceCommand {
         /// The notice line under this source's stories (a template).
         #[arg(long, value_name = "TEXT")]
         notice: Option<String>,
+        /// How to authenticate when polling: basic:USER:PASSWORD, bearer:TOKEN or
+        /// header:NAME:VALUE (stored, never shown).
+        #[arg(long, value_name = "SPEC", conflicts_with = "push")]
+        auth: Option<String>,
     },
     /// List sources with their health and last error.
     List {
@@ -668,6 +672,7 @@ async fn serve(
                     every_seconds: source.every.as_secs() as i64,
                     notice: source.notice.clone(),
                     push_token_sha256: None,
+                    auth: source.auth.clone(),
                 },
                 now,
             )
@@ -728,6 +733,7 @@ pub(crate) async fn ensure_source(
                 every_seconds: 300,
                 notice: None,
                 push_token_sha256: None,
+                auth: None,
             },
             Utc::now(),
         )
@@ -1002,8 +1008,13 @@ async fn source_command(context: &Setup, command: SourceCommand) -> Result<ExitC
             every,
             push,
             notice,
+            auth,
         } => {
             validate_source_name(&name).map_err(BadInput)?;
+            if let Some(spec) = &auth {
+                verbatim_fetch::Credentials::parse(spec)
+                    .map_err(|error| BadInput(format!("--auth: {error}")))?;
+            }
             let every = humantime::parse_duration(&every)
                 .map_err(|error| BadInput(format!("--every {every:?}: {error}")))?;
             if every < Duration::from_secs(10) {
@@ -1037,6 +1048,7 @@ async fn source_command(context: &Setup, command: SourceCommand) -> Result<ExitC
                         push_token_sha256: token
                             .as_deref()
                             .map(|token| verbatim_item::sha256_hex(token.as_bytes())),
+                        auth,
                     },
                     Utc::now(),
                 )
@@ -1061,7 +1073,16 @@ async fn source_command(context: &Setup, command: SourceCommand) -> Result<ExitC
             Ok(ExitCode::SUCCESS)
         }
         SourceCommand::List { json } => {
-            let sources = store.sources().await?;
+            // URLs are shown without credentials (user info, API keys in the query).
+            let sources: Vec<verbatim_store::Source> = store
+                .sources()
+                .await?
+                .into_iter()
+                .map(|mut source| {
+                    source.url = source.url.map(|url| verbatim_item::redact_url(&url));
+                    source
+                })
+                .collect();
             if json {
                 println!("{}", serde_json::to_string_pretty(&sources)?);
                 return Ok(ExitCode::SUCCESS);
@@ -1158,7 +1179,16 @@ async fn source_command(context: &Setup, command: SourceCommand) -> Result<ExitC
                 .into());
             };
             let fetcher = context.fetcher(allow_private_networks)?;
-            let fetched = match fetcher.get(&url, &Validators::default()).await {
+            let credentials = source
+                .auth
+                .as_deref()
+                .map(verbatim_fetch::Credentials::parse)
+                .transpose()
+                .map_err(|error| BadInput(format!("{name}: auth: {error}")))?;
+            let fetched = match fetcher
+                .get_with(&url, &Validators::default(), credentials.as_ref())
+                .await
+            {
                 Ok(FetchOutcome::Fetched(fetched)) => fetched,
                 Ok(FetchOutcome::NotModified) => {
                     println!("{name}: {url} answered 304 Not Modified");

@@ -93,40 +93,6 @@ pub struct Pipeline {
     pub keys: Arc<KeyRing>,
 }
 
-/// Query parameters whose values are credentials, by name (case-insensitive substrings).
-const SECRET_PARAMETERS: [&str; 7] = ["key", "token", "secret", "auth", "pass", "sig", "session"];
-
-/// The origin as a provenance record shows it to anyone: a URL without its user name and
-/// password, and with credential-like query values replaced by `REDACTED`. Other origins (inbox
-/// files, `push:SOURCE`) are kept as they are.
-pub fn public_origin(origin: &str) -> String {
-    let Ok(mut url) = url::Url::parse(origin) else {
-        return origin.to_string();
-    };
-    if !matches!(url.scheme(), "http" | "https") {
-        return origin.to_string();
-    }
-    let _ = url.set_username("");
-    let _ = url.set_password(None);
-    if url.query().is_some() {
-        let pairs: Vec<(String, String)> = url
-            .query_pairs()
-            .map(|(name, value)| {
-                let lower = name.to_ascii_lowercase();
-                let secret = SECRET_PARAMETERS.iter().any(|word| lower.contains(word));
-                let value = if secret {
-                    "REDACTED".to_string()
-                } else {
-                    value.into_owned()
-                };
-                (name.into_owned(), value)
-            })
-            .collect();
-        url.query_pairs_mut().clear().extend_pairs(pairs);
-    }
-    url.to_string()
-}
-
 /// The signed record of where `item` came from (see `verbatim_provenance`).
 pub fn provenance_of(
     item: &verbatim_item::Item,
@@ -140,7 +106,7 @@ pub fn provenance_of(
         source: item.source.clone(),
         guid: item.guid.clone(),
         agency_version: item.version,
-        origin: public_origin(&received.origin),
+        origin: verbatim_fetch::redact_url(&received.origin),
         received_at: verbatim_store::format_time(received.received_at),
         http_status: received.http_status,
         etag: received.etag.clone(),
@@ -299,27 +265,5 @@ impl Pipeline {
             tracing::info!(origin = %report.origin, items = report.items.len(), "recovered a pending payload");
         }
         Ok(count)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::public_origin;
-
-    #[test]
-    fn credentials_never_reach_a_public_record() {
-        assert_eq!(
-            public_origin("https://user:pw@wire.test/feed.xml?apikey=abc123&lang=en&Token=t"),
-            "https://wire.test/feed.xml?apikey=REDACTED&lang=en&Token=REDACTED"
-        );
-        assert_eq!(
-            public_origin("https://wire.test/feed.xml"),
-            "https://wire.test/feed.xml"
-        );
-        assert_eq!(public_origin("push:wire"), "push:wire");
-        assert_eq!(
-            public_origin("/srv/inbox/wire/a.xml"),
-            "/srv/inbox/wire/a.xml"
-        );
     }
 }

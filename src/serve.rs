@@ -85,7 +85,23 @@ pub async fn poll_one(pipeline: &Pipeline, fetcher: &Fetcher, source: &verbatim_
         ..FetchRecord::default()
     };
     let mut retry_after: Option<Duration> = None;
-    match fetcher.get(&url, &validators).await {
+    let outcome = match source
+        .auth
+        .as_deref()
+        .map(verbatim_fetch::Credentials::parse)
+        .transpose()
+    {
+        Ok(credentials) => {
+            fetcher
+                .get_with(&url, &validators, credentials.as_ref())
+                .await
+        }
+        Err(reason) => Err(verbatim_fetch::FetchError::BadCredentials {
+            url: verbatim_fetch::redact_url(&url),
+            reason,
+        }),
+    };
+    match outcome {
         Ok(FetchOutcome::NotModified) => record.status = Some(304),
         Ok(FetchOutcome::Fetched(fetched)) => {
             record.status = Some(i64::from(fetched.status));

@@ -430,3 +430,108 @@ fn a_server_saying_retry_after_is_believed() {
         "next try in {wait}, not the two hours the server asked for"
     );
 }
+
+#[test]
+fn sources_authenticate_and_their_secrets_are_never_shown() {
+    // Serves the feed only to requests that carry one of the three credentials.
+    let body = std::fs::read(fixture("fidelity.atom")).unwrap_or_default();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|error| panic!("{error}"));
+    let base = format!(
+        "http://{}",
+        listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default()
+    );
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(100) {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader =
+                BufReader::new(stream.try_clone().unwrap_or_else(|error| panic!("{error}")));
+            let mut head = String::new();
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+                head.push_str(&line.to_ascii_lowercase());
+                line.clear();
+            }
+            // "agency:pa55" in base64, a bearer token, or an API key header.
+            let allowed = head.contains("authorization: basic ywdlbmn5onbhntu=")
+                || head.contains("authorization: bearer t0ken")
+                || head.contains("x-api-key: k3y");
+            if allowed {
+                let _ = stream.write_all(
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/atom+xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    )
+                    .as_bytes(),
+                );
+                let _ = stream.write_all(&body);
+            } else {
+                let _ = stream.write_all(
+                    b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+            }
+        }
+    });
+    let data = DataDir::new();
+    for (name, auth) in [
+        ("basic", "basic:agency:pa55"),
+        ("bearer", "bearer:t0ken"),
+        ("header", "header:X-Api-Key:k3y"),
+    ] {
+        let added = data.run(&[
+            "source",
+            "add",
+            name,
+            &format!("{base}/{name}.xml"),
+            "--every",
+            "10s",
+            "--auth",
+            auth,
+        ]);
+        assert!(added.status.success(), "{}", stderr(&added));
+        let tested = data.run(&["source", "test", name, "--allow-private-networks"]);
+        assert!(
+            stdout(&tested).contains("2 item(s)"),
+            "{name}: {}",
+            stdout(&tested)
+        );
+    }
+    let keyed = format!("{base}/keyed.xml?apikey=SUPERSECRET&lang=en");
+    assert!(
+        data.run(&["source", "add", "keyed", &keyed, "--every", "10s"])
+            .status
+            .success()
+    );
+    assert_eq!(
+        data.run(&["source", "add", "bad", &base, "--auth", "digest:x:y"])
+            .status
+            .code(),
+        Some(2)
+    );
+
+    let _server = data.serve(&["--allow-private-networks"]);
+    let sources = wait_for("every source polled", Duration::from_secs(15), || {
+        let list = data.run(&["source", "list", "--json"]);
+        let sources: serde_json::Value = serde_json::from_str(&stdout(&list)).ok()?;
+        sources
+            .as_array()?
+            .iter()
+            .all(|source| !source["last_status"].is_null())
+            .then_some(sources)
+    });
+    for source in sources.as_array().into_iter().flatten() {
+        let expected = if source["name"] == "keyed" { 401 } else { 200 };
+        assert_eq!(source["last_status"], expected, "{source}");
+    }
+    let text = format!(
+        "{}{}",
+        stdout(&data.run(&["source", "list"])),
+        stdout(&data.run(&["source", "list", "--json"]))
+    );
+    for secret in ["pa55", "t0ken", "k3y", "SUPERSECRET"] {
+        assert!(!text.contains(secret), "{secret} shown in: {text}");
+    }
+    assert!(text.contains("apikey=REDACTED"), "{text}");
+}

@@ -56,6 +56,8 @@ pub enum FetchError {
     },
     #[error("{url}: the response is larger than the limit of {limit} bytes")]
     TooLarge { url: String, limit: usize },
+    #[error("{url}: the source's credentials cannot be used: {reason}")]
+    BadCredentials { url: String, reason: String },
     #[error("{url}: timed out")]
     Timeout { url: String },
     #[error("{url}: {reason}")]
@@ -87,6 +89,65 @@ pub enum FetchOutcome {
     NotModified,
     Fetched(Fetched),
 }
+
+/// How a source proves who is fetching. Never printed: `Debug` hides the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Credentials {
+    Basic {
+        user: String,
+        password: String,
+    },
+    Bearer(String),
+    /// A custom header, e.g. `X-Api-Key`.
+    Header {
+        name: String,
+        value: String,
+    },
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credentials::Basic { user, .. } => write!(f, "Basic({user}:***)"),
+            Credentials::Bearer(_) => f.write_str("Bearer(***)"),
+            Credentials::Header { name, .. } => write!(f, "Header({name}: ***)"),
+        }
+    }
+}
+
+impl Credentials {
+    /// Reads `basic:USER:PASSWORD`, `bearer:TOKEN` or `header:NAME:VALUE`. (An API key in the
+    /// query string needs nothing: it is part of the URL, and redacted wherever the URL is shown.)
+    pub fn parse(spec: &str) -> Result<Credentials, String> {
+        let (kind, rest) = spec
+            .split_once(':')
+            .ok_or("expected basic:USER:PASSWORD, bearer:TOKEN or header:NAME:VALUE")?;
+        let pair = |what: &str| {
+            rest.split_once(':')
+                .map(|(first, second)| (first.to_string(), second.to_string()))
+                .filter(|(first, _)| !first.is_empty())
+                .ok_or(format!("{kind}: expected {what}"))
+        };
+        match kind.to_ascii_lowercase().as_str() {
+            "basic" => {
+                let (user, password) = pair("basic:USER:PASSWORD")?;
+                Ok(Credentials::Basic { user, password })
+            }
+            "bearer" if !rest.is_empty() => Ok(Credentials::Bearer(rest.to_string())),
+            "header" => {
+                let (name, value) = pair("header:NAME:VALUE")?;
+                reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|_| format!("{name:?} is not a header name"))?;
+                Ok(Credentials::Header { name, value })
+            }
+            other => Err(format!(
+                "unknown kind {other:?}: expected basic:USER:PASSWORD, bearer:TOKEN or header:NAME:VALUE"
+            )),
+        }
+    }
+}
+
+pub use verbatim_item::redact_url;
 
 /// A `Retry-After` value: delay-seconds, or an HTTP date (RFC 9110 §10.2.3), as a wait from now.
 pub fn retry_after(value: &str) -> Option<Duration> {
@@ -152,13 +213,23 @@ impl Fetcher {
         url: &str,
         validators: &Validators,
     ) -> Result<FetchOutcome, FetchError> {
+        self.get_with(url, validators, None).await
+    }
+
+    /// Like [`Fetcher::get`], presenting the source's credentials.
+    pub async fn get_with(
+        &self,
+        url: &str,
+        validators: &Validators,
+        credentials: Option<&Credentials>,
+    ) -> Result<FetchOutcome, FetchError> {
         let parsed = url::Url::parse(url).map_err(|error| FetchError::BadUrl {
-            url: url.to_string(),
+            url: redact_url(url),
             reason: error.to_string(),
         })?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(FetchError::BadUrl {
-                url: url.to_string(),
+                url: redact_url(url),
                 reason: format!("scheme {:?} is not fetched", parsed.scheme()),
             });
         }
@@ -167,11 +238,21 @@ impl Fetcher {
             && !is_public_address(address)
         {
             return Err(FetchError::Refused {
-                url: url.to_string(),
+                url: redact_url(url),
                 address: address.to_string(),
             });
         }
         let mut request = self.client.get(parsed);
+        match credentials {
+            Some(Credentials::Basic { user, password }) => {
+                request = request.basic_auth(user, Some(password));
+            }
+            Some(Credentials::Bearer(token)) => request = request.bearer_auth(token),
+            Some(Credentials::Header { name, value }) => {
+                request = request.header(name.as_str(), value.as_str());
+            }
+            None => {}
+        }
         if let Some(etag) = &validators.etag {
             request = request.header(reqwest::header::IF_NONE_MATCH, etag);
         }
@@ -193,7 +274,7 @@ impl Fetcher {
                 .and_then(|value| value.to_str().ok())
                 .and_then(retry_after);
             return Err(FetchError::Status {
-                url: url.to_string(),
+                url: redact_url(url),
                 status: status.as_u16(),
                 retry_after,
             });
@@ -223,7 +304,7 @@ impl Fetcher {
             .is_some_and(|length| length > limit as u64)
         {
             return Err(FetchError::TooLarge {
-                url: url.to_string(),
+                url: redact_url(url),
                 limit,
             });
         }
@@ -233,7 +314,7 @@ impl Fetcher {
             let chunk = chunk.map_err(|error| self.classify(url, error))?;
             if body.len() + chunk.len() > limit {
                 return Err(FetchError::TooLarge {
-                    url: url.to_string(),
+                    url: redact_url(url),
                     limit,
                 });
             }
@@ -251,9 +332,11 @@ impl Fetcher {
     fn classify(&self, url: &str, error: reqwest::Error) -> FetchError {
         if error.is_timeout() {
             return FetchError::Timeout {
-                url: url.to_string(),
+                url: redact_url(url),
             };
         }
+        // reqwest names the URL in its messages; ours names the redacted one instead.
+        let error = error.without_url();
         let mut reason = error.to_string();
         let mut source = std::error::Error::source(&error);
         while let Some(inner) = source {
@@ -263,7 +346,7 @@ impl Fetcher {
         }
         if let Some(address) = reason.split(guard::REFUSED_MARKER).nth(1) {
             return FetchError::Refused {
-                url: url.to_string(),
+                url: redact_url(url),
                 address: address
                     .split_whitespace()
                     .next()
@@ -272,7 +355,7 @@ impl Fetcher {
             };
         }
         FetchError::Network {
-            url: url.to_string(),
+            url: redact_url(url),
             reason,
         }
     }
@@ -281,6 +364,40 @@ impl Fetcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_parse_and_never_print_their_secret() {
+        let basic = Credentials::parse("basic:agency:s3cr:et");
+        assert_eq!(
+            basic,
+            Ok(Credentials::Basic {
+                user: "agency".into(),
+                password: "s3cr:et".into()
+            })
+        );
+        assert!(!format!("{basic:?}").contains("s3cr"));
+        assert!(matches!(
+            Credentials::parse("header:X-Api-Key:abc"),
+            Ok(Credentials::Header { .. })
+        ));
+        assert!(Credentials::parse("bearer:").is_err());
+        assert!(Credentials::parse("header:bad name:v").is_err());
+        assert!(Credentials::parse("digest:a:b").is_err());
+    }
+
+    #[test]
+    fn credentials_never_reach_a_shown_url() {
+        assert_eq!(
+            redact_url("https://user:pw@wire.test/feed.xml?apikey=abc123&lang=en&Token=t"),
+            "https://wire.test/feed.xml?apikey=REDACTED&lang=en&Token=REDACTED"
+        );
+        assert_eq!(
+            redact_url("https://wire.test/feed.xml"),
+            "https://wire.test/feed.xml"
+        );
+        assert_eq!(redact_url("push:wire"), "push:wire");
+        assert_eq!(redact_url("/srv/inbox/wire/a.xml"), "/srv/inbox/wire/a.xml");
+    }
 
     #[test]
     fn retry_after_is_read_as_seconds_or_a_date() {

@@ -188,3 +188,37 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(bytes))
 }
+
+/// Query parameters whose values are credentials, by name (case-insensitive substrings).
+const SECRET_PARAMETERS: [&str; 7] = ["key", "token", "secret", "auth", "pass", "sig", "session"];
+
+/// A URL as it may be shown anywhere (logs, errors, `source list`, provenance records): without
+/// its user name and password, credential-like query values replaced by `REDACTED`. Anything
+/// that is not an http(s) URL is returned as it is.
+pub fn redact_url(text: &str) -> String {
+    let Ok(mut url) = url::Url::parse(text) else {
+        return text.to_string();
+    };
+    if !matches!(url.scheme(), "http" | "https") {
+        return text.to_string();
+    }
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    if url.query().is_some() {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(name, value)| {
+                let lower = name.to_ascii_lowercase();
+                let secret = SECRET_PARAMETERS.iter().any(|word| lower.contains(word));
+                let value = if secret {
+                    "REDACTED".to_string()
+                } else {
+                    value.into_owned()
+                };
+                (name.into_owned(), value)
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    url.to_string()
+}

@@ -173,6 +173,9 @@ pub async fn sources(State(state): State<AppState>, headers: HeaderMap) -> Respo
         .map(|source| {
             let mut value = serde_json::to_value(source).unwrap_or_else(|_| json!({}));
             if let Some(map) = value.as_object_mut() {
+                if let Some(url) = &source.url {
+                    map.insert("url".into(), json!(verbatim_item::redact_url(url)));
+                }
                 map.insert(
                     "items_last_24h".into(),
                     json!(activity.get(&source.name).copied().unwrap_or(0)),

@@ -65,6 +65,9 @@ pub struct Source {
     /// The shared secret for HMAC-signed pushes, when the operator made one.
     #[serde(skip)]
     pub push_hmac_secret: Option<String>,
+    /// How a polled source authenticates (a secret: never serialized).
+    #[serde(skip)]
+    pub auth: Option<String>,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
     pub last_attempt: Option<DateTime<Utc>>,
@@ -84,6 +87,8 @@ pub struct NewSource {
     pub every_seconds: i64,
     pub notice: Option<String>,
     pub push_token_sha256: Option<String>,
+    /// `basic:USER:PASSWORD`, `bearer:TOKEN` or `header:NAME:VALUE`.
+    pub auth: Option<String>,
 }
 
 /// The result of one fetch attempt, for the source's health.

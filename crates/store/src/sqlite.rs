@@ -66,8 +66,8 @@ impl SqliteStore {
         on_conflict: &str,
     ) -> Result<(), StoreError> {
         sqlx::query(&format!(
-            "INSERT INTO sources (name, url, kind, every_seconds, notice, push_token_sha256, created_at, next_due) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?){on_conflict}"
+            "INSERT INTO sources (name, url, kind, every_seconds, notice, push_token_sha256, auth, created_at, next_due) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?){on_conflict}"
         ))
         .bind(&source.name)
         .bind(&source.url)
@@ -75,6 +75,7 @@ impl SqliteStore {
         .bind(source.every_seconds)
         .bind(&source.notice)
         .bind(&source.push_token_sha256)
+        .bind(&source.auth)
         .bind(format_time(now))
         .bind(format_time(now))
         .execute(&self.pool)
@@ -112,6 +113,7 @@ fn source_from_row(row: &SqliteRow) -> Result<Source, StoreError> {
         paused: row.try_get::<i64, _>("paused")? != 0,
         push_token_sha256: row.try_get("push_token_sha256")?,
         push_hmac_secret: row.try_get("push_hmac_secret")?,
+        auth: row.try_get("auth")?,
         etag: row.try_get("etag")?,
         last_modified: row.try_get("last_modified")?,
         last_attempt: time_opt(row, "last_attempt")?,
@@ -293,7 +295,8 @@ impl Store for SqliteStore {
             now,
             " ON CONFLICT (name) DO UPDATE SET url = excluded.url, kind = excluded.kind, \
              every_seconds = excluded.every_seconds, notice = excluded.notice, \
-             push_token_sha256 = COALESCE(excluded.push_token_sha256, sources.push_token_sha256)",
+             push_token_sha256 = COALESCE(excluded.push_token_sha256, sources.push_token_sha256), \
+             auth = excluded.auth",
         )
         .await
     }
