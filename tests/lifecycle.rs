@@ -501,3 +501,39 @@ fn two_processes_on_one_data_folder_release_an_embargo_exactly_once() {
         "one version, once"
     );
 }
+
+#[test]
+fn an_embargo_that_ends_while_verbatim_is_down_is_published_at_start() {
+    let data = DataDir::new();
+    let until = chrono::Utc::now() + chrono::Duration::seconds(2);
+    let mut item = story("urn:wire:jobs", 1, "usable", "Unemployment fell to 3.1%.");
+    item["embargoed"] = json!(until.to_rfc3339());
+    ingest(&data, "embargoed", item);
+    {
+        let server = data.serve(&[]);
+        let (_, list) = server.get_json("/api/v1/items");
+        assert_eq!(
+            list["items"].as_array().map(Vec::len),
+            Some(0),
+            "held before its time"
+        );
+    }
+    // Down across the embargo's end.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(chrono::Utc::now() > until);
+    let server = data.serve(&[]);
+    // Start-up releases what came due while it was down, before it serves anything.
+    let (_, list) = server.get_json("/api/v1/items");
+    assert_eq!(
+        list["items"].as_array().map(Vec::len),
+        Some(1),
+        "published on start"
+    );
+    let id = the_id(&server);
+    let (_, history) = server.get_text(&format!("/items/{id}/history"));
+    assert_eq!(
+        history.matches("class=\"seq\"").count(),
+        1,
+        "published once"
+    );
+}
