@@ -51,7 +51,10 @@ fn every_encoding_decodes_to_the_text_written_or_is_held() {
         let item = verbatim_normalize::normalize(draft).item;
         let mut problems = Vec::new();
         if parsed.encoding != case.encoding {
-            problems.push(format!("encoding {} (want {})", parsed.encoding, case.encoding));
+            problems.push(format!(
+                "encoding {} (want {})",
+                parsed.encoding, case.encoding
+            ));
         }
         if held != case.held {
             problems.push(format!("held {held} (want {})", case.held));
@@ -62,10 +65,16 @@ fn every_encoding_decodes_to_the_text_written_or_is_held() {
         // A held item's text is never shown; only faithful decodings are compared.
         if !case.held {
             if item.headline != case.headline {
-                problems.push(format!("headline {:?} (want {:?})", item.headline, case.headline));
+                problems.push(format!(
+                    "headline {:?} (want {:?})",
+                    item.headline, case.headline
+                ));
             }
             if item.body_text != case.body_text {
-                problems.push(format!("body {:?} (want {:?})", item.body_text, case.body_text));
+                problems.push(format!(
+                    "body {:?} (want {:?})",
+                    item.body_text, case.body_text
+                ));
             }
         }
         if !problems.is_empty() {
