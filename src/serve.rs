@@ -19,6 +19,8 @@ use verbatim_store::{FetchRecord, SourceKind};
 
 /// How many sources are fetched at once.
 const FETCH_CONCURRENCY: usize = 8;
+/// How many fetches one host gets at once, so an agency with many feeds is not hammered.
+const PER_HOST_CONCURRENCY: usize = 2;
 /// The longest wait after repeated errors.
 const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 /// The longest `Retry-After` believed.
@@ -27,6 +29,7 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
 /// Polls due sources for ever.
 pub async fn poll_loop(pipeline: Pipeline, fetcher: Fetcher) {
     let permits = Arc::new(Semaphore::new(FETCH_CONCURRENCY));
+    let mut host_permits: HashMap<String, Arc<Semaphore>> = HashMap::new();
     let in_flight = Arc::new(std::sync::Mutex::new(
         std::collections::HashSet::<String>::new(),
     ));
@@ -49,11 +52,23 @@ pub async fn poll_loop(pipeline: Pipeline, fetcher: Fetcher) {
                     {
                         continue;
                     }
+                    let host = source
+                        .url
+                        .as_deref()
+                        .and_then(|url| url::Url::parse(url).ok())
+                        .and_then(|url| url.host_str().map(str::to_string))
+                        .unwrap_or_default();
+                    let host_permit = host_permits
+                        .entry(host)
+                        .or_insert_with(|| Arc::new(Semaphore::new(PER_HOST_CONCURRENCY)))
+                        .clone();
                     let pipeline = pipeline.clone();
                     let fetcher = fetcher.clone();
                     let permits = permits.clone();
                     let in_flight = in_flight.clone();
                     tokio::spawn(async move {
+                        // The host's turn first, so one busy host never holds global slots.
+                        let _host_permit = host_permit.acquire().await;
                         let _permit = permits.acquire().await;
                         poll_one(&pipeline, &fetcher, &source).await;
                         if let Ok(mut running) = in_flight.lock() {

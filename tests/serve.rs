@@ -535,3 +535,72 @@ fn sources_authenticate_and_their_secrets_are_never_shown() {
     }
     assert!(text.contains("apikey=REDACTED"), "{text}");
 }
+
+#[test]
+fn one_host_gets_at_most_two_fetches_at_once() {
+    // A slow agency host serving six feeds; it records how many requests it had at once.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|error| panic!("{error}"));
+    let base = format!(
+        "http://{}",
+        listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default()
+    );
+    let (current, most, served) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let (current_in, most_in, served_in) = (current.clone(), most.clone(), served.clone());
+    let body = std::fs::read(fixture("fidelity.atom")).unwrap_or_default();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(60) {
+            let Ok(mut stream) = stream else { continue };
+            let (current, most, served, body) = (
+                current_in.clone(),
+                most_in.clone(),
+                served_in.clone(),
+                body.clone(),
+            );
+            std::thread::spawn(move || {
+                let now = current.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                let mut request = [0u8; 2048];
+                let _ = std::io::Read::read(&mut stream, &mut request);
+                std::thread::sleep(Duration::from_millis(400));
+                let _ = stream.write_all(
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/atom+xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    )
+                    .as_bytes(),
+                );
+                let _ = stream.write_all(&body);
+                current.fetch_sub(1, Ordering::SeqCst);
+                served.fetch_add(1, Ordering::SeqCst);
+            });
+        }
+    });
+    let data = DataDir::new();
+    for feed in 0..6 {
+        let added = data.run(&[
+            "source",
+            "add",
+            &format!("feed{feed}"),
+            &format!("{base}/feed{feed}.xml"),
+            "--every",
+            "10s",
+        ]);
+        assert!(added.status.success(), "{}", stderr(&added));
+    }
+    let _server = data.serve(&["--allow-private-networks"]);
+    wait_for("all six feeds fetched", Duration::from_secs(20), || {
+        (served.load(Ordering::SeqCst) >= 6).then_some(())
+    });
+    assert_eq!(
+        most.load(Ordering::SeqCst),
+        2,
+        "the host had at most two requests at once (and did have two)"
+    );
+}

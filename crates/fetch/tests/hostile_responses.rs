@@ -127,3 +127,40 @@ async fn a_server_that_never_answers_times_out() {
         other => panic!("expected Timeout, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_redirect_loop_ends_in_a_clear_error() {
+    let listener = match TcpListener::bind("127.0.0.1:0").await {
+        Ok(listener) => listener,
+        Err(error) => panic!("bind: {error}"),
+    };
+    let address = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let url = format!("http://{address}/feed.xml");
+    let target = url.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let target = target.clone();
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let response = format!(
+                    "HTTP/1.1 302 Found\r\nLocation: {target}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    match fetcher(1024 * 1024).get(&url, &Validators::default()).await {
+        Err(error @ FetchError::Network { .. }) => {
+            let message = error.to_string();
+            assert!(
+                message.contains(&url) && message.contains("redirect"),
+                "{message}"
+            );
+        }
+        other => panic!("expected a redirect error, got {other:?}"),
+    }
+}
