@@ -216,8 +216,23 @@ pub async fn inbox_loop(pipeline: Pipeline, inbox: PathBuf) {
     let (wake_tx, mut wake_rx) = tokio::sync::mpsc::channel::<()>(1);
     let watcher = {
         let wake = wake_tx.clone();
-        notify::recommended_watcher(move |_event: notify::Result<notify::Event>| {
-            let _ = wake.try_send(());
+        notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+            // Reading the folder is itself an event (inotify reports the scan's own open and
+            // close); waking on those made the loop rescan for ever, a core at 100% when idle.
+            let changed = event.is_ok_and(|event| {
+                !matches!(
+                    event.kind,
+                    notify::EventKind::Access(
+                        notify::event::AccessKind::Open(_)
+                            | notify::event::AccessKind::Close(notify::event::AccessMode::Read)
+                            | notify::event::AccessKind::Read
+                            | notify::event::AccessKind::Any
+                    )
+                )
+            });
+            if changed {
+                let _ = wake.try_send(());
+            }
         })
     };
     let _watcher = match watcher {
