@@ -21,6 +21,12 @@ use verbatim_store::{FetchRecord, SourceKind};
 const FETCH_CONCURRENCY: usize = 8;
 /// How many fetches one host gets at once, so an agency with many feeds is not hammered.
 const PER_HOST_CONCURRENCY: usize = 2;
+/// How many of the most overdue sources the scheduler considers at a time. A host with more
+/// overdue sources than this, all waiting for its two slots, can delay other hosts' sources
+/// until its backlog shrinks.
+const DUE_BATCH: usize = 256;
+/// How often the scheduler asks the store which sources are due (an index lookup).
+const SCHEDULER_TICK: Duration = Duration::from_millis(200);
 /// The longest wait after repeated errors.
 const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 /// The longest `Retry-After` believed.
@@ -33,53 +39,58 @@ pub async fn poll_loop(pipeline: Pipeline, fetcher: Fetcher) {
     let in_flight = Arc::new(std::sync::Mutex::new(
         std::collections::HashSet::<String>::new(),
     ));
+    // A finished fetch frees a slot: look for due sources at once rather than at the next tick.
+    let slot_freed = Arc::new(tokio::sync::Notify::new());
     loop {
-        match pipeline.store.sources().await {
+        match pipeline.store.due_sources(Utc::now(), DUE_BATCH).await {
             Ok(sources) => {
-                let now = Utc::now();
+                // Most overdue first. A fetch starts only when a slot is free, globally and for
+                // its host; the others stay due in the store for the next tick, so waiting costs
+                // no memory however many sources there are.
                 for source in sources {
-                    let due = source.next_due.is_none_or(|due| due <= now);
-                    if source.kind != SourceKind::Poll
-                        || source.paused
-                        || !due
-                        || source.url.is_none()
-                    {
-                        continue;
-                    }
-                    // Never two fetches of one source at once.
-                    if let Ok(mut running) = in_flight.lock()
-                        && !running.insert(source.name.clone())
-                    {
-                        continue;
-                    }
+                    let Ok(permit) = permits.clone().try_acquire_owned() else {
+                        break;
+                    };
                     let host = source
                         .url
                         .as_deref()
                         .and_then(|url| url::Url::parse(url).ok())
                         .and_then(|url| url.host_str().map(str::to_string))
                         .unwrap_or_default();
-                    let host_permit = host_permits
+                    let Ok(host_permit) = host_permits
                         .entry(host)
                         .or_insert_with(|| Arc::new(Semaphore::new(PER_HOST_CONCURRENCY)))
-                        .clone();
+                        .clone()
+                        .try_acquire_owned()
+                    else {
+                        continue;
+                    };
+                    // Never two fetches of one source at once.
+                    if let Ok(mut running) = in_flight.lock()
+                        && !running.insert(source.name.clone())
+                    {
+                        continue;
+                    }
                     let pipeline = pipeline.clone();
                     let fetcher = fetcher.clone();
-                    let permits = permits.clone();
                     let in_flight = in_flight.clone();
+                    let slot_freed = slot_freed.clone();
                     tokio::spawn(async move {
-                        // The host's turn first, so one busy host never holds global slots.
-                        let _host_permit = host_permit.acquire().await;
-                        let _permit = permits.acquire().await;
                         poll_one(&pipeline, &fetcher, &source).await;
                         if let Ok(mut running) = in_flight.lock() {
                             running.remove(&source.name);
                         }
+                        drop((permit, host_permit));
+                        slot_freed.notify_one();
                     });
                 }
             }
             Err(error) => tracing::error!(%error, "cannot read sources"),
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        tokio::select! {
+            _ = tokio::time::sleep(SCHEDULER_TICK) => {}
+            _ = slot_freed.notified() => {}
+        }
     }
 }
 

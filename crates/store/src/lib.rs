@@ -233,6 +233,12 @@ pub trait Store: Send + Sync {
     async fn upsert_source(&self, source: &NewSource, now: DateTime<Utc>)
     -> Result<(), StoreError>;
     async fn sources(&self) -> Result<Vec<Source>, StoreError>;
+    /// Polled, unpaused sources whose next fetch is due at `now`, the `limit` most overdue.
+    async fn due_sources(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Source>, StoreError>;
     /// Stops (`true`) or restarts polling a source; `false` when there is no such source.
     async fn set_paused(&self, name: &str, paused: bool) -> Result<bool, StoreError>;
     /// Forgets a source (its published stories stay; they were the agency's copy when

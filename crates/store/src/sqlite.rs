@@ -338,6 +338,22 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn due_sources(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Source>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM sources WHERE kind = 'poll' AND paused = 0 AND url IS NOT NULL \
+             AND (next_due IS NULL OR next_due <= ?) ORDER BY next_due LIMIT ?",
+        )
+        .bind(format_time(now))
+        .bind(limit.clamp(1, 10_000) as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(source_from_row).collect()
+    }
+
     async fn set_paused(&self, name: &str, paused: bool) -> Result<bool, StoreError> {
         let changed = sqlx::query("UPDATE sources SET paused = ? WHERE name = ?")
             .bind(i64::from(paused))
@@ -837,6 +853,52 @@ mod tests {
             provenance: None,
             signature: None,
         }
+    }
+
+    #[tokio::test]
+    async fn only_polled_unpaused_due_sources_are_due() -> Result<(), StoreError> {
+        let (_dir, store) = store().await?;
+        let now = Utc::now();
+        for (name, kind) in [
+            ("due", SourceKind::Poll),
+            ("paused", SourceKind::Poll),
+            ("pushed", SourceKind::Push),
+            ("later", SourceKind::Poll),
+        ] {
+            store
+                .add_source(
+                    &crate::NewSource {
+                        name: name.into(),
+                        url: (kind == SourceKind::Poll).then(|| format!("https://{name}.test/")),
+                        kind,
+                        every_seconds: 60,
+                        notice: None,
+                        push_token_sha256: None,
+                        auth: None,
+                    },
+                    now,
+                )
+                .await?;
+        }
+        store.set_paused("paused", true).await?;
+        store
+            .record_fetch(
+                "later",
+                &crate::FetchRecord {
+                    at: now,
+                    next_due: Some(now + chrono::Duration::minutes(5)),
+                    ..crate::FetchRecord::default()
+                },
+            )
+            .await?;
+        let due: Vec<String> = store
+            .due_sources(now + chrono::Duration::seconds(1), 10)
+            .await?
+            .into_iter()
+            .map(|source| source.name)
+            .collect();
+        assert_eq!(due, vec!["due"]);
+        Ok(())
     }
 
     #[tokio::test]
