@@ -23,6 +23,10 @@ pub struct Config {
     #[serde(default)]
     pub audit: AuditSection,
     #[serde(default)]
+    pub websub: WebSubSection,
+    #[serde(default)]
+    pub inbox: InboxSection,
+    #[serde(default)]
     pub sources: Vec<SourceSection>,
 }
 
@@ -74,6 +78,12 @@ pub struct FetchSection {
     pub timeout: Duration,
     #[serde(default = "default_max_body")]
     pub max_body_bytes: usize,
+    /// The shortest polling interval a source may have (at least 1s).
+    #[serde(default = "default_min_interval", with = "humantime_serde_compat")]
+    pub min_interval: Duration,
+    /// A feed's `Cache-Control: max-age` delays its next poll, up to this (`0s`: ignored).
+    #[serde(default = "default_max_age_cap", with = "humantime_serde_compat")]
+    pub max_age_cap: Duration,
 }
 
 impl Default for FetchSection {
@@ -83,8 +93,77 @@ impl Default for FetchSection {
             user_agent: None,
             timeout: default_timeout(),
             max_body_bytes: default_max_body(),
+            min_interval: default_min_interval(),
+            max_age_cap: default_max_age_cap(),
         }
     }
+}
+
+pub fn default_min_interval() -> Duration {
+    Duration::from_secs(10)
+}
+
+fn default_max_age_cap() -> Duration {
+    Duration::from_secs(600)
+}
+
+/// The inbox folder (`DATA/inbox/`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboxSection {
+    /// How long a file's size and modification time must stay the same before it is read.
+    #[serde(default = "default_settle", with = "humantime_serde_compat")]
+    pub settle: Duration,
+}
+
+impl Default for InboxSection {
+    fn default() -> Self {
+        InboxSection {
+            settle: default_settle(),
+        }
+    }
+}
+
+fn default_settle() -> Duration {
+    Duration::from_secs(1)
+}
+
+/// WebSub: subscribing polled sources to the hubs their feeds name.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebSubSection {
+    #[serde(default)]
+    pub enabled: bool,
+    /// The public address hubs call back; default: `site.base_url`.
+    pub callback_base: Option<String>,
+    /// The lease asked of hubs.
+    #[serde(default = "default_lease", with = "humantime_serde_compat")]
+    pub lease: Duration,
+    /// How often a source with a live subscription is still polled, as a safety net.
+    #[serde(
+        default = "default_poll_while_subscribed",
+        with = "humantime_serde_compat"
+    )]
+    pub poll_while_subscribed: Duration,
+}
+
+impl Default for WebSubSection {
+    fn default() -> Self {
+        WebSubSection {
+            enabled: false,
+            callback_base: None,
+            lease: default_lease(),
+            poll_while_subscribed: default_poll_while_subscribed(),
+        }
+    }
+}
+
+fn default_lease() -> Duration {
+    Duration::from_secs(24 * 3600)
+}
+
+fn default_poll_while_subscribed() -> Duration {
+    Duration::from_secs(3600)
 }
 
 fn default_timeout() -> Duration {
@@ -120,14 +199,30 @@ pub fn default_audit_every() -> Duration {
 pub struct LimitsSection {
     #[serde(default = "default_max_document")]
     pub max_document_bytes: usize,
+    /// Pushes per second one source may make, on average.
+    #[serde(default = "default_push_per_second")]
+    pub push_per_second: u32,
+    /// Pushes one source may make at once, beyond the average.
+    #[serde(default = "default_push_burst")]
+    pub push_burst: u32,
 }
 
 impl Default for LimitsSection {
     fn default() -> Self {
         LimitsSection {
             max_document_bytes: default_max_document(),
+            push_per_second: default_push_per_second(),
+            push_burst: default_push_burst(),
         }
     }
+}
+
+fn default_push_per_second() -> u32 {
+    50
+}
+
+fn default_push_burst() -> u32 {
+    200
 }
 
 fn default_max_document() -> usize {
@@ -179,6 +274,9 @@ impl Config {
     }
 
     fn validate(&self, path: &Path) -> Result<()> {
+        if self.fetch.min_interval < Duration::from_secs(1) {
+            anyhow::bail!("{}: fetch.min_interval must be at least 1s", path.display());
+        }
         let mut names = std::collections::HashSet::new();
         for source in &self.sources {
             crate::validate_source_name(&source.name)
@@ -190,11 +288,12 @@ impl Config {
                     source.name
                 );
             }
-            if source.every < Duration::from_secs(10) {
+            if source.every < self.fetch.min_interval {
                 anyhow::bail!(
-                    "{}: sources.{}: every must be at least 10s",
+                    "{}: sources.{}: every must be at least fetch.min_interval ({})",
                     path.display(),
-                    source.name
+                    source.name,
+                    humantime::format_duration(self.fetch.min_interval)
                 );
             }
         }

@@ -61,6 +61,8 @@ pub struct IngestReport {
     pub errors: Vec<String>,
     /// Set when nothing could be read from the payload at all.
     pub failed: Option<String>,
+    /// The feed's own metadata (title, WebSub hub and self link, …).
+    pub feed: verbatim_parse::FeedMeta,
 }
 
 impl IngestReport {
@@ -130,7 +132,7 @@ pub fn prepare(
     limits: &Limits,
     keys: &KeyRing,
     now: DateTime<Utc>,
-) -> Result<(String, Vec<NewVersion>, Vec<ParseError>), ParseError> {
+) -> Result<Prepared, ParseError> {
     let parsed = verbatim_parse::parse(
         Input {
             bytes: &received.bytes,
@@ -158,7 +160,22 @@ pub fn prepare(
             }
         })
         .collect();
-    Ok((parsed.format.name().to_string(), versions, parsed.errors))
+    Ok(Prepared {
+        format: parsed.format.name().to_string(),
+        versions,
+        errors: parsed.errors,
+        feed: parsed.feed,
+    })
+}
+
+/// A payload parsed, normalized, gated and signed, ready to commit.
+pub struct Prepared {
+    pub format: String,
+    pub versions: Vec<NewVersion>,
+    /// Items that could not be read; the others went through.
+    pub errors: Vec<ParseError>,
+    /// What the feed says about itself (its WebSub hub among it).
+    pub feed: verbatim_parse::FeedMeta,
 }
 
 impl Pipeline {
@@ -210,7 +227,12 @@ impl Pipeline {
             raw_sha256: raw_sha256.clone(),
             ..IngestReport::default()
         };
-        let (format, versions, errors) = match prepared {
+        let Prepared {
+            format,
+            versions,
+            errors,
+            feed,
+        } = match prepared {
             Ok(prepared) => prepared,
             Err(error) => {
                 let message = error.to_string();
@@ -220,6 +242,7 @@ impl Pipeline {
             }
         };
         report.format = Some(format);
+        report.feed = feed;
         report.errors = errors.iter().map(ToString::to_string).collect();
         for version in versions {
             let committed = self.store.commit(&version, Utc::now()).await?;

@@ -32,8 +32,19 @@ const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 /// The longest `Retry-After` believed.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
 
+/// How polling adapts to what servers say and to WebSub.
+#[derive(Clone)]
+pub struct PollSettings {
+    /// The shortest interval (`fetch.min_interval`); backoff starts from the source's interval.
+    pub min_interval: Duration,
+    /// A `Cache-Control: max-age` delays the next poll up to this.
+    pub max_age_cap: Duration,
+    /// The WebSub subscriber, when enabled.
+    pub websub: Option<crate::websub::WebSub>,
+}
+
 /// Polls due sources for ever.
-pub async fn poll_loop(pipeline: Pipeline, fetcher: Fetcher) {
+pub async fn poll_loop(pipeline: Pipeline, fetcher: Fetcher, settings: PollSettings) {
     let permits = Arc::new(Semaphore::new(FETCH_CONCURRENCY));
     let mut host_permits: HashMap<String, Arc<Semaphore>> = HashMap::new();
     let in_flight = Arc::new(std::sync::Mutex::new(
@@ -75,8 +86,9 @@ pub async fn poll_loop(pipeline: Pipeline, fetcher: Fetcher) {
                     let fetcher = fetcher.clone();
                     let in_flight = in_flight.clone();
                     let slot_freed = slot_freed.clone();
+                    let settings = settings.clone();
                     tokio::spawn(async move {
-                        poll_one(&pipeline, &fetcher, &source).await;
+                        poll_one(&pipeline, &fetcher, &source, &settings).await;
                         if let Ok(mut running) = in_flight.lock() {
                             running.remove(&source.name);
                         }
@@ -95,7 +107,12 @@ pub async fn poll_loop(pipeline: Pipeline, fetcher: Fetcher) {
 }
 
 /// Fetches one source once, ingests what changed, and records the source's health.
-pub async fn poll_one(pipeline: &Pipeline, fetcher: &Fetcher, source: &verbatim_store::Source) {
+pub async fn poll_one(
+    pipeline: &Pipeline,
+    fetcher: &Fetcher,
+    source: &verbatim_store::Source,
+    settings: &PollSettings,
+) {
     let Some(url) = source.url.clone() else {
         return;
     };
@@ -104,13 +121,16 @@ pub async fn poll_one(pipeline: &Pipeline, fetcher: &Fetcher, source: &verbatim_
         last_modified: source.last_modified.clone(),
     };
     let started = Utc::now();
-    let interval = Duration::from_secs(source.every_seconds.max(10) as u64);
-    let jitter = rand::rng().random_range(0.0..0.1) * interval.as_secs_f64();
+    let mut interval =
+        Duration::from_secs(source.every_seconds.max(0) as u64).max(settings.min_interval);
     let mut record = FetchRecord {
         at: started,
         ..FetchRecord::default()
     };
     let mut retry_after: Option<Duration> = None;
+    let mut max_age: Option<Duration> = None;
+    // (hub, topic) when the feed or its HTTP headers name a WebSub hub.
+    let mut websub_hub: Option<(String, String)> = None;
     let outcome = match source
         .auth
         .as_deref()
@@ -128,9 +148,14 @@ pub async fn poll_one(pipeline: &Pipeline, fetcher: &Fetcher, source: &verbatim_
         }),
     };
     match outcome {
-        Ok(FetchOutcome::NotModified) => record.status = Some(304),
+        Ok(FetchOutcome::NotModified { max_age: allowed }) => {
+            record.status = Some(304);
+            max_age = allowed;
+        }
         Ok(FetchOutcome::Fetched(fetched)) => {
             record.status = Some(i64::from(fetched.status));
+            max_age = fetched.max_age;
+            let (header_hub, header_self) = (fetched.hub.clone(), fetched.self_link.clone());
             record.etag = fetched.validators.etag.clone();
             record.last_modified = fetched.validators.last_modified.clone();
             let received = Received {
@@ -145,6 +170,14 @@ pub async fn poll_one(pipeline: &Pipeline, fetcher: &Fetcher, source: &verbatim_
             };
             match pipeline.ingest(received).await {
                 Ok(report) => {
+                    // WebSub §4: the Link header first, then the feed's own links; without a
+                    // self link the topic is the URL the feed was fetched from.
+                    if let Some(hub) = header_hub.or(report.feed.hub.clone()) {
+                        let topic = header_self
+                            .or(report.feed.self_link.clone())
+                            .unwrap_or_else(|| url.clone());
+                        websub_hub = Some((hub, topic));
+                    }
                     if let Some(failed) = &report.failed {
                         record.error = Some(failed.clone());
                     } else if let Some(first) = report.errors.first() {
@@ -168,14 +201,26 @@ pub async fn poll_one(pipeline: &Pipeline, fetcher: &Fetcher, source: &verbatim_
             record.error = Some(error.to_string());
         }
     }
+    if let Some(websub) = &settings.websub {
+        if let Some((hub, topic)) = &websub_hub {
+            websub.discovered(&source.name, hub, topic).await;
+        }
+        // While the hub pushes, polling is only a safety net.
+        if websub.is_live(&source.name).await {
+            interval = interval.max(websub.settings.poll_while_subscribed);
+        }
+    }
     let delay = if record.error.is_some() {
-        let failures = source.consecutive_errors.clamp(0, 10) as u32 + 1;
-        let backoff =
-            (interval.min(Duration::from_secs(60)) * 2u32.pow(failures.min(10))).min(MAX_BACKOFF);
+        let wait = backoff(interval, source.consecutive_errors);
         // A server that says when to come back is believed, up to a day, never sooner than
         // the backoff.
-        retry_after.map_or(backoff, |wait| wait.min(MAX_RETRY_AFTER).max(backoff))
+        retry_after.map_or(wait, |asked| asked.min(MAX_RETRY_AFTER).max(wait))
     } else {
+        // A server that says its answer stays fresh for a while is not asked again sooner,
+        // within the operator's cap.
+        let fresh_for = max_age.unwrap_or_default().min(settings.max_age_cap);
+        let interval = interval.max(fresh_for);
+        let jitter = rand::rng().random_range(0.0..0.1) * interval.as_secs_f64();
         interval + Duration::from_secs_f64(jitter)
     };
     record.next_due = chrono::Duration::from_std(delay)
@@ -187,6 +232,13 @@ pub async fn poll_one(pipeline: &Pipeline, fetcher: &Fetcher, source: &verbatim_
     if let Err(error) = pipeline.store.record_fetch(&source.name, &record).await {
         tracing::error!(%error, "cannot record fetch");
     }
+}
+
+/// The wait after an error, given the errors before it: the source's interval (at most a minute)
+/// after the first, doubling with each further one, at most an hour.
+pub fn backoff(interval: Duration, errors_before: i64) -> Duration {
+    let doublings = errors_before.clamp(0, 12) as u32;
+    (interval.min(Duration::from_secs(60)) * 2u32.pow(doublings)).min(MAX_BACKOFF)
 }
 
 /// Releases embargoed stories when their time comes.
@@ -220,10 +272,10 @@ fn is_in_transfer(name: &str) -> bool {
         .any(|suffix| name.to_ascii_lowercase().ends_with(suffix))
 }
 
-/// Watches `DATA/inbox/`: a file whose size has stayed the same for one scan is ingested and
-/// moved to `done/`, or to `failed/` with a `.error` file beside it. Files in `inbox/NAME/` belong
-/// to source NAME; files directly in the inbox to the source `inbox`.
-pub async fn inbox_loop(pipeline: Pipeline, inbox: PathBuf) {
+/// Watches `DATA/inbox/`: a file whose size and modification time have not changed for `settle`
+/// is ingested and moved to `done/`, or to `failed/` with a `.error` file beside it. Files in
+/// `inbox/NAME/` belong to source NAME; files directly in the inbox to the source `inbox`.
+pub async fn inbox_loop(pipeline: Pipeline, inbox: PathBuf, settle: Duration) {
     let (wake_tx, mut wake_rx) = tokio::sync::mpsc::channel::<()>(1);
     let watcher = {
         let wake = wake_tx.clone();
@@ -259,30 +311,38 @@ pub async fn inbox_loop(pipeline: Pipeline, inbox: PathBuf) {
             None
         }
     };
-    let mut sizes: HashMap<PathBuf, u64> = HashMap::new();
+    // Each file's size and modification time, and since when they have been the same.
+    let mut seen: HashMap<PathBuf, (FileState, std::time::Instant)> = HashMap::new();
     loop {
-        let candidates = scan_inbox(&inbox);
-        let mut next_sizes = HashMap::new();
-        for (path, size) in candidates {
-            if sizes.get(&path) == Some(&size) {
+        let now = std::time::Instant::now();
+        let mut still_settling = HashMap::new();
+        for (path, state) in scan_inbox(&inbox) {
+            let since = match seen.get(&path) {
+                Some((before, since)) if *before == state => *since,
+                _ => now,
+            };
+            if now.duration_since(since) >= settle {
                 ingest_inbox_file(&pipeline, &inbox, &path).await;
             } else {
-                next_sizes.insert(path, size);
+                still_settling.insert(path, (state, since));
             }
         }
-        sizes = next_sizes;
-        // A change wakes the loop early; otherwise it scans every second. A file seen once waits
-        // for the next scan so that its size can be compared.
-        let wait = if sizes.is_empty() {
+        seen = still_settling;
+        // A change wakes the loop early; otherwise it scans every second, and more often while
+        // a file is settling.
+        let wait = if seen.is_empty() {
             Duration::from_secs(1)
         } else {
-            Duration::from_millis(200)
+            (settle / 4).clamp(Duration::from_millis(20), Duration::from_millis(250))
         };
         let _ = tokio::time::timeout(wait, wake_rx.recv()).await;
     }
 }
 
-fn scan_inbox(inbox: &Path) -> Vec<(PathBuf, u64)> {
+/// What tells a file is still being written: its size and modification time.
+type FileState = (u64, Option<std::time::SystemTime>);
+
+fn scan_inbox(inbox: &Path) -> Vec<(PathBuf, FileState)> {
     let mut found = Vec::new();
     let mut folders = vec![inbox.to_path_buf()];
     while let Some(folder) = folders.pop() {
@@ -302,7 +362,7 @@ fn scan_inbox(inbox: &Path) -> Vec<(PathBuf, u64)> {
                     folders.push(path);
                 }
             } else if meta.is_file() && !is_in_transfer(&name) {
-                found.push((path, meta.len()));
+                found.push((path, (meta.len(), meta.modified().ok())));
             }
         }
     }
@@ -389,6 +449,18 @@ fn move_out_of_inbox(
 /// ingests.
 pub struct PushIngest {
     pub pipeline: Pipeline,
+    /// Pushes per source: a steady rate with a burst allowance (`limits.push_*`).
+    pub limiter: PushLimiter,
+}
+
+/// Pushes allowed per source name (GCRA, from the `governor` crate).
+pub type PushLimiter = governor::DefaultKeyedRateLimiter<String>;
+
+/// A limiter allowing `per_second` pushes per source on average and `burst` at once.
+pub fn push_limiter(per_second: u32, burst: u32) -> PushLimiter {
+    let per_second = std::num::NonZeroU32::new(per_second).unwrap_or(std::num::NonZeroU32::MIN);
+    let burst = std::num::NonZeroU32::new(burst).unwrap_or(per_second);
+    governor::RateLimiter::keyed(governor::Quota::per_second(per_second).allow_burst(burst))
 }
 
 /// Whether `signature` (hex) is the HMAC-SHA256 of `body` under `secret`, compared in constant
@@ -424,6 +496,14 @@ impl PushSink for PushIngest {
             // A paused push source takes nothing, like a paused polled one.
             .filter(|record| record.kind == SourceKind::Push && !record.paused)
             .ok_or_else(|| IngestError::UnknownSource(source.to_string()))?;
+        // Counted before the credentials are checked, so a flood of bad ones is limited too.
+        if let Err(not_until) = self.limiter.check_key(&record.name) {
+            use governor::clock::Clock;
+            let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+            return Err(IngestError::RateLimited {
+                retry_after_seconds: wait.as_secs_f64().ceil().max(1.0) as u64,
+            });
+        }
         // Hashes of the tokens are compared, so timing reveals nothing about the token itself.
         let token_ok = matches!(
             (&record.push_token_sha256, token),
@@ -486,6 +566,17 @@ async fn shutdown_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backoff_doubles_from_the_interval_up_to_an_hour() {
+        let minute = Duration::from_secs(60);
+        assert_eq!(backoff(Duration::from_secs(30), 0), Duration::from_secs(30));
+        assert_eq!(backoff(Duration::from_secs(30), 1), minute);
+        assert_eq!(backoff(Duration::from_secs(300), 0), minute);
+        assert_eq!(backoff(Duration::from_secs(300), 3), 8 * minute);
+        assert_eq!(backoff(Duration::from_secs(300), 500), MAX_BACKOFF);
+        assert_eq!(backoff(Duration::from_secs(300), -1), minute);
+    }
 
     #[test]
     fn transfers_in_progress_are_skipped() {

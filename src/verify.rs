@@ -153,7 +153,8 @@ pub async fn check_story(pipeline: &Pipeline, story: &StoryRecord) -> Result<Fin
     })
     .await?;
     let candidates: Vec<verbatim_item::Item> = match rederived {
-        Ok((_, versions, _)) => versions
+        Ok(prepared) => prepared
+            .versions
             .into_iter()
             .map(|version| version.item)
             .filter(|candidate| candidate.guid == item.guid)

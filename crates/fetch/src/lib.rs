@@ -81,12 +81,21 @@ pub struct Fetched {
     pub content_type: Option<String>,
     pub validators: Validators,
     pub body: Vec<u8>,
+    /// The `max-age` of the response's `Cache-Control`, when it allows caching.
+    pub max_age: Option<Duration>,
+    /// The WebSub hub named in an HTTP `Link` header (`rel="hub"`).
+    pub hub: Option<String>,
+    /// The topic URL named in an HTTP `Link` header (`rel="self"`).
+    pub self_link: Option<String>,
 }
 
 #[derive(Debug, Clone)]
 pub enum FetchOutcome {
     /// 304: nothing changed since the validators were issued.
-    NotModified,
+    NotModified {
+        /// The `max-age` of the 304's `Cache-Control`, when it allows caching.
+        max_age: Option<Duration>,
+    },
     Fetched(Fetched),
 }
 
@@ -103,7 +112,15 @@ pub enum Credentials {
         name: String,
         value: String,
     },
+    /// An API key in the query string, e.g. `?api_key=…`.
+    Query {
+        name: String,
+        value: String,
+    },
 }
+
+const EXPECTED_CREDENTIALS: &str =
+    "expected basic:USER:PASSWORD, bearer:TOKEN, header:NAME:VALUE or query:NAME:VALUE";
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -111,17 +128,17 @@ impl std::fmt::Debug for Credentials {
             Credentials::Basic { user, .. } => write!(f, "Basic({user}:***)"),
             Credentials::Bearer(_) => f.write_str("Bearer(***)"),
             Credentials::Header { name, .. } => write!(f, "Header({name}: ***)"),
+            Credentials::Query { name, .. } => write!(f, "Query({name}=***)"),
         }
     }
 }
 
 impl Credentials {
-    /// Reads `basic:USER:PASSWORD`, `bearer:TOKEN` or `header:NAME:VALUE`. (An API key in the
-    /// query string needs nothing: it is part of the URL, and redacted wherever the URL is shown.)
+    /// Reads `basic:USER:PASSWORD`, `bearer:TOKEN`, `header:NAME:VALUE` or `query:NAME:VALUE`
+    /// (an API key added to the query string of every request, so the URL stored and shown for
+    /// the source never contains it).
     pub fn parse(spec: &str) -> Result<Credentials, String> {
-        let (kind, rest) = spec
-            .split_once(':')
-            .ok_or("expected basic:USER:PASSWORD, bearer:TOKEN or header:NAME:VALUE")?;
+        let (kind, rest) = spec.split_once(':').ok_or(EXPECTED_CREDENTIALS)?;
         let pair = |what: &str| {
             rest.split_once(':')
                 .map(|(first, second)| (first.to_string(), second.to_string()))
@@ -140,9 +157,11 @@ impl Credentials {
                     .map_err(|_| format!("{name:?} is not a header name"))?;
                 Ok(Credentials::Header { name, value })
             }
-            other => Err(format!(
-                "unknown kind {other:?}: expected basic:USER:PASSWORD, bearer:TOKEN or header:NAME:VALUE"
-            )),
+            "query" => {
+                let (name, value) = pair("query:NAME:VALUE")?;
+                Ok(Credentials::Query { name, value })
+            }
+            other => Err(format!("unknown kind {other:?}: {EXPECTED_CREDENTIALS}")),
         }
     }
 }
@@ -160,6 +179,75 @@ pub fn retry_after(value: &str) -> Option<Duration> {
         when.duration_since(std::time::SystemTime::now())
             .unwrap_or(Duration::ZERO),
     )
+}
+
+/// The `max-age` a `Cache-Control` header allows, or `None` when it forbids caching
+/// (`no-store`, `no-cache`, `private` says nothing about us and is ignored).
+pub fn cache_max_age(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let mut max_age = None;
+    for value in headers.get_all(reqwest::header::CACHE_CONTROL) {
+        let Ok(value) = value.to_str() else { continue };
+        for directive in value.split(',') {
+            let directive = directive.trim().to_ascii_lowercase();
+            if directive == "no-store" || directive == "no-cache" {
+                return None;
+            }
+            if let Some(seconds) = directive.strip_prefix("max-age=") {
+                max_age = seconds
+                    .trim_matches('"')
+                    .parse::<u64>()
+                    .ok()
+                    .map(Duration::from_secs);
+            }
+        }
+    }
+    max_age
+}
+
+/// The target of the first link with relation `rel` in an HTTP `Link` header value
+/// (RFC 8288: `<url>; rel="hub", <url2>; rel="self"`).
+pub fn link_with_rel(value: &str, rel: &str) -> Option<String> {
+    let mut rest = value;
+    while let Some(start) = rest.find('<') {
+        let after = &rest[start + 1..];
+        let end = after.find('>')?;
+        let target = &after[..end];
+        let params_end = after[end..]
+            .find('<')
+            .map_or(after.len(), |next| end + next);
+        // The parameters up to the next link, without the comma that separates links.
+        let params = after[end + 1..params_end].trim().trim_end_matches(',');
+        let matches = params.split(';').any(|param| {
+            param.split_once('=').is_some_and(|(name, value)| {
+                name.trim().eq_ignore_ascii_case("rel")
+                    && value
+                        .trim()
+                        .trim_matches('"')
+                        .split_ascii_whitespace()
+                        .any(|one| one.eq_ignore_ascii_case(rel))
+            })
+        });
+        if matches && !target.trim().is_empty() {
+            return Some(target.trim().to_string());
+        }
+        rest = &after[params_end..];
+    }
+    None
+}
+
+/// `url` without the query parameter `name` (an empty query is removed).
+fn without_query_param(mut url: url::Url, name: &str) -> url::Url {
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(key, _)| key != name)
+        .map(|(key, value)| (key.into_owned(), value.into_owned()))
+        .collect();
+    if kept.is_empty() {
+        url.set_query(None);
+    } else {
+        url.query_pairs_mut().clear().extend_pairs(kept);
+    }
+    url
 }
 
 /// The one HTTP client.
@@ -223,24 +311,9 @@ impl Fetcher {
         validators: &Validators,
         credentials: Option<&Credentials>,
     ) -> Result<FetchOutcome, FetchError> {
-        let parsed = url::Url::parse(url).map_err(|error| FetchError::BadUrl {
-            url: redact_url(url),
-            reason: error.to_string(),
-        })?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(FetchError::BadUrl {
-                url: redact_url(url),
-                reason: format!("scheme {:?} is not fetched", parsed.scheme()),
-            });
-        }
-        if !self.config.allow_private_networks
-            && let Some(address) = guard::literal_address(&parsed)
-            && !is_public_address(address)
-        {
-            return Err(FetchError::Refused {
-                url: redact_url(url),
-                address: address.to_string(),
-            });
+        let mut parsed = self.checked_url(url)?;
+        if let Some(Credentials::Query { name, value }) = credentials {
+            parsed.query_pairs_mut().append_pair(name, value);
         }
         let mut request = self.client.get(parsed);
         match credentials {
@@ -251,7 +324,7 @@ impl Fetcher {
             Some(Credentials::Header { name, value }) => {
                 request = request.header(name.as_str(), value.as_str());
             }
-            None => {}
+            Some(Credentials::Query { .. }) | None => {}
         }
         if let Some(etag) = &validators.etag {
             request = request.header(reqwest::header::IF_NONE_MATCH, etag);
@@ -264,8 +337,9 @@ impl Fetcher {
             .await
             .map_err(|error| self.classify(url, error))?;
         let status = response.status();
+        let max_age = cache_max_age(response.headers());
         if status == reqwest::StatusCode::NOT_MODIFIED {
-            return Ok(FetchOutcome::NotModified);
+            return Ok(FetchOutcome::NotModified { max_age });
         }
         if !status.is_success() {
             let retry_after = response
@@ -293,11 +367,27 @@ impl Fetcher {
         };
         // The document's own URL, which relative links in it resolve against: where redirects
         // ended, or the `Content-Location` the server names (RFC 9110 §8.7).
+        let link_to = |rel: &str| {
+            response
+                .headers()
+                .get_all(reqwest::header::LINK)
+                .iter()
+                .filter_map(|value| value.to_str().ok())
+                .find_map(|value| link_with_rel(value, rel))
+                .and_then(|link| response.url().join(&link).ok())
+                .map(String::from)
+        };
+        let (hub, self_link) = (link_to("hub"), link_to("self"));
         let final_url = header(reqwest::header::CONTENT_LOCATION)
             .and_then(|location| response.url().join(&location).ok())
             .filter(|url| matches!(url.scheme(), "http" | "https"))
-            .unwrap_or_else(|| response.url().clone())
-            .to_string();
+            .unwrap_or_else(|| response.url().clone());
+        // The document's URL is stored and shown; a query-string key added here stays out of it.
+        let final_url = match credentials {
+            Some(Credentials::Query { name, .. }) => without_query_param(final_url, name),
+            _ => final_url,
+        }
+        .to_string();
         let limit = self.config.max_body_bytes;
         if response
             .content_length()
@@ -326,7 +416,70 @@ impl Fetcher {
             content_type,
             validators,
             body,
+            max_age,
+            hub,
+            self_link,
         }))
+    }
+
+    /// POSTs a form (a WebSub subscription request) under the same guard and limits as a
+    /// fetch; returns the status and the start of the answer's body (for the error message).
+    pub async fn post_form(
+        &self,
+        url: &str,
+        form: &[(&str, &str)],
+    ) -> Result<(u16, String), FetchError> {
+        let parsed = self.checked_url(url)?;
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let response = self
+            .client
+            .post(parsed)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(body)
+            .send()
+            .await
+            .map_err(|error| self.classify(url, error))?;
+        let status = response.status().as_u16();
+        let mut answer = Vec::new();
+        let mut stream = response.bytes_stream();
+        while let Some(Ok(chunk)) = stream.next().await {
+            answer.extend_from_slice(&chunk);
+            if answer.len() > 1024 {
+                break;
+            }
+        }
+        answer.truncate(1024);
+        Ok((status, String::from_utf8_lossy(&answer).trim().to_string()))
+    }
+
+    /// Parses `url` and refuses what is never fetched: other schemes, and (unless allowed)
+    /// literal internal addresses. Names are checked when resolved.
+    fn checked_url(&self, url: &str) -> Result<url::Url, FetchError> {
+        let parsed = url::Url::parse(url).map_err(|error| FetchError::BadUrl {
+            url: redact_url(url),
+            reason: error.to_string(),
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(FetchError::BadUrl {
+                url: redact_url(url),
+                reason: format!("scheme {:?} is not fetched", parsed.scheme()),
+            });
+        }
+        if !self.config.allow_private_networks
+            && let Some(address) = guard::literal_address(&parsed)
+            && !is_public_address(address)
+        {
+            return Err(FetchError::Refused {
+                url: redact_url(url),
+                address: address.to_string(),
+            });
+        }
+        Ok(parsed)
     }
 
     fn classify(&self, url: &str, error: reqwest::Error) -> FetchError {
@@ -383,6 +536,9 @@ mod tests {
         assert!(Credentials::parse("bearer:").is_err());
         assert!(Credentials::parse("header:bad name:v").is_err());
         assert!(Credentials::parse("digest:a:b").is_err());
+        let query = Credentials::parse("query:api_key:k3y");
+        assert!(matches!(query, Ok(Credentials::Query { .. })));
+        assert!(!format!("{query:?}").contains("k3y"));
     }
 
     #[test]
@@ -397,6 +553,43 @@ mod tests {
         );
         assert_eq!(redact_url("push:wire"), "push:wire");
         assert_eq!(redact_url("/srv/inbox/wire/a.xml"), "/srv/inbox/wire/a.xml");
+    }
+
+    #[test]
+    fn link_headers_name_hub_and_self() {
+        let value = r#"<https://hub.test/>; rel="hub", <https://wire.test/feed?a=1,2>; rel="self""#;
+        assert_eq!(
+            link_with_rel(value, "hub").as_deref(),
+            Some("https://hub.test/")
+        );
+        assert_eq!(
+            link_with_rel(value, "self").as_deref(),
+            Some("https://wire.test/feed?a=1,2")
+        );
+        assert_eq!(
+            link_with_rel("<https://h.test/>; rel=\"alternate hub\"", "hub").as_deref(),
+            Some("https://h.test/")
+        );
+        assert_eq!(link_with_rel("<https://h.test/>; rel=next", "hub"), None);
+        assert_eq!(link_with_rel("garbage <unclosed", "hub"), None);
+    }
+
+    #[test]
+    fn cache_control_max_age_is_read() {
+        let headers = |value: &str| {
+            let mut map = reqwest::header::HeaderMap::new();
+            if let Ok(value) = reqwest::header::HeaderValue::from_str(value) {
+                map.insert(reqwest::header::CACHE_CONTROL, value);
+            }
+            map
+        };
+        assert_eq!(
+            cache_max_age(&headers("public, max-age=600")),
+            Some(Duration::from_secs(600))
+        );
+        assert_eq!(cache_max_age(&headers("no-cache, max-age=600")), None);
+        assert_eq!(cache_max_age(&headers("max-age=soon")), None);
+        assert_eq!(cache_max_age(&headers("")), None);
     }
 
     #[test]

@@ -38,6 +38,8 @@ pub fn feed_meta(root: &Element, document_base: Option<&Url>) -> FeedMeta {
             .attr_ns(NS_XML, "lang")
             .and_then(|lang| non_empty(Some(lang))),
         rights: construct(&["rights", "copyright"]),
+        hub: link_with_rel(root, "hub").map(|link| resolve(base.as_ref(), link)),
+        self_link: link_with_rel(root, "self").map(|link| resolve(base.as_ref(), link)),
         base_url: base.map(String::from),
     }
 }
@@ -85,6 +87,21 @@ fn alternate_link(element: &Element) -> Option<String> {
     element
         .children_named(ATOM, "link")
         .filter(|link| link.attr("rel").unwrap_or("alternate").trim() == "alternate")
+        .find_map(|link| non_empty(link.attr("href")))
+}
+
+/// The `href` of the first `<link>` child with the given relation (`hub`, `self`); RSS feeds
+/// carry the same element in the Atom namespace.
+pub(crate) fn link_with_rel(element: &Element, rel: &str) -> Option<String> {
+    element
+        .children_named(ATOM, "link")
+        .filter(|link| {
+            link.attr("rel").is_some_and(|value| {
+                value
+                    .split_ascii_whitespace()
+                    .any(|one| one.eq_ignore_ascii_case(rel))
+            })
+        })
         .find_map(|link| non_empty(link.attr("href")))
 }
 

@@ -31,6 +31,20 @@ pub fn feed_meta(document: &Value) -> FeedMeta {
         language: text("language"),
         rights: None,
         base_url: None,
+        // JSON Feed 1.1: `hubs` is a list of `{type, url}`; only WebSub hubs are ours.
+        hub: document
+            .get("hubs")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|hub| {
+                hub.get("type")
+                    .and_then(Value::as_str)
+                    .is_some_and(|kind| kind.eq_ignore_ascii_case("websub"))
+            })
+            .find_map(|hub| hub.get("url").and_then(Value::as_str))
+            .and_then(|url| non_empty(Some(url))),
+        self_link: text("feed_url"),
     }
 }
 

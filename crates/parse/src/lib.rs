@@ -133,6 +133,12 @@ pub struct FeedMeta {
     /// What relative links in the feed's own texts resolve against.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
+    /// The WebSub hub the feed names (`<link rel="hub">`, JSON Feed `hubs`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hub: Option<String>,
+    /// The feed's own canonical URL (`<link rel="self">`, JSON Feed `feed_url`): the WebSub topic.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub self_link: Option<String>,
 }
 
 /// A feed-level text: plain text, or markup when the feed says so (Atom `html`/`xhtml`, RSS
@@ -444,6 +450,58 @@ fn collect_errors_outside_items(element: &Element, report: &mut dyn FnMut(usize,
 mod tests {
     use super::*;
     use verbatim_item::SourceBody;
+
+    fn feed_meta_of(document: &str) -> FeedMeta {
+        match parse(
+            Input {
+                bytes: document.as_bytes(),
+                content_type: None,
+                origin: "https://agency.test/feeds/world",
+            },
+            &Limits::default(),
+        ) {
+            Ok(parsed) => parsed.feed,
+            Err(error) => panic!("{error}"),
+        }
+    }
+
+    #[test]
+    fn websub_hub_and_self_links_are_found_in_every_feed_format() {
+        let atom = feed_meta_of(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>W</title>
+            <link rel="hub" href="https://hub.test/"/><link rel="self" href="/feeds/world"/>
+            <link href="https://agency.test/"/></feed>"#,
+        );
+        assert_eq!(atom.hub.as_deref(), Some("https://hub.test/"));
+        assert_eq!(
+            atom.self_link.as_deref(),
+            Some("https://agency.test/feeds/world")
+        );
+        assert_eq!(atom.link.as_deref(), Some("https://agency.test/"));
+        let rss = feed_meta_of(
+            r#"<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom"><channel><title>W</title>
+            <link>https://agency.test/</link>
+            <atom:link rel="hub" href="https://hub.test/rss"/>
+            <atom:link rel="self" type="application/rss+xml" href="https://agency.test/rss"/>
+            </channel></rss>"#,
+        );
+        assert_eq!(rss.hub.as_deref(), Some("https://hub.test/rss"));
+        assert_eq!(rss.self_link.as_deref(), Some("https://agency.test/rss"));
+        assert_eq!(rss.link.as_deref(), Some("https://agency.test/"));
+        let json = feed_meta_of(
+            r#"{"version": "https://jsonfeed.org/version/1.1", "title": "W",
+            "feed_url": "https://agency.test/feed.json",
+            "hubs": [{"type": "rssCloud", "url": "https://cloud.test/"},
+                     {"type": "WebSub", "url": "https://hub.test/json"}], "items": []}"#,
+        );
+        assert_eq!(json.hub.as_deref(), Some("https://hub.test/json"));
+        assert_eq!(
+            json.self_link.as_deref(),
+            Some("https://agency.test/feed.json")
+        );
+        let none = feed_meta_of(r#"<rss version="2.0"><channel><title>W</title></channel></rss>"#);
+        assert_eq!((none.hub, none.self_link), (None, None));
+    }
 
     #[test]
     fn relative_links_resolve_against_xml_base_then_the_document_url() {

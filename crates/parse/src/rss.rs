@@ -45,6 +45,9 @@ pub fn feed_meta(root: &Element, document_base: Option<&Url>) -> FeedMeta {
         rights: text_of(RSS, "copyright")
             .or_else(|| text_of(DC, "rights"))
             .map(FeedText::text),
+        hub: crate::atom::link_with_rel(channel, "hub").map(|link| resolve(base.as_ref(), link)),
+        self_link: crate::atom::link_with_rel(channel, "self")
+            .map(|link| resolve(base.as_ref(), link)),
         base_url: base.map(String::from),
     }
 }

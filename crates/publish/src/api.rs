@@ -161,12 +161,15 @@ pub async fn sources(State(state): State<AppState>, headers: HeaderMap) -> Respo
         Err(response) => return response,
     }
     let since = chrono::Utc::now() - chrono::Duration::hours(24);
-    let (sources, activity) = match (
+    let (sources, activity, subscriptions) = match (
         state.store.sources().await,
         state.store.items_since(since).await,
+        state.store.subscriptions().await,
     ) {
-        (Ok(sources), Ok(activity)) => (sources, activity),
-        (Err(error), _) | (_, Err(error)) => return internal_error(error),
+        (Ok(sources), Ok(activity), Ok(subscriptions)) => (sources, activity, subscriptions),
+        (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) => {
+            return internal_error(error);
+        }
     };
     let sources: Vec<serde_json::Value> = sources
         .iter()
@@ -180,6 +183,12 @@ pub async fn sources(State(state): State<AppState>, headers: HeaderMap) -> Respo
                     "items_last_24h".into(),
                     json!(activity.get(&source.name).copied().unwrap_or(0)),
                 );
+                if let Some(subscription) = subscriptions
+                    .iter()
+                    .find(|subscription| subscription.source == source.name)
+                {
+                    map.insert("websub".into(), json!(subscription));
+                }
             }
             value
         })
@@ -384,6 +393,8 @@ pub enum IngestError {
     UnknownSource(String),
     #[error("{0}")]
     BadInput(String),
+    #[error("too many pushes; retry in {retry_after_seconds} s")]
+    RateLimited { retry_after_seconds: u64 },
     #[error("{0}")]
     Internal(String),
 }
@@ -449,6 +460,14 @@ pub async fn push(
         Err(IngestError::BadInput(message)) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             axum::Json(json!({ "error": message })),
+        )
+            .into_response(),
+        Err(IngestError::RateLimited {
+            retry_after_seconds,
+        }) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, retry_after_seconds.to_string())],
+            axum::Json(json!({ "error": format!("too many pushes for this source; retry in {retry_after_seconds} s") })),
         )
             .into_response(),
         Err(IngestError::Internal(message)) => internal_error(message),

@@ -8,8 +8,10 @@ mod feeds;
 mod http;
 mod site;
 mod view;
+mod websub;
 
 pub use api::{ADMIN_TOKEN_SETTING, IngestError, PushReceipt, PushSink};
+pub use websub::{WebSubSink, WebSubVerification};
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -53,6 +55,8 @@ pub struct AppState {
     pub site: Arc<SiteConfig>,
     pub templates: Arc<minijinja::Environment<'static>>,
     pub push: Option<Arc<dyn PushSink>>,
+    /// The WebSub callback's handler, when the server subscribes to hubs.
+    pub websub: Option<Arc<dyn WebSubSink>>,
     /// The site's public keys (current first), served at the well-known URL and used to check
     /// signatures on provenance pages.
     pub keys: Arc<Vec<verbatim_provenance::PublicKey>>,
@@ -70,8 +74,15 @@ impl AppState {
             site: Arc::new(site),
             templates: Arc::new(templates),
             push,
+            websub: None,
             keys: Arc::new(Vec::new()),
         }
+    }
+
+    /// Handles WebSub verifications and deliveries at `/websub/{source}`.
+    pub fn with_websub(mut self, websub: Arc<dyn WebSubSink>) -> AppState {
+        self.websub = Some(websub);
+        self
     }
 
     /// The public keys provenance records are checked with.
@@ -100,6 +111,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/items/{id}", get(api::one))
         .route("/api/v1/push/{source}", post(api::push))
         .route("/api/v1/sources", get(api::sources))
+        .route(
+            "/websub/{source}",
+            get(websub::verify).post(websub::deliver),
+        )
         .route("/healthz", get(api::health))
         .route("/metrics", get(api::metrics))
         .fallback(site::not_found)

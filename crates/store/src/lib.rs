@@ -78,6 +78,53 @@ pub struct Source {
     pub next_due: Option<DateTime<Utc>>,
 }
 
+/// Where a WebSub subscription stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SubscriptionState {
+    /// Asked the hub; waiting for its verification request.
+    Requested,
+    /// Verified by the hub; deliveries are expected until `lease_until`.
+    Active,
+    /// The hub refused, denied or never verified; the source is polled as before.
+    Failed,
+}
+
+impl SubscriptionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubscriptionState::Requested => "requested",
+            SubscriptionState::Active => "active",
+            SubscriptionState::Failed => "failed",
+        }
+    }
+}
+
+/// A source's WebSub subscription to its feed's hub.
+#[derive(Debug, Clone, Serialize)]
+pub struct Subscription {
+    pub source: String,
+    pub hub: String,
+    pub topic: String,
+    /// The `hub.secret` deliveries are signed with (never serialized).
+    #[serde(skip)]
+    pub secret: String,
+    pub state: SubscriptionState,
+    pub requested_at: DateTime<Utc>,
+    pub lease_seconds: Option<i64>,
+    pub lease_until: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub deliveries: i64,
+    pub last_delivery: Option<DateTime<Utc>>,
+}
+
+impl Subscription {
+    /// Verified and within its lease: the hub pushes, so polling can slow down.
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        self.state == SubscriptionState::Active && self.lease_until.is_some_and(|until| until > now)
+    }
+}
+
 /// A source to add.
 #[derive(Debug, Clone)]
 pub struct NewSource {
@@ -258,6 +305,14 @@ pub trait Store: Send + Sync {
     async fn setting(&self, key: &str) -> Result<Option<String>, StoreError>;
     async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError>;
     async fn source(&self, name: &str) -> Result<Option<Source>, StoreError>;
+    /// The source's WebSub subscription, if it has one.
+    async fn subscription(&self, source: &str) -> Result<Option<Subscription>, StoreError>;
+    /// Every WebSub subscription (for renewals and source health).
+    async fn subscriptions(&self) -> Result<Vec<Subscription>, StoreError>;
+    /// Creates or replaces the source's subscription (deliveries counted so far are kept).
+    async fn put_subscription(&self, subscription: &Subscription) -> Result<(), StoreError>;
+    /// Counts a delivery that passed its signature check.
+    async fn record_delivery(&self, source: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
     async fn record_fetch(&self, name: &str, record: &FetchRecord) -> Result<(), StoreError>;
 
     /// Records a payload written to the archive; returns false if it was already recorded.

@@ -4,7 +4,7 @@ use crate::lifecycle::{StoryState, VersionFacts, resolve};
 use crate::{
     CommitKind, Committed, Counts, FetchRecord, GoneRecord, HeadlineOverride, ListQuery, NewSource,
     NewVersion, RawRecord, Source, SourceKind, Store, StoreError, StoryPage, StoryRecord,
-    VersionRecord, format_time, parse_time, story_id,
+    Subscription, SubscriptionState, VersionRecord, format_time, parse_time, story_id,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -122,6 +122,27 @@ fn source_from_row(row: &SqliteRow) -> Result<Source, StoreError> {
         last_error: row.try_get("last_error")?,
         consecutive_errors: row.try_get("consecutive_errors")?,
         next_due: time_opt(row, "next_due")?,
+    })
+}
+
+fn subscription_from_row(row: &SqliteRow) -> Result<Subscription, StoreError> {
+    let state: String = row.try_get("state")?;
+    Ok(Subscription {
+        source: row.try_get("source")?,
+        hub: row.try_get("hub")?,
+        topic: row.try_get("topic")?,
+        secret: row.try_get("secret")?,
+        state: match state.as_str() {
+            "active" => SubscriptionState::Active,
+            "requested" => SubscriptionState::Requested,
+            _ => SubscriptionState::Failed,
+        },
+        requested_at: parse_time(&row.try_get::<String, _>("requested_at")?)?,
+        lease_seconds: row.try_get("lease_seconds")?,
+        lease_until: time_opt(row, "lease_until")?,
+        last_error: row.try_get("last_error")?,
+        deliveries: row.try_get("deliveries")?,
+        last_delivery: time_opt(row, "last_delivery")?,
     })
 }
 
@@ -362,6 +383,56 @@ impl Store for SqliteStore {
             .await?
             .rows_affected();
         Ok(changed == 1)
+    }
+
+    async fn subscription(&self, source: &str) -> Result<Option<Subscription>, StoreError> {
+        let row = sqlx::query("SELECT * FROM websub_subscriptions WHERE source = ?")
+            .bind(source)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(subscription_from_row).transpose()
+    }
+
+    async fn subscriptions(&self) -> Result<Vec<Subscription>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM websub_subscriptions ORDER BY source")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(subscription_from_row).collect()
+    }
+
+    async fn put_subscription(&self, subscription: &Subscription) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO websub_subscriptions (source, hub, topic, secret, state, requested_at, \
+             lease_seconds, lease_until, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (source) DO UPDATE SET hub = excluded.hub, topic = excluded.topic, \
+             secret = excluded.secret, state = excluded.state, \
+             requested_at = excluded.requested_at, lease_seconds = excluded.lease_seconds, \
+             lease_until = excluded.lease_until, last_error = excluded.last_error",
+        )
+        .bind(&subscription.source)
+        .bind(&subscription.hub)
+        .bind(&subscription.topic)
+        .bind(&subscription.secret)
+        .bind(subscription.state.as_str())
+        .bind(format_time(subscription.requested_at))
+        .bind(subscription.lease_seconds)
+        .bind(subscription.lease_until.map(format_time))
+        .bind(&subscription.last_error)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn record_delivery(&self, source: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE websub_subscriptions SET deliveries = deliveries + 1, last_delivery = ? \
+             WHERE source = ?",
+        )
+        .bind(format_time(at))
+        .bind(source)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     async fn set_push_hmac_secret(
