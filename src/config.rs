@@ -125,7 +125,7 @@ impl Default for InboxSection {
 }
 
 fn default_settle() -> Duration {
-    Duration::from_secs(1)
+    Duration::from_millis(500)
 }
 
 /// WebSub: subscribing polled sources to the hubs their feeds name.

@@ -8,10 +8,11 @@ mod serve;
 mod verify;
 mod websub;
 
-/// mimalloc instead of glibc's malloc: with parsing on many threads, glibc's per-thread arenas
-/// kept freed memory, and a 10,000-source `serve` peaked at 331 MB resident (see BENCHMARKS.md).
+/// jemalloc instead of glibc's malloc: parsing runs on many threads, and glibc's per-thread
+/// arenas kept what they freed — a 10,000-source `serve` stayed at 331 MB resident after its
+/// first round, 154 MB with jemalloc (mimalloc: 242 MB). See BENCHMARKS.md, "scale".
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 use anyhow::{Context, Result, bail};
 use chrono::Utc;

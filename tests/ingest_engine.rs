@@ -466,9 +466,10 @@ fn an_inbox_file_written_slowly_is_read_only_when_complete() {
     let body = atom(&[("1", "First half"), ("2", "Second half")], "");
     let (head, tail) = body.split_at(body.len() / 2);
     let path = inbox.join("delivery.xml");
-    // Half the file, a pause shorter than the settle time (1 s), then the rest.
+    // Half the file, a pause shorter than the settle time (500 ms) but longer than the old rule's
+    // 200 ms between two scans, then the rest.
     std::fs::write(&path, head).unwrap_or_else(|error| panic!("{error}"));
-    std::thread::sleep(Duration::from_millis(600));
+    std::thread::sleep(Duration::from_millis(350));
     {
         use std::io::Write;
         let mut file = std::fs::OpenOptions::new()
