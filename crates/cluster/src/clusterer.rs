@@ -1,0 +1,401 @@
+//! The LSH index and the assignment rule.
+
+use crate::params;
+use crate::signature::{self, Signature, Similarity, TERM_STREAM, mix64};
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+/// A story cluster: the stories the clusterer judged to be about the same event. Numbers are
+/// handed out in order from 1 and never reused by one `Clusterer`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ClusterId(pub u64);
+
+impl fmt::Display for ClusterId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Thresholds and windows of the assignment rule. [`Config::default`] holds the values chosen on
+/// the tuning half of the labelled set (see the crate README for why each).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Near-duplicate: `max(shingle Jaccard, shingle containment)` at least this …
+    pub near_duplicate: f64,
+    /// … and at most this far apart in time (rewrites, updates, flash → full story).
+    pub near_duplicate_window: TimeDelta,
+    /// Same event, same news cycle: event-term Jaccard at least this when the two stories are at
+    /// most [`Config::same_event_window`] apart …
+    pub same_event: f64,
+    pub same_event_window: TimeDelta,
+    /// … or at least this when they are further apart, up to [`Config::late_window`]: a day
+    /// later, the same names usually mean a follow-up (the coach sacked after the defeat, the
+    /// rebound after the slump), and only a story that repeats nearly all of them is still the
+    /// same event.
+    pub late_same_event: f64,
+    pub late_window: TimeDelta,
+    /// Both same-event rules also need at least this many shared event terms.
+    pub same_event_min_shared: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            near_duplicate: params::NEAR_DUPLICATE,
+            near_duplicate_window: TimeDelta::hours(params::NEAR_DUPLICATE_WINDOW_HOURS),
+            same_event: params::SAME_EVENT,
+            same_event_window: TimeDelta::hours(params::SAME_EVENT_WINDOW_HOURS),
+            late_same_event: params::LATE_SAME_EVENT,
+            late_window: TimeDelta::hours(params::LATE_WINDOW_HOURS),
+            same_event_min_shared: params::SAME_EVENT_MIN_SHARED,
+        }
+    }
+}
+
+/// Which rule linked two stories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchKind {
+    /// Same event: different wording, shared names and numbers.
+    SameEvent,
+    /// Near-duplicate text.
+    NearDuplicate,
+}
+
+impl Config {
+    /// The rule for one pair: which kind of match (if any) `similarity` and the time `gap`
+    /// between the two stories make. Near-duplicate wins when both hold.
+    pub fn judge(&self, similarity: &Similarity, gap: TimeDelta) -> Option<MatchKind> {
+        let gap = gap.abs();
+        if gap <= self.near_duplicate_window && similarity.near_duplicate() >= self.near_duplicate {
+            Some(MatchKind::NearDuplicate)
+        } else {
+            let needed = if gap <= self.same_event_window {
+                self.same_event
+            } else if gap <= self.late_window {
+                self.late_same_event
+            } else {
+                return None;
+            };
+            (similarity.term_jaccard >= needed
+                && similarity.shared_terms >= self.same_event_min_shared)
+                .then_some(MatchKind::SameEvent)
+        }
+    }
+}
+
+/// The stored story a new one was matched with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Match {
+    pub id: String,
+    pub kind: MatchKind,
+    pub similarity: Similarity,
+}
+
+/// Where [`Clusterer::insert_explained`] put a story, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Assignment {
+    pub cluster: ClusterId,
+    /// The best matching stored story, or `None` when the story started a new cluster (or was
+    /// already present and kept its cluster).
+    pub matched: Option<Match>,
+}
+
+#[derive(Debug, Clone)]
+struct Doc {
+    id: String,
+    seq: u64,
+    time: DateTime<Utc>,
+    cluster: ClusterId,
+    /// `None` once retired: no longer a candidate, still a member of its cluster.
+    signature: Option<Signature>,
+}
+
+/// An LSH index over story signatures that assigns each inserted story to a cluster.
+///
+/// A new story joins the cluster of its best match among the stored stories (see
+/// [`Config::judge`]; near-duplicates before same-event matches, then the higher score, then the
+/// earlier insertion), or starts a new cluster. Clusters are never merged or split afterwards, so
+/// a cluster id, once handed out, stays valid. Deterministic: the same calls in the same order
+/// give the same clusters.
+#[derive(Debug, Clone, Default)]
+pub struct Clusterer {
+    config: Config,
+    slots: Vec<Option<Doc>>,
+    free: Vec<usize>,
+    by_id: HashMap<String, usize>,
+    buckets: HashMap<u64, Vec<usize>>,
+    clusters: BTreeMap<ClusterId, Vec<String>>,
+    last_cluster: u64,
+    next_seq: u64,
+}
+
+/// The LSH bucket keys of a signature: one per band of the shingle MinHash and one per band of a
+/// MinHash of the event terms.
+fn band_keys(sig: &Signature) -> Vec<u64> {
+    let mut keys = Vec::with_capacity(params::SHINGLE_BANDS + params::TERM_BANDS);
+    let mut band = |tag: u64, index: usize, values: &[u32]| {
+        let mut key = mix64(tag ^ (index as u64));
+        for &v in values {
+            key = mix64(key ^ u64::from(v));
+        }
+        keys.push(key);
+    };
+    let rows = params::SHINGLE_HASHES / params::SHINGLE_BANDS;
+    for (i, chunk) in sig.shingles.chunks_exact(rows).enumerate() {
+        band(0x1000, i, chunk);
+    }
+    if sig.terms.len() >= params::MIN_TERMS {
+        let term_hashes = signature::minhash(&sig.terms, params::TERM_BANDS, TERM_STREAM);
+        for (i, value) in term_hashes.iter().enumerate() {
+            band(0x2000, i, std::slice::from_ref(value));
+        }
+    }
+    keys
+}
+
+impl Clusterer {
+    /// An empty index with the measured default [`Config`].
+    pub fn new() -> Clusterer {
+        Clusterer::with_config(Config::default())
+    }
+
+    pub fn with_config(config: Config) -> Clusterer {
+        Clusterer {
+            config,
+            ..Clusterer::default()
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Inserts a story and returns its cluster. See [`Clusterer::insert_explained`].
+    pub fn insert(&mut self, id: &str, signature: &Signature, time: DateTime<Utc>) -> ClusterId {
+        self.insert_explained(id, signature, time).cluster
+    }
+
+    /// Inserts a story: it joins the cluster of its best match among the stored stories, or
+    /// starts a new cluster. An id already present keeps its cluster (a story's new version
+    /// stays where readers found it); its signature and time are replaced.
+    pub fn insert_explained(
+        &mut self,
+        id: &str,
+        signature: &Signature,
+        time: DateTime<Utc>,
+    ) -> Assignment {
+        if let Some(cluster) = self.cluster_of(id) {
+            self.unindex(id);
+            self.index(id, signature, time, cluster);
+            return Assignment {
+                cluster,
+                matched: None,
+            };
+        }
+        let best = self.best_match(signature, time);
+        let (cluster, matched) = match best {
+            Some((slot, m)) => match self.slots.get(slot).and_then(Option::as_ref) {
+                Some(doc) => (doc.cluster, Some(m)),
+                None => (self.new_cluster(), None),
+            },
+            None => (self.new_cluster(), None),
+        };
+        self.index(id, signature, time, cluster);
+        Assignment { cluster, matched }
+    }
+
+    /// Puts a story back into a known cluster without matching (for rebuilding the index from
+    /// stored assignments at start-up). Later new clusters get higher numbers than `cluster`.
+    pub fn restore(
+        &mut self,
+        id: &str,
+        signature: &Signature,
+        time: DateTime<Utc>,
+        cluster: ClusterId,
+    ) {
+        self.remove(id);
+        self.last_cluster = self.last_cluster.max(cluster.0);
+        self.index(id, signature, time, cluster);
+    }
+
+    /// Removes a story from the index and from its cluster; returns the cluster it was in. A
+    /// cluster left empty disappears. The other members stay together.
+    pub fn remove(&mut self, id: &str) -> Option<ClusterId> {
+        let cluster = self.unindex(id)?;
+        if let Some(members) = self.clusters.get_mut(&cluster) {
+            members.retain(|m| m != id);
+            if members.is_empty() {
+                self.clusters.remove(&cluster);
+            }
+        }
+        Some(cluster)
+    }
+
+    /// Stops matching new stories against stories older than `cutoff` (they stay members of their
+    /// clusters). With `cutoff = newest time - the largest window` nothing a new story could match
+    /// is lost and memory stays bounded. Returns how many were retired.
+    pub fn retire_before(&mut self, cutoff: DateTime<Utc>) -> usize {
+        let old: Vec<usize> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, doc)| {
+                let doc = doc.as_ref()?;
+                (doc.signature.is_some() && doc.time < cutoff).then_some(slot)
+            })
+            .collect();
+        for &slot in &old {
+            let signature = self
+                .slots
+                .get_mut(slot)
+                .and_then(Option::as_mut)
+                .and_then(|doc| doc.signature.take());
+            if let Some(signature) = signature {
+                self.drop_from_buckets(slot, &signature);
+            }
+        }
+        old.len()
+    }
+
+    /// The cluster of a stored story.
+    pub fn cluster_of(&self, id: &str) -> Option<ClusterId> {
+        let slot = *self.by_id.get(id)?;
+        self.slots.get(slot)?.as_ref().map(|doc| doc.cluster)
+    }
+
+    /// The stories of a cluster, in insertion order (empty for an unknown cluster).
+    pub fn members(&self, cluster: ClusterId) -> &[String] {
+        self.clusters.get(&cluster).map_or(&[], Vec::as_slice)
+    }
+
+    /// All clusters, in id order.
+    pub fn clusters(&self) -> impl Iterator<Item = (ClusterId, &[String])> {
+        self.clusters.iter().map(|(id, m)| (*id, m.as_slice()))
+    }
+
+    /// Number of stored stories.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    fn new_cluster(&mut self) -> ClusterId {
+        self.last_cluster += 1;
+        ClusterId(self.last_cluster)
+    }
+
+    fn best_match(&self, signature: &Signature, time: DateTime<Utc>) -> Option<(usize, Match)> {
+        if signature.is_empty() {
+            return None;
+        }
+        let mut candidates: Vec<usize> = Vec::new();
+        for key in band_keys(signature) {
+            if let Some(bucket) = self.buckets.get(&key) {
+                let start = bucket.len().saturating_sub(params::MAX_BUCKET_SCAN);
+                candidates.extend_from_slice(bucket.get(start..).unwrap_or(&[]));
+            }
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+
+        let mut best: Option<(MatchKind, f64, u64, usize, Similarity)> = None;
+        for slot in candidates {
+            let Some(doc) = self.slots.get(slot).and_then(Option::as_ref) else {
+                continue;
+            };
+            let Some(stored) = doc.signature.as_ref() else {
+                continue;
+            };
+            let sim = signature::similarity(signature, stored);
+            let Some(kind) = self.config.judge(&sim, time - doc.time) else {
+                continue;
+            };
+            let score = match kind {
+                MatchKind::NearDuplicate => sim.near_duplicate(),
+                MatchKind::SameEvent => sim.term_jaccard,
+            };
+            let better = match &best {
+                None => true,
+                Some((bk, bs, bseq, _, _)) => {
+                    (kind, score) > (*bk, *bs) || ((kind, score) == (*bk, *bs) && doc.seq < *bseq)
+                }
+            };
+            if better {
+                best = Some((kind, score, doc.seq, slot, sim));
+            }
+        }
+        best.and_then(|(kind, _, _, slot, similarity)| {
+            let doc = self.slots.get(slot)?.as_ref()?;
+            Some((
+                slot,
+                Match {
+                    id: doc.id.clone(),
+                    kind,
+                    similarity,
+                },
+            ))
+        })
+    }
+
+    fn index(&mut self, id: &str, signature: &Signature, time: DateTime<Utc>, cluster: ClusterId) {
+        let doc = Doc {
+            id: id.to_string(),
+            seq: self.next_seq,
+            time,
+            cluster,
+            signature: Some(signature.clone()),
+        };
+        self.next_seq += 1;
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                if let Some(place) = self.slots.get_mut(slot) {
+                    *place = Some(doc);
+                }
+                slot
+            }
+            None => {
+                self.slots.push(Some(doc));
+                self.slots.len() - 1
+            }
+        };
+        self.by_id.insert(id.to_string(), slot);
+        if !signature.is_empty() {
+            for key in band_keys(signature) {
+                self.buckets.entry(key).or_default().push(slot);
+            }
+        }
+        let members = self.clusters.entry(cluster).or_default();
+        if !members.iter().any(|m| m == id) {
+            members.push(id.to_string());
+        }
+    }
+
+    /// Takes a story out of the slots and buckets (not out of its cluster's member list).
+    fn unindex(&mut self, id: &str) -> Option<ClusterId> {
+        let slot = self.by_id.remove(id)?;
+        let doc = self.slots.get_mut(slot)?.take()?;
+        if let Some(signature) = &doc.signature {
+            self.drop_from_buckets(slot, signature);
+        }
+        self.free.push(slot);
+        Some(doc.cluster)
+    }
+
+    fn drop_from_buckets(&mut self, slot: usize, signature: &Signature) {
+        for key in band_keys(signature) {
+            if let Some(bucket) = self.buckets.get_mut(&key) {
+                bucket.retain(|&s| s != slot);
+                if bucket.is_empty() {
+                    self.buckets.remove(&key);
+                }
+            }
+        }
+    }
+}
