@@ -37,7 +37,8 @@ pub struct Config {
     /// same event.
     pub late_same_event: f64,
     pub late_window: TimeDelta,
-    /// Both same-event rules also need at least this many shared event terms.
+    /// Both same-event rules also need at least this many shared event terms, at least one of
+    /// them a name: numbers alone (a score, a percentage) do not make two stories one event.
     pub same_event_min_shared: usize,
 }
 
@@ -81,7 +82,8 @@ impl Config {
                 return None;
             };
             (similarity.term_jaccard >= needed
-                && similarity.shared_terms >= self.same_event_min_shared)
+                && similarity.shared_terms >= self.same_event_min_shared
+                && similarity.shared_names >= 1)
                 .then_some(MatchKind::SameEvent)
         }
     }
@@ -397,5 +399,256 @@ impl Clusterer {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(hours: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 3, 4, 6, 0, 0)
+            .single()
+            .unwrap_or_default()
+            + TimeDelta::hours(hours)
+    }
+
+    const QUAKE: &str = "DREVIK, Valdoria (Northwire) - A magnitude 6.4 earthquake struck Kessara \
+        province in northern Valdoria early on Tuesday, killing at least 12 people, the national \
+        civil protection agency said. Rescue teams searched the rubble of a collapsed apartment \
+        block in the village of Hollin, where officials feared more people were trapped.";
+    const QUAKE_OTHER_AGENCY: &str = "At least a dozen people died when a tremor of magnitude \
+        6.4 shook Kessara province in the north of Valdoria, authorities said. Neighbours in \
+        Hollin dug through the ruins of an apartment block near Drevik.";
+    const RECALL: &str = "Lumora Systems is recalling about 2 million Volt 3 portable power banks \
+        sold worldwide because a faulty battery cell can overheat, the electronics maker said.";
+
+    fn quake() -> Signature {
+        Signature::new("Northwire", "Strong earthquake kills 12 in Valdoria", QUAKE)
+    }
+
+    #[test]
+    fn near_identical_stories_share_a_cluster() {
+        let mut c = Clusterer::new();
+        let first = c.insert("a", &quake(), at(0));
+        let retold = QUAKE.replace("feared more people", "feared that more people");
+        let b = Signature::new(
+            "Northwire",
+            "Strong earthquake kills 12 in Valdoria",
+            &retold,
+        );
+        let assignment = c.insert_explained("b", &b, at(1));
+        assert_eq!(assignment.cluster, first);
+        let matched = assignment.matched.as_ref().map(|m| (m.id.as_str(), m.kind));
+        assert_eq!(matched, Some(("a", MatchKind::NearDuplicate)));
+    }
+
+    #[test]
+    fn lsh_finds_every_near_identical_copy() {
+        // Many different stories, each with a lightly edited copy: every copy must find its
+        // original through the LSH buckets (candidate recall), and no other.
+        let mut c = Clusterer::new();
+        let words = [
+            "harbour", "council", "budget", "river", "bridge", "school", "festival", "railway",
+            "museum", "forest", "airport", "hospital", "market", "stadium", "library", "factory",
+        ];
+        let story = |i: usize| -> String {
+            (0..60)
+                .map(|k| words[(i * 7 + k * (i % 5 + 1) + k / 3) % words.len()].to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+                + &format!(" story number {i} ends here with figure {}", i * 31 + 7)
+        };
+        let mut originals = Vec::new();
+        for i in 0..200 {
+            let sig = Signature::new("N", &format!("Headline {i}"), &story(i));
+            originals.push(c.insert(&format!("orig-{i}"), &sig, at(0)));
+        }
+        for (i, original) in originals.iter().enumerate() {
+            let edited = story(i).replacen(words[0], "harbor", 1) + " Corrects a typo.";
+            let sig = Signature::new("N", &format!("Headline {i}"), &edited);
+            let cluster = c.insert(&format!("copy-{i}"), &sig, at(1));
+            assert_eq!(cluster, *original, "copy {i}");
+        }
+    }
+
+    #[test]
+    fn other_agency_coverage_joins_by_event_terms() {
+        let mut c = Clusterer::new();
+        let first = c.insert("nw", &quake(), at(0));
+        let other = Signature::new(
+            "Pacific Newsline",
+            "Valdoria: deadly tremor in Kessara",
+            QUAKE_OTHER_AGENCY,
+        );
+        let assignment = c.insert_explained("pn", &other, at(2));
+        assert_eq!(assignment.cluster, first);
+        assert_eq!(
+            assignment.matched.map(|m| m.kind),
+            Some(MatchKind::SameEvent)
+        );
+        let unrelated = Signature::new("Northwire", "Lumora recalls power banks", RECALL);
+        assert_ne!(c.insert("recall", &unrelated, at(2)), first);
+    }
+
+    #[test]
+    fn time_windows_end_events() {
+        let mut c = Clusterer::new();
+        let first = c.insert("a", &quake(), at(0));
+        // The same text 47 hours later is still the same story; 49 hours later it is not.
+        assert_eq!(c.insert("b", &quake(), at(47)), first);
+        let mut c = Clusterer::new();
+        let first = c.insert("a", &quake(), at(0));
+        assert_ne!(c.insert("b", &quake(), at(49)), first);
+        // Other wording: linked within the news cycle; after it only with the late threshold
+        // (these two short texts share nearly all their names, so they pass it), and never
+        // after the late window.
+        let other = Signature::new(
+            "P",
+            "Valdoria: deadly tremor in Kessara",
+            QUAKE_OTHER_AGENCY,
+        );
+        let sim = signature::similarity(&quake(), &other);
+        assert!(sim.term_jaccard >= 0.6, "{sim:?}");
+        let mut c = Clusterer::new();
+        let first = c.insert("a", &quake(), at(0));
+        assert_eq!(c.insert("b", &other, at(11)), first);
+        let mut c = Clusterer::new();
+        let first = c.insert("a", &quake(), at(0));
+        assert_eq!(c.insert("b", &other, at(30)), first);
+        let mut c = Clusterer::new();
+        let first = c.insert("a", &quake(), at(0));
+        assert_ne!(c.insert("b", &other, at(49)), first);
+        let strict = Config {
+            late_same_event: f64::INFINITY,
+            ..Config::default()
+        };
+        let mut c = Clusterer::with_config(strict);
+        let first = c.insert("a", &quake(), at(0));
+        assert_ne!(c.insert("b", &other, at(13)), first);
+        // Time runs both ways: a late-arriving earlier story still matches.
+        let mut c = Clusterer::new();
+        let first = c.insert("a", &quake(), at(10));
+        assert_eq!(c.insert("b", &other, at(2)), first);
+    }
+
+    #[test]
+    fn judge_rules() {
+        let config = Config::default();
+        let sim = |near: f64, terms: f64, shared: usize, names: usize| Similarity {
+            shingle_jaccard: near,
+            shingle_containment: 0.0,
+            term_jaccard: terms,
+            shared_terms: shared,
+            shared_names: names,
+        };
+        let h = TimeDelta::hours;
+        assert_eq!(
+            config.judge(&sim(0.5, 0.0, 0, 0), h(48)),
+            Some(MatchKind::NearDuplicate)
+        );
+        assert_eq!(config.judge(&sim(0.49, 0.0, 0, 0), h(0)), None);
+        assert_eq!(
+            config.judge(&sim(0.0, 0.15, 2, 1), h(-12)),
+            Some(MatchKind::SameEvent)
+        );
+        assert_eq!(config.judge(&sim(0.0, 0.15, 2, 1), h(13)), None);
+        assert_eq!(
+            config.judge(&sim(0.0, 0.6, 2, 1), h(48)),
+            Some(MatchKind::SameEvent)
+        );
+        assert_eq!(config.judge(&sim(0.0, 0.9, 9, 9), h(49)), None);
+        // Numbers alone, or a single shared term, are not enough.
+        assert_eq!(config.judge(&sim(0.0, 0.5, 2, 0), h(0)), None);
+        assert_eq!(config.judge(&sim(0.0, 0.5, 1, 1), h(0)), None);
+    }
+
+    #[test]
+    fn remove_and_members() {
+        let mut c = Clusterer::new();
+        let cluster = c.insert("a", &quake(), at(0));
+        c.insert("b", &quake(), at(1));
+        c.insert("c", &quake(), at(2));
+        assert_eq!(c.members(cluster), ["a", "b", "c"]);
+        assert_eq!(c.remove("b"), Some(cluster));
+        assert_eq!(c.remove("b"), None);
+        assert_eq!(c.cluster_of("b"), None);
+        assert_eq!(c.members(cluster), ["a", "c"]);
+        // A removed story is no longer a candidate; the rest of its cluster still is.
+        assert_eq!(c.remove("a"), Some(cluster));
+        assert_eq!(c.insert("d", &quake(), at(3)), cluster);
+        assert_eq!(c.remove("c"), Some(cluster));
+        assert_eq!(c.remove("d"), Some(cluster));
+        assert!(c.members(cluster).is_empty());
+        assert_eq!(c.clusters().count(), 0);
+        assert!(c.is_empty());
+        // With nothing left to match, the same text starts a new cluster.
+        assert_ne!(c.insert("e", &quake(), at(4)), cluster);
+        assert_eq!(c.len(), 1);
+    }
+
+    #[test]
+    fn reinsert_keeps_the_cluster_and_replaces_the_signature() {
+        let mut c = Clusterer::new();
+        let quake_cluster = c.insert("a", &quake(), at(0));
+        let recall = Signature::new("N", "Lumora recalls power banks", RECALL);
+        let recall_cluster = c.insert("r", &recall, at(0));
+        assert_ne!(quake_cluster, recall_cluster);
+        // `a` is sent again with the recall text: it stays where it was …
+        assert_eq!(c.insert("a", &recall, at(1)), quake_cluster);
+        assert_eq!(c.members(quake_cluster), ["a"]);
+        // … and now matches as the recall text, not as the quake.
+        let c2 = c.insert("q", &quake(), at(1));
+        assert_ne!(c2, quake_cluster);
+    }
+
+    #[test]
+    fn restore_and_retire() {
+        let mut c = Clusterer::new();
+        c.restore("a", &quake(), at(0), ClusterId(41));
+        assert_eq!(c.cluster_of("a"), Some(ClusterId(41)));
+        assert_eq!(c.insert("b", &quake(), at(1)), ClusterId(41));
+        let recall = Signature::new("N", "Lumora recalls power banks", RECALL);
+        assert_eq!(c.insert("r", &recall, at(1)), ClusterId(42));
+        assert_eq!(c.retire_before(at(1)), 1);
+        assert_eq!(c.cluster_of("a"), Some(ClusterId(41)));
+        assert_eq!(c.members(ClusterId(41)), ["a", "b"]);
+        assert_eq!(c.retire_before(at(100)), 2);
+        assert_eq!(c.retire_before(at(100)), 0);
+        assert_ne!(c.insert("c", &quake(), at(2)), ClusterId(41));
+        assert_eq!(c.remove("a"), Some(ClusterId(41)));
+    }
+
+    #[test]
+    fn empty_stories_get_their_own_cluster() {
+        let mut c = Clusterer::new();
+        let empty = Signature::new("", "", "");
+        let a = c.insert("a", &empty, at(0));
+        let b = c.insert("b", &empty, at(0));
+        assert_ne!(a, b);
+        assert_eq!(c.remove("a"), Some(a));
+    }
+
+    #[test]
+    fn same_order_same_clusters() {
+        let docs: Vec<(String, Signature)> = (0..40)
+            .map(|i| {
+                let text = match i % 3 {
+                    0 => QUAKE.to_string(),
+                    1 => QUAKE_OTHER_AGENCY.to_string(),
+                    _ => format!("{RECALL} Batch {}", i / 3),
+                };
+                (format!("d{i}"), Signature::new("N", "Headline", &text))
+            })
+            .collect();
+        let run = || {
+            let mut c = Clusterer::new();
+            docs.iter()
+                .enumerate()
+                .map(|(i, (id, sig))| c.insert(id, sig, at(i as i64 / 4)))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(), run());
     }
 }
