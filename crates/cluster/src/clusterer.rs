@@ -25,6 +25,10 @@ impl fmt::Display for ClusterId {
 pub struct Config {
     /// Near-duplicate: `max(shingle Jaccard, shingle containment)` at least this …
     pub near_duplicate: f64,
+    /// … and, when both stories have event terms, a term Jaccard of at least this: one
+    /// template filled with other names and numbers (market reports, results, weather) is
+    /// not the same story …
+    pub near_duplicate_min_terms: f64,
     /// … and at most this far apart in time (rewrites, updates, flash → full story).
     pub near_duplicate_window: TimeDelta,
     /// Same event, same news cycle: event-term Jaccard at least this when the two stories are at
@@ -40,18 +44,24 @@ pub struct Config {
     /// Both same-event rules also need at least this many shared event terms, at least one of
     /// them a name: numbers alone (a score, a percentage) do not make two stories one event.
     pub same_event_min_shared: usize,
+    /// An event term found in at least this many different clusters of the index (the country
+    /// of the day's big story, a common figure) is too common to link two stories: the term
+    /// measures leave it out.
+    pub common_term_clusters: usize,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
             near_duplicate: params::NEAR_DUPLICATE,
+            near_duplicate_min_terms: params::NEAR_DUPLICATE_MIN_TERMS,
             near_duplicate_window: TimeDelta::hours(params::NEAR_DUPLICATE_WINDOW_HOURS),
             same_event: params::SAME_EVENT,
             same_event_window: TimeDelta::hours(params::SAME_EVENT_WINDOW_HOURS),
             late_same_event: params::LATE_SAME_EVENT,
             late_window: TimeDelta::hours(params::LATE_WINDOW_HOURS),
             same_event_min_shared: params::SAME_EVENT_MIN_SHARED,
+            common_term_clusters: params::COMMON_TERM_CLUSTERS,
         }
     }
 }
@@ -71,7 +81,12 @@ impl Config {
     /// between the two stories make. Near-duplicate wins when both hold.
     pub fn judge(&self, similarity: &Similarity, gap: TimeDelta) -> Option<MatchKind> {
         let gap = gap.abs();
-        if gap <= self.near_duplicate_window && similarity.near_duplicate() >= self.near_duplicate {
+        let terms_agree =
+            !similarity.has_terms || similarity.term_jaccard >= self.near_duplicate_min_terms;
+        if gap <= self.near_duplicate_window
+            && similarity.near_duplicate() >= self.near_duplicate
+            && terms_agree
+        {
             Some(MatchKind::NearDuplicate)
         } else {
             let needed = if gap <= self.same_event_window {
@@ -131,6 +146,9 @@ pub struct Clusterer {
     by_id: HashMap<String, usize>,
     buckets: HashMap<u64, Vec<usize>>,
     clusters: BTreeMap<ClusterId, Vec<String>>,
+    /// For each event term of the indexed stories: how many indexed stories of each cluster
+    /// have it.
+    term_clusters: HashMap<u64, HashMap<ClusterId, u32>>,
     last_cluster: u64,
     next_seq: u64,
 }
@@ -251,13 +269,13 @@ impl Clusterer {
             })
             .collect();
         for &slot in &old {
-            let signature = self
+            let taken = self
                 .slots
                 .get_mut(slot)
                 .and_then(Option::as_mut)
-                .and_then(|doc| doc.signature.take());
-            if let Some(signature) = signature {
-                self.drop_from_buckets(slot, &signature);
+                .and_then(|doc| Some((doc.signature.take()?, doc.cluster)));
+            if let Some((signature, cluster)) = taken {
+                self.drop_from_buckets(slot, &signature, cluster);
             }
         }
         old.len()
@@ -315,7 +333,7 @@ impl Clusterer {
             let Some(stored) = doc.signature.as_ref() else {
                 continue;
             };
-            let sim = signature::similarity(signature, stored);
+            let sim = signature::similarity_ignoring(signature, stored, |t| self.is_common(t));
             let Some(kind) = self.config.judge(&sim, time - doc.time) else {
                 continue;
             };
@@ -346,6 +364,31 @@ impl Clusterer {
         })
     }
 
+    /// True when `term` is in at least [`Config::common_term_clusters`] clusters.
+    fn is_common(&self, term: u64) -> bool {
+        self.term_clusters
+            .get(&term)
+            .is_some_and(|by_cluster| by_cluster.len() >= self.config.common_term_clusters)
+    }
+
+    fn count_terms(&mut self, signature: &Signature, cluster: ClusterId, add: bool) {
+        for &term in &signature.terms {
+            let by_cluster = self.term_clusters.entry(term).or_default();
+            let count = by_cluster.entry(cluster).or_default();
+            if add {
+                *count += 1;
+            } else {
+                *count = count.saturating_sub(1);
+            }
+            if *count == 0 {
+                by_cluster.remove(&cluster);
+            }
+            if by_cluster.is_empty() {
+                self.term_clusters.remove(&term);
+            }
+        }
+    }
+
     fn index(&mut self, id: &str, signature: &Signature, time: DateTime<Utc>, cluster: ClusterId) {
         let doc = Doc {
             id: id.to_string(),
@@ -373,6 +416,7 @@ impl Clusterer {
                 self.buckets.entry(key).or_default().push(slot);
             }
         }
+        self.count_terms(signature, cluster, true);
         let members = self.clusters.entry(cluster).or_default();
         if !members.iter().any(|m| m == id) {
             members.push(id.to_string());
@@ -384,13 +428,14 @@ impl Clusterer {
         let slot = self.by_id.remove(id)?;
         let doc = self.slots.get_mut(slot)?.take()?;
         if let Some(signature) = &doc.signature {
-            self.drop_from_buckets(slot, signature);
+            self.drop_from_buckets(slot, signature, doc.cluster);
         }
         self.free.push(slot);
         Some(doc.cluster)
     }
 
-    fn drop_from_buckets(&mut self, slot: usize, signature: &Signature) {
+    fn drop_from_buckets(&mut self, slot: usize, signature: &Signature, cluster: ClusterId) {
+        self.count_terms(signature, cluster, false);
         for key in band_keys(signature) {
             if let Some(bucket) = self.buckets.get_mut(&key) {
                 bucket.retain(|&s| s != slot);
@@ -539,6 +584,7 @@ mod tests {
         let sim = |near: f64, terms: f64, shared: usize, names: usize| Similarity {
             shingle_jaccard: near,
             shingle_containment: 0.0,
+            has_terms: false,
             term_jaccard: terms,
             shared_terms: shared,
             shared_names: names,
@@ -559,9 +605,64 @@ mod tests {
             Some(MatchKind::SameEvent)
         );
         assert_eq!(config.judge(&sim(0.0, 0.9, 9, 9), h(49)), None);
+        // A template filled with other names is not a near-duplicate.
+        let template = Similarity {
+            has_terms: true,
+            ..sim(0.9, 0.29, 2, 2)
+        };
+        assert_eq!(config.judge(&template, h(20)), None);
+        let update = Similarity {
+            has_terms: true,
+            ..sim(0.9, 0.3, 2, 2)
+        };
+        assert_eq!(config.judge(&update, h(30)), Some(MatchKind::NearDuplicate));
         // Numbers alone, or a single shared term, are not enough.
         assert_eq!(config.judge(&sim(0.0, 0.5, 2, 0), h(0)), None);
         assert_eq!(config.judge(&sim(0.0, 0.5, 1, 1), h(0)), None);
+    }
+
+    #[test]
+    fn a_term_spread_over_many_clusters_stops_linking() {
+        let a = Signature::new(
+            "N",
+            "Talks",
+            "Officials met in Corvel, Valdoria with Alma Brisk on 77 points.",
+        );
+        let b = Signature::new(
+            "N",
+            "Vote",
+            "Voters in Orlen, Valdoria backed Tomas Reyl by 77 votes.",
+        );
+        // Fresh index: `Valdoria` and `77` are enough to link the two.
+        let mut c = Clusterer::new();
+        let first = c.insert("a", &a, at(0));
+        assert_eq!(c.insert("b", &b, at(1)), first);
+        // Once `Valdoria` is in five other clusters it no longer counts, and `77` alone is a
+        // number.
+        let mut c = Clusterer::new();
+        let others = [
+            "Ardel, Valdoria - Crews in Ardel cleared roads for Piet Hamar.",
+            "Brisen, Valdoria - The Brisen Opera named Ines Coll as its director.",
+            "Calmor, Valdoria - Farmers near Calmor protested outside Halden Dairy.",
+            "Dunvik, Valdoria - Dunvik Harbour reopened after Storm Ilse passed.",
+            "Estra, Valdoria - Estra United signed the forward Milo Sarn.",
+        ];
+        for (k, text) in others.iter().enumerate() {
+            c.insert(
+                &format!("other-{k}"),
+                &Signature::new("N", "Brief", text),
+                at(0),
+            );
+        }
+        assert_eq!(c.clusters().count(), 5);
+        let first = c.insert("a", &a, at(0));
+        assert_ne!(c.insert("b", &b, at(1)), first);
+        // Removing those stories makes the term rare again.
+        for k in 0..5 {
+            c.remove(&format!("other-{k}"));
+        }
+        c.remove("b");
+        assert_eq!(c.insert("b", &b, at(1)), first);
     }
 
     #[test]

@@ -98,6 +98,8 @@ pub mod params {
 
     /// Near-duplicate threshold on `max(shingle Jaccard, containment)`, and its window.
     pub const NEAR_DUPLICATE: f64 = 0.5;
+    /// Event-term Jaccard a near-duplicate needs too, when both stories have terms.
+    pub const NEAR_DUPLICATE_MIN_TERMS: f64 = 0.3;
     pub const NEAR_DUPLICATE_WINDOW_HOURS: i64 = 48;
     /// Same-event threshold on event-term Jaccard within the news cycle, and that window.
     pub const SAME_EVENT: f64 = 0.15;
@@ -107,4 +109,6 @@ pub mod params {
     pub const LATE_WINDOW_HOURS: i64 = 48;
     /// Shared event terms needed by both same-event rules.
     pub const SAME_EVENT_MIN_SHARED: usize = 2;
+    /// A term in this many different clusters of the index no longer counts as evidence.
+    pub const COMMON_TERM_CLUSTERS: usize = 5;
 }

@@ -364,6 +364,9 @@ pub struct Similarity {
     /// Jaccard estimate and both set sizes; 0 when the smaller text has fewer than
     /// [`params::MIN_CONTAINMENT_SHINGLES`] shingles.
     pub shingle_containment: f64,
+    /// Both stories have at least [`params::MIN_TERMS`] event terms, so the term measures
+    /// count.
+    pub has_terms: bool,
     /// Exact Jaccard similarity of the event-term sets; 0 when either has fewer than
     /// [`params::MIN_TERMS`] terms.
     pub term_jaccard: f64,
@@ -383,6 +386,17 @@ impl Similarity {
 /// Compares two signatures. Symmetric; a story with at least one word is identical to itself
 /// (every measure 1, or 0 for the term measure when it has too few terms).
 pub fn similarity(a: &Signature, b: &Signature) -> Similarity {
+    similarity_ignoring(a, b, |_| false)
+}
+
+/// [`similarity`] with the event terms for which `common` is true left out of the term measures
+/// (the clusterer leaves out terms already spread over many clusters). Whether the stories have
+/// enough terms at all is judged on the full sets.
+pub(crate) fn similarity_ignoring(
+    a: &Signature,
+    b: &Signature,
+    common: impl Fn(u64) -> bool,
+) -> Similarity {
     let (shingle_jaccard, shingle_containment) =
         if a.shingles.is_empty() || b.shingles.is_empty() || a.shingles.len() != b.shingles.len() {
             (0.0, 0.0)
@@ -403,16 +417,21 @@ pub fn similarity(a: &Signature, b: &Signature) -> Similarity {
             };
             (j, containment)
         };
-    let (shared_terms, shared_names) = count_shared(&a.terms, &b.terms);
-    let term_jaccard = if a.terms.len() < params::MIN_TERMS || b.terms.len() < params::MIN_TERMS {
+    let has_terms = a.terms.len() >= params::MIN_TERMS && b.terms.len() >= params::MIN_TERMS;
+    let keep =
+        |terms: &[u64]| -> Vec<u64> { terms.iter().copied().filter(|t| !common(*t)).collect() };
+    let (ta, tb) = (keep(&a.terms), keep(&b.terms));
+    let (shared_terms, shared_names) = count_shared(&ta, &tb);
+    let union = ta.len() + tb.len() - shared_terms;
+    let term_jaccard = if !has_terms || union == 0 {
         0.0
     } else {
-        let union = a.terms.len() + b.terms.len() - shared_terms;
         shared_terms as f64 / union as f64
     };
     Similarity {
         shingle_jaccard,
         shingle_containment,
+        has_terms,
         term_jaccard,
         shared_terms,
         shared_names,

@@ -174,8 +174,8 @@ pub(crate) fn words(text: &str, fold: Fold, limit: usize) -> Vec<Word> {
     out
 }
 
-/// Words that never identify an event: function words that appear capitalized, the words of wire
-/// slugs, weekdays and months (in the languages of the labelled set; folded: lowercase, no
+/// Words that never identify an event: function words that appear capitalized, titles before
+/// names, the words of wire slugs, weekdays and months (in the languages of the labelled set; folded: lowercase, no
 /// diacritics, so `März` is `marz` and `й` is `и`).
 pub(crate) fn is_stop_term(word: &str) -> bool {
     const STOP: &[&str] = &[
@@ -223,6 +223,41 @@ pub(crate) fn is_stop_term(word: &str) -> bool {
         "mrs",
         "ms",
         "dr",
+        // Titles before names: shared by every story about any mayor or president.
+        "mayor",
+        "president",
+        "minister",
+        "prime",
+        "governor",
+        "chancellor",
+        "king",
+        "queen",
+        "prince",
+        "general",
+        "coach",
+        "chief",
+        "police",
+        "officials",
+        "secretary",
+        "spokesman",
+        "spokeswoman",
+        "senator",
+        "judge",
+        "captain",
+        "burgermeister",
+        "prasident",
+        "kanzler",
+        "polizei",
+        "alcalde",
+        "presidente",
+        "ministro",
+        "gobernador",
+        "policia",
+        "мэр",
+        "президент",
+        "министр",
+        "губернатор",
+        "полиция",
         // Wire slugs and labels.
         "flash",
         "urgent",
