@@ -109,6 +109,8 @@ impl Config {
 pub struct Match {
     pub id: String,
     pub kind: MatchKind,
+    /// The measures as the rule saw them: terms common in the index left out of the term
+    /// measures.
     pub similarity: Similarity,
 }
 
