@@ -1,0 +1,757 @@
+//! The LSH index and the assignment rule.
+
+use crate::params;
+use crate::signature::{self, Signature, Similarity, TERM_STREAM, mix64};
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+/// A story cluster: the stories the clusterer judged to be about the same event. Numbers are
+/// handed out in order from 1 and never reused by one `Clusterer`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ClusterId(pub u64);
+
+impl fmt::Display for ClusterId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Thresholds and windows of the assignment rule. [`Config::default`] holds the values chosen on
+/// the tuning half of the labelled set (see the crate README for why each).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Near-duplicate: `max(shingle Jaccard, shingle containment)` at least this …
+    pub near_duplicate: f64,
+    /// … and, when both stories have event terms, a term Jaccard of at least this: one
+    /// template filled with other names and numbers (market reports, results, weather) is
+    /// not the same story …
+    pub near_duplicate_min_terms: f64,
+    /// … and at most this far apart in time (rewrites, updates, flash → full story).
+    pub near_duplicate_window: TimeDelta,
+    /// Same event, same news cycle: event-term Jaccard at least this when the two stories are at
+    /// most [`Config::same_event_window`] apart …
+    pub same_event: f64,
+    pub same_event_window: TimeDelta,
+    /// … or at least this when they are further apart, up to [`Config::late_window`]: a day
+    /// later, the same names usually mean a follow-up (the coach sacked after the defeat, the
+    /// rebound after the slump), and only a story that repeats nearly all of them is still the
+    /// same event.
+    pub late_same_event: f64,
+    pub late_window: TimeDelta,
+    /// Both same-event rules also need at least this many shared event terms, at least one of
+    /// them a name: numbers alone (a score, a percentage) do not make two stories one event.
+    pub same_event_min_shared: usize,
+    /// An event term found in at least this many different clusters of the index (the country
+    /// of the day's big story, a common figure) is too common to link two stories: the term
+    /// measures leave it out.
+    pub common_term_clusters: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            near_duplicate: params::NEAR_DUPLICATE,
+            near_duplicate_min_terms: params::NEAR_DUPLICATE_MIN_TERMS,
+            near_duplicate_window: TimeDelta::hours(params::NEAR_DUPLICATE_WINDOW_HOURS),
+            same_event: params::SAME_EVENT,
+            same_event_window: TimeDelta::hours(params::SAME_EVENT_WINDOW_HOURS),
+            late_same_event: params::LATE_SAME_EVENT,
+            late_window: TimeDelta::hours(params::LATE_WINDOW_HOURS),
+            same_event_min_shared: params::SAME_EVENT_MIN_SHARED,
+            common_term_clusters: params::COMMON_TERM_CLUSTERS,
+        }
+    }
+}
+
+/// Which rule linked two stories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchKind {
+    /// Same event: different wording, shared names and numbers.
+    SameEvent,
+    /// Near-duplicate text.
+    NearDuplicate,
+}
+
+impl Config {
+    /// The rule for one pair: which kind of match (if any) `similarity` and the time `gap`
+    /// between the two stories make. Near-duplicate wins when both hold.
+    pub fn judge(&self, similarity: &Similarity, gap: TimeDelta) -> Option<MatchKind> {
+        let gap = gap.abs();
+        let terms_agree =
+            !similarity.has_terms || similarity.term_jaccard >= self.near_duplicate_min_terms;
+        if gap <= self.near_duplicate_window
+            && similarity.near_duplicate() >= self.near_duplicate
+            && terms_agree
+        {
+            Some(MatchKind::NearDuplicate)
+        } else {
+            let needed = if gap <= self.same_event_window {
+                self.same_event
+            } else if gap <= self.late_window {
+                self.late_same_event
+            } else {
+                return None;
+            };
+            (similarity.term_jaccard >= needed
+                && similarity.shared_terms >= self.same_event_min_shared
+                && similarity.shared_names >= 1)
+                .then_some(MatchKind::SameEvent)
+        }
+    }
+}
+
+/// The stored story a new one was matched with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Match {
+    pub id: String,
+    pub kind: MatchKind,
+    /// The measures as the rule saw them: terms common in the index left out of the term
+    /// measures.
+    pub similarity: Similarity,
+}
+
+/// Where [`Clusterer::insert_explained`] put a story, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Assignment {
+    pub cluster: ClusterId,
+    /// The best matching stored story, or `None` when the story started a new cluster (or was
+    /// already present and kept its cluster).
+    pub matched: Option<Match>,
+}
+
+#[derive(Debug, Clone)]
+struct Doc {
+    id: String,
+    seq: u64,
+    time: DateTime<Utc>,
+    cluster: ClusterId,
+    /// `None` once retired: no longer a candidate, still a member of its cluster.
+    signature: Option<Signature>,
+}
+
+/// An LSH index over story signatures that assigns each inserted story to a cluster.
+///
+/// A new story joins the cluster of its best match among the stored stories (see
+/// [`Config::judge`]; near-duplicates before same-event matches, then the higher score, then the
+/// earlier insertion), or starts a new cluster. Clusters are never merged or split afterwards, so
+/// a cluster id, once handed out, stays valid. Deterministic: the same calls in the same order
+/// give the same clusters.
+#[derive(Debug, Clone, Default)]
+pub struct Clusterer {
+    config: Config,
+    slots: Vec<Option<Doc>>,
+    free: Vec<usize>,
+    by_id: HashMap<String, usize>,
+    buckets: HashMap<u64, Vec<usize>>,
+    clusters: BTreeMap<ClusterId, Vec<String>>,
+    /// For each event term of the indexed stories: how many indexed stories of each cluster
+    /// have it.
+    term_clusters: HashMap<u64, HashMap<ClusterId, u32>>,
+    last_cluster: u64,
+    next_seq: u64,
+}
+
+/// The LSH bucket keys of a signature: one per band of the shingle MinHash and one per band of a
+/// MinHash of the event terms.
+fn band_keys(sig: &Signature) -> Vec<u64> {
+    let mut keys = Vec::with_capacity(params::SHINGLE_BANDS + params::TERM_BANDS);
+    let mut band = |tag: u64, index: usize, values: &[u32]| {
+        let mut key = mix64(tag ^ (index as u64));
+        for &v in values {
+            key = mix64(key ^ u64::from(v));
+        }
+        keys.push(key);
+    };
+    let rows = params::SHINGLE_HASHES / params::SHINGLE_BANDS;
+    for (i, chunk) in sig.shingles.chunks_exact(rows).enumerate() {
+        band(0x1000, i, chunk);
+    }
+    if sig.terms.len() >= params::MIN_TERMS {
+        let term_hashes = signature::minhash(&sig.terms, params::TERM_BANDS, TERM_STREAM);
+        for (i, value) in term_hashes.iter().enumerate() {
+            band(0x2000, i, std::slice::from_ref(value));
+        }
+    }
+    keys
+}
+
+impl Clusterer {
+    /// An empty index with the measured default [`Config`].
+    pub fn new() -> Clusterer {
+        Clusterer::with_config(Config::default())
+    }
+
+    pub fn with_config(config: Config) -> Clusterer {
+        Clusterer {
+            config,
+            ..Clusterer::default()
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Inserts a story and returns its cluster. See [`Clusterer::insert_explained`].
+    pub fn insert(&mut self, id: &str, signature: &Signature, time: DateTime<Utc>) -> ClusterId {
+        self.insert_explained(id, signature, time).cluster
+    }
+
+    /// Inserts a story: it joins the cluster of its best match among the stored stories, or
+    /// starts a new cluster. An id already present keeps its cluster (a story's new version
+    /// stays where readers found it); its signature and time are replaced.
+    pub fn insert_explained(
+        &mut self,
+        id: &str,
+        signature: &Signature,
+        time: DateTime<Utc>,
+    ) -> Assignment {
+        if let Some(cluster) = self.cluster_of(id) {
+            self.unindex(id);
+            self.index(id, signature, time, cluster);
+            return Assignment {
+                cluster,
+                matched: None,
+            };
+        }
+        let best = self.best_match(signature, time);
+        let (cluster, matched) = match best {
+            Some((slot, m)) => match self.slots.get(slot).and_then(Option::as_ref) {
+                Some(doc) => (doc.cluster, Some(m)),
+                None => (self.new_cluster(), None),
+            },
+            None => (self.new_cluster(), None),
+        };
+        self.index(id, signature, time, cluster);
+        Assignment { cluster, matched }
+    }
+
+    /// Puts a story back into a known cluster without matching (for rebuilding the index from
+    /// stored assignments at start-up). Later new clusters get higher numbers than `cluster`.
+    pub fn restore(
+        &mut self,
+        id: &str,
+        signature: &Signature,
+        time: DateTime<Utc>,
+        cluster: ClusterId,
+    ) {
+        self.remove(id);
+        self.last_cluster = self.last_cluster.max(cluster.0);
+        self.index(id, signature, time, cluster);
+    }
+
+    /// Removes a story from the index and from its cluster; returns the cluster it was in. A
+    /// cluster left empty disappears. The other members stay together.
+    pub fn remove(&mut self, id: &str) -> Option<ClusterId> {
+        let cluster = self.unindex(id)?;
+        if let Some(members) = self.clusters.get_mut(&cluster) {
+            members.retain(|m| m != id);
+            if members.is_empty() {
+                self.clusters.remove(&cluster);
+            }
+        }
+        Some(cluster)
+    }
+
+    /// Stops matching new stories against stories older than `cutoff` (they stay members of their
+    /// clusters). With `cutoff = newest time - the largest window` nothing a new story could match
+    /// is lost and memory stays bounded. Returns how many were retired.
+    pub fn retire_before(&mut self, cutoff: DateTime<Utc>) -> usize {
+        let old: Vec<usize> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, doc)| {
+                let doc = doc.as_ref()?;
+                (doc.signature.is_some() && doc.time < cutoff).then_some(slot)
+            })
+            .collect();
+        for &slot in &old {
+            let taken = self
+                .slots
+                .get_mut(slot)
+                .and_then(Option::as_mut)
+                .and_then(|doc| Some((doc.signature.take()?, doc.cluster)));
+            if let Some((signature, cluster)) = taken {
+                self.drop_from_buckets(slot, &signature, cluster);
+            }
+        }
+        old.len()
+    }
+
+    /// The cluster of a stored story.
+    pub fn cluster_of(&self, id: &str) -> Option<ClusterId> {
+        let slot = *self.by_id.get(id)?;
+        self.slots.get(slot)?.as_ref().map(|doc| doc.cluster)
+    }
+
+    /// The stories of a cluster, in insertion order (empty for an unknown cluster).
+    pub fn members(&self, cluster: ClusterId) -> &[String] {
+        self.clusters.get(&cluster).map_or(&[], Vec::as_slice)
+    }
+
+    /// All clusters, in id order.
+    pub fn clusters(&self) -> impl Iterator<Item = (ClusterId, &[String])> {
+        self.clusters.iter().map(|(id, m)| (*id, m.as_slice()))
+    }
+
+    /// Number of stored stories.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    fn new_cluster(&mut self) -> ClusterId {
+        self.last_cluster += 1;
+        ClusterId(self.last_cluster)
+    }
+
+    fn best_match(&self, signature: &Signature, time: DateTime<Utc>) -> Option<(usize, Match)> {
+        if signature.is_empty() {
+            return None;
+        }
+        let mut candidates: Vec<usize> = Vec::new();
+        for key in band_keys(signature) {
+            if let Some(bucket) = self.buckets.get(&key) {
+                let start = bucket.len().saturating_sub(params::MAX_BUCKET_SCAN);
+                candidates.extend_from_slice(bucket.get(start..).unwrap_or(&[]));
+            }
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+
+        let mut best: Option<(MatchKind, f64, u64, usize, Similarity)> = None;
+        for slot in candidates {
+            let Some(doc) = self.slots.get(slot).and_then(Option::as_ref) else {
+                continue;
+            };
+            let Some(stored) = doc.signature.as_ref() else {
+                continue;
+            };
+            let sim = signature::similarity_ignoring(signature, stored, |t| self.is_common(t));
+            let Some(kind) = self.config.judge(&sim, time - doc.time) else {
+                continue;
+            };
+            let score = match kind {
+                MatchKind::NearDuplicate => sim.near_duplicate(),
+                MatchKind::SameEvent => sim.term_jaccard,
+            };
+            let better = match &best {
+                None => true,
+                Some((bk, bs, bseq, _, _)) => {
+                    (kind, score) > (*bk, *bs) || ((kind, score) == (*bk, *bs) && doc.seq < *bseq)
+                }
+            };
+            if better {
+                best = Some((kind, score, doc.seq, slot, sim));
+            }
+        }
+        best.and_then(|(kind, _, _, slot, similarity)| {
+            let doc = self.slots.get(slot)?.as_ref()?;
+            Some((
+                slot,
+                Match {
+                    id: doc.id.clone(),
+                    kind,
+                    similarity,
+                },
+            ))
+        })
+    }
+
+    /// True when `term` is in at least [`Config::common_term_clusters`] clusters.
+    fn is_common(&self, term: u64) -> bool {
+        self.term_clusters
+            .get(&term)
+            .is_some_and(|by_cluster| by_cluster.len() >= self.config.common_term_clusters)
+    }
+
+    fn count_terms(&mut self, signature: &Signature, cluster: ClusterId, add: bool) {
+        for &term in &signature.terms {
+            let by_cluster = self.term_clusters.entry(term).or_default();
+            let count = by_cluster.entry(cluster).or_default();
+            if add {
+                *count += 1;
+            } else {
+                *count = count.saturating_sub(1);
+            }
+            if *count == 0 {
+                by_cluster.remove(&cluster);
+            }
+            if by_cluster.is_empty() {
+                self.term_clusters.remove(&term);
+            }
+        }
+    }
+
+    fn index(&mut self, id: &str, signature: &Signature, time: DateTime<Utc>, cluster: ClusterId) {
+        let doc = Doc {
+            id: id.to_string(),
+            seq: self.next_seq,
+            time,
+            cluster,
+            signature: Some(signature.clone()),
+        };
+        self.next_seq += 1;
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                if let Some(place) = self.slots.get_mut(slot) {
+                    *place = Some(doc);
+                }
+                slot
+            }
+            None => {
+                self.slots.push(Some(doc));
+                self.slots.len() - 1
+            }
+        };
+        self.by_id.insert(id.to_string(), slot);
+        if !signature.is_empty() {
+            for key in band_keys(signature) {
+                self.buckets.entry(key).or_default().push(slot);
+            }
+        }
+        self.count_terms(signature, cluster, true);
+        let members = self.clusters.entry(cluster).or_default();
+        if !members.iter().any(|m| m == id) {
+            members.push(id.to_string());
+        }
+    }
+
+    /// Takes a story out of the slots and buckets (not out of its cluster's member list).
+    fn unindex(&mut self, id: &str) -> Option<ClusterId> {
+        let slot = self.by_id.remove(id)?;
+        let doc = self.slots.get_mut(slot)?.take()?;
+        if let Some(signature) = &doc.signature {
+            self.drop_from_buckets(slot, signature, doc.cluster);
+        }
+        self.free.push(slot);
+        Some(doc.cluster)
+    }
+
+    fn drop_from_buckets(&mut self, slot: usize, signature: &Signature, cluster: ClusterId) {
+        self.count_terms(signature, cluster, false);
+        for key in band_keys(signature) {
+            if let Some(bucket) = self.buckets.get_mut(&key) {
+                bucket.retain(|&s| s != slot);
+                if bucket.is_empty() {
+                    self.buckets.remove(&key);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(hours: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 3, 4, 6, 0, 0)
+            .single()
+            .unwrap_or_default()
+            + TimeDelta::hours(hours)
+    }
+
+    const QUAKE: &str = "DREVIK, Valdoria (Northwire) - A magnitude 6.4 earthquake struck Kessara \
+        province in northern Valdoria early on Tuesday, killing at least 12 people, the national \
+        civil protection agency said. Rescue teams searched the rubble of a collapsed apartment \
+        block in the village of Hollin, where officials feared more people were trapped.";
+    const QUAKE_OTHER_AGENCY: &str = "At least a dozen people died when a tremor of magnitude \
+        6.4 shook Kessara province in the north of Valdoria, authorities said. Neighbours in \
+        Hollin dug through the ruins of an apartment block near Drevik.";
+    const RECALL: &str = "Lumora Systems is recalling about 2 million Volt 3 portable power banks \
+        sold worldwide because a faulty battery cell can overheat, the electronics maker said.";
+
+    fn quake() -> Signature {
+        Signature::new("Northwire", "Strong earthquake kills 12 in Valdoria", QUAKE)
+    }
+
+    #[test]
+    fn near_identical_stories_share_a_cluster() {
+        let mut c = Clusterer::new();
+        let first = c.insert("a", &quake(), at(0));
+        let retold = QUAKE.replace("feared more people", "feared that more people");
+        let b = Signature::new(
+            "Northwire",
+            "Strong earthquake kills 12 in Valdoria",
+            &retold,
+        );
+        let assignment = c.insert_explained("b", &b, at(1));
+        assert_eq!(assignment.cluster, first);
+        let matched = assignment.matched.as_ref().map(|m| (m.id.as_str(), m.kind));
+        assert_eq!(matched, Some(("a", MatchKind::NearDuplicate)));
+    }
+
+    #[test]
+    fn lsh_finds_every_near_identical_copy() {
+        // Many different stories, each with a lightly edited copy: every copy must find its
+        // original through the LSH buckets (candidate recall), and no other.
+        let mut c = Clusterer::new();
+        let words = [
+            "harbour", "council", "budget", "river", "bridge", "school", "festival", "railway",
+            "museum", "forest", "airport", "hospital", "market", "stadium", "library", "factory",
+        ];
+        let story = |i: usize| -> String {
+            (0..60)
+                .map(|k| words[(i * 7 + k * (i % 5 + 1) + k / 3) % words.len()].to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+                + &format!(" story number {i} ends here with figure {}", i * 31 + 7)
+        };
+        let mut originals = Vec::new();
+        for i in 0..200 {
+            let sig = Signature::new("N", &format!("Headline {i}"), &story(i));
+            originals.push(c.insert(&format!("orig-{i}"), &sig, at(0)));
+        }
+        for (i, original) in originals.iter().enumerate() {
+            let edited = story(i).replacen(words[0], "harbor", 1) + " Corrects a typo.";
+            let sig = Signature::new("N", &format!("Headline {i}"), &edited);
+            let cluster = c.insert(&format!("copy-{i}"), &sig, at(1));
+            assert_eq!(cluster, *original, "copy {i}");
+        }
+    }
+
+    #[test]
+    fn other_agency_coverage_joins_by_event_terms() {
+        let mut c = Clusterer::new();
+        let first = c.insert("nw", &quake(), at(0));
+        let other = Signature::new(
+            "Pacific Newsline",
+            "Valdoria: deadly tremor in Kessara",
+            QUAKE_OTHER_AGENCY,
+        );
+        let assignment = c.insert_explained("pn", &other, at(2));
+        assert_eq!(assignment.cluster, first);
+        assert_eq!(
+            assignment.matched.map(|m| m.kind),
+            Some(MatchKind::SameEvent)
+        );
+        let unrelated = Signature::new("Northwire", "Lumora recalls power banks", RECALL);
+        assert_ne!(c.insert("recall", &unrelated, at(2)), first);
+    }
+
+    #[test]
+    fn time_windows_end_events() {
+        let mut c = Clusterer::new();
+        let first = c.insert("a", &quake(), at(0));
+        // The same text 47 hours later is still the same story; 49 hours later it is not.
+        assert_eq!(c.insert("b", &quake(), at(47)), first);
+        let mut c = Clusterer::new();
+        let first = c.insert("a", &quake(), at(0));
+        assert_ne!(c.insert("b", &quake(), at(49)), first);
+        // Other wording: linked within the news cycle; after it only with the late threshold
+        // (these two short texts share nearly all their names, so they pass it), and never
+        // after the late window.
+        let other = Signature::new(
+            "P",
+            "Valdoria: deadly tremor in Kessara",
+            QUAKE_OTHER_AGENCY,
+        );
+        let sim = signature::similarity(&quake(), &other);
+        assert!(sim.term_jaccard >= 0.6, "{sim:?}");
+        let mut c = Clusterer::new();
+        let first = c.insert("a", &quake(), at(0));
+        assert_eq!(c.insert("b", &other, at(11)), first);
+        let mut c = Clusterer::new();
+        let first = c.insert("a", &quake(), at(0));
+        assert_eq!(c.insert("b", &other, at(30)), first);
+        let mut c = Clusterer::new();
+        let first = c.insert("a", &quake(), at(0));
+        assert_ne!(c.insert("b", &other, at(49)), first);
+        let strict = Config {
+            late_same_event: f64::INFINITY,
+            ..Config::default()
+        };
+        let mut c = Clusterer::with_config(strict);
+        let first = c.insert("a", &quake(), at(0));
+        assert_ne!(c.insert("b", &other, at(13)), first);
+        // Time runs both ways: a late-arriving earlier story still matches.
+        let mut c = Clusterer::new();
+        let first = c.insert("a", &quake(), at(10));
+        assert_eq!(c.insert("b", &other, at(2)), first);
+    }
+
+    #[test]
+    fn judge_rules() {
+        let config = Config::default();
+        let sim = |near: f64, terms: f64, shared: usize, names: usize| Similarity {
+            shingle_jaccard: near,
+            shingle_containment: 0.0,
+            has_terms: false,
+            term_jaccard: terms,
+            shared_terms: shared,
+            shared_names: names,
+        };
+        let h = TimeDelta::hours;
+        assert_eq!(
+            config.judge(&sim(0.5, 0.0, 0, 0), h(48)),
+            Some(MatchKind::NearDuplicate)
+        );
+        assert_eq!(config.judge(&sim(0.49, 0.0, 0, 0), h(0)), None);
+        assert_eq!(
+            config.judge(&sim(0.0, 0.15, 2, 1), h(-12)),
+            Some(MatchKind::SameEvent)
+        );
+        assert_eq!(config.judge(&sim(0.0, 0.15, 2, 1), h(13)), None);
+        assert_eq!(
+            config.judge(&sim(0.0, 0.6, 2, 1), h(48)),
+            Some(MatchKind::SameEvent)
+        );
+        assert_eq!(config.judge(&sim(0.0, 0.9, 9, 9), h(49)), None);
+        // A template filled with other names is not a near-duplicate.
+        let template = Similarity {
+            has_terms: true,
+            ..sim(0.9, 0.29, 2, 2)
+        };
+        assert_eq!(config.judge(&template, h(20)), None);
+        let update = Similarity {
+            has_terms: true,
+            ..sim(0.9, 0.3, 2, 2)
+        };
+        assert_eq!(config.judge(&update, h(30)), Some(MatchKind::NearDuplicate));
+        // Numbers alone, or a single shared term, are not enough.
+        assert_eq!(config.judge(&sim(0.0, 0.5, 2, 0), h(0)), None);
+        assert_eq!(config.judge(&sim(0.0, 0.5, 1, 1), h(0)), None);
+    }
+
+    #[test]
+    fn a_term_spread_over_many_clusters_stops_linking() {
+        let a = Signature::new(
+            "N",
+            "Talks",
+            "Officials met in Corvel, Valdoria with Alma Brisk on 77 points.",
+        );
+        let b = Signature::new(
+            "N",
+            "Vote",
+            "Voters in Orlen, Valdoria backed Tomas Reyl by 77 votes.",
+        );
+        // Fresh index: `Valdoria` and `77` are enough to link the two.
+        let mut c = Clusterer::new();
+        let first = c.insert("a", &a, at(0));
+        assert_eq!(c.insert("b", &b, at(1)), first);
+        // Once `Valdoria` is in five other clusters it no longer counts, and `77` alone is a
+        // number.
+        let mut c = Clusterer::new();
+        let others = [
+            "Ardel, Valdoria - Crews in Ardel cleared roads for Piet Hamar.",
+            "Brisen, Valdoria - The Brisen Opera named Ines Coll as its director.",
+            "Calmor, Valdoria - Farmers near Calmor protested outside Halden Dairy.",
+            "Dunvik, Valdoria - Dunvik Harbour reopened after Storm Ilse passed.",
+            "Estra, Valdoria - Estra United signed the forward Milo Sarn.",
+        ];
+        for (k, text) in others.iter().enumerate() {
+            c.insert(
+                &format!("other-{k}"),
+                &Signature::new("N", "Brief", text),
+                at(0),
+            );
+        }
+        assert_eq!(c.clusters().count(), 5);
+        let first = c.insert("a", &a, at(0));
+        assert_ne!(c.insert("b", &b, at(1)), first);
+        // Removing those stories makes the term rare again.
+        for k in 0..5 {
+            c.remove(&format!("other-{k}"));
+        }
+        c.remove("b");
+        assert_eq!(c.insert("b", &b, at(1)), first);
+    }
+
+    #[test]
+    fn remove_and_members() {
+        let mut c = Clusterer::new();
+        let cluster = c.insert("a", &quake(), at(0));
+        c.insert("b", &quake(), at(1));
+        c.insert("c", &quake(), at(2));
+        assert_eq!(c.members(cluster), ["a", "b", "c"]);
+        assert_eq!(c.remove("b"), Some(cluster));
+        assert_eq!(c.remove("b"), None);
+        assert_eq!(c.cluster_of("b"), None);
+        assert_eq!(c.members(cluster), ["a", "c"]);
+        // A removed story is no longer a candidate; the rest of its cluster still is.
+        assert_eq!(c.remove("a"), Some(cluster));
+        assert_eq!(c.insert("d", &quake(), at(3)), cluster);
+        assert_eq!(c.remove("c"), Some(cluster));
+        assert_eq!(c.remove("d"), Some(cluster));
+        assert!(c.members(cluster).is_empty());
+        assert_eq!(c.clusters().count(), 0);
+        assert!(c.is_empty());
+        // With nothing left to match, the same text starts a new cluster.
+        assert_ne!(c.insert("e", &quake(), at(4)), cluster);
+        assert_eq!(c.len(), 1);
+    }
+
+    #[test]
+    fn reinsert_keeps_the_cluster_and_replaces_the_signature() {
+        let mut c = Clusterer::new();
+        let quake_cluster = c.insert("a", &quake(), at(0));
+        let recall = Signature::new("N", "Lumora recalls power banks", RECALL);
+        let recall_cluster = c.insert("r", &recall, at(0));
+        assert_ne!(quake_cluster, recall_cluster);
+        // `a` is sent again with the recall text: it stays where it was …
+        assert_eq!(c.insert("a", &recall, at(1)), quake_cluster);
+        assert_eq!(c.members(quake_cluster), ["a"]);
+        // … and now matches as the recall text, not as the quake.
+        let c2 = c.insert("q", &quake(), at(1));
+        assert_ne!(c2, quake_cluster);
+    }
+
+    #[test]
+    fn restore_and_retire() {
+        let mut c = Clusterer::new();
+        c.restore("a", &quake(), at(0), ClusterId(41));
+        assert_eq!(c.cluster_of("a"), Some(ClusterId(41)));
+        assert_eq!(c.insert("b", &quake(), at(1)), ClusterId(41));
+        let recall = Signature::new("N", "Lumora recalls power banks", RECALL);
+        assert_eq!(c.insert("r", &recall, at(1)), ClusterId(42));
+        assert_eq!(c.retire_before(at(1)), 1);
+        assert_eq!(c.cluster_of("a"), Some(ClusterId(41)));
+        assert_eq!(c.members(ClusterId(41)), ["a", "b"]);
+        assert_eq!(c.retire_before(at(100)), 2);
+        assert_eq!(c.retire_before(at(100)), 0);
+        assert_ne!(c.insert("c", &quake(), at(2)), ClusterId(41));
+        assert_eq!(c.remove("a"), Some(ClusterId(41)));
+    }
+
+    #[test]
+    fn empty_stories_get_their_own_cluster() {
+        let mut c = Clusterer::new();
+        let empty = Signature::new("", "", "");
+        let a = c.insert("a", &empty, at(0));
+        let b = c.insert("b", &empty, at(0));
+        assert_ne!(a, b);
+        assert_eq!(c.remove("a"), Some(a));
+    }
+
+    #[test]
+    fn same_order_same_clusters() {
+        let docs: Vec<(String, Signature)> = (0..40)
+            .map(|i| {
+                let text = match i % 3 {
+                    0 => QUAKE.to_string(),
+                    1 => QUAKE_OTHER_AGENCY.to_string(),
+                    _ => format!("{RECALL} Batch {}", i / 3),
+                };
+                (format!("d{i}"), Signature::new("N", "Headline", &text))
+            })
+            .collect();
+        let run = || {
+            let mut c = Clusterer::new();
+            docs.iter()
+                .enumerate()
+                .map(|(i, (id, sig))| c.insert(id, sig, at(i as i64 / 4)))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(), run());
+    }
+}
