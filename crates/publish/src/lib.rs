@@ -6,6 +6,7 @@ mod api;
 mod diff;
 mod feeds;
 mod http;
+mod seo;
 mod site;
 mod view;
 mod websub;
@@ -104,6 +105,10 @@ pub fn router(state: AppState) -> Router {
         .route("/items/{id}/provenance", get(site::provenance))
         .route(KEYS_PATH, get(api::keys))
         .route("/static/style.css", get(site::stylesheet))
+        .route("/robots.txt", get(seo::robots))
+        .route("/sitemap.xml", get(seo::index))
+        .route("/sitemaps/news.xml", get(seo::news))
+        .route("/sitemaps/{file}", get(seo::stories))
         .route("/feeds/all.atom", get(feeds::atom))
         .route("/feeds/all.rss", get(feeds::rss))
         .route("/feeds/all.json", get(feeds::json_feed))

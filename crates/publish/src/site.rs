@@ -147,6 +147,8 @@ pub async fn article(
             };
             let notice = notice_line(&state.templates, &template, &story, version);
             let view = StoryView::new(&state.site, &story, version, notice);
+            let json_ld =
+                crate::seo::news_article_json_ld(&state.site, &story, version, &view.headline);
             let versions = match state.store.versions(&id).await {
                 Ok(versions) => shown_versions(versions, chrono::Utc::now()),
                 Err(error) => return internal_error(error),
@@ -165,7 +167,7 @@ pub async fn article(
                 &headers,
                 StatusCode::OK,
                 "article.html",
-                context! { story => view, revision },
+                context! { story => view, revision, json_ld },
             )
         }
         (StoryState::Canceled, _) => gone_page(

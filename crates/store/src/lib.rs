@@ -342,6 +342,13 @@ pub trait Store: Send + Sync {
         limit: usize,
     ) -> Result<Vec<GoneRecord>, StoreError>;
     async fn story(&self, id: &str) -> Result<Option<StoryRecord>, StoreError>;
+    /// Ids and last-change times of published stories, newest first, `limit` after skipping
+    /// `offset` (for sitemaps: no story bodies are read).
+    async fn published_ids(
+        &self,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError>;
     async fn versions(&self, id: &str) -> Result<Vec<VersionRecord>, StoreError>;
     /// Replaces a version's provenance record and signature (an override was disclosed in it).
     async fn update_provenance(

@@ -747,6 +747,24 @@ impl Store for SqliteStore {
         Ok(StoryPage { stories, next })
     }
 
+    async fn published_ids(
+        &self,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, changed_at FROM stories WHERE state = 'published' \
+             ORDER BY sort_time DESC, id DESC LIMIT ? OFFSET ?",
+        )
+        .bind(limit.min(50_000) as i64)
+        .bind(offset.min(10_000_000) as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(id, changed_at)| Ok((id, parse_time(&changed_at)?)))
+            .collect()
+    }
+
     async fn story(&self, id: &str) -> Result<Option<StoryRecord>, StoreError> {
         let row = sqlx::query(&format!(
             "SELECT {STORY_COLUMNS} FROM stories s LEFT JOIN versions v ON v.id = s.current_version \

@@ -1,0 +1,154 @@
+//! The reader's side as search engines see it: robots.txt, the sitemap index, the Google News
+//! sitemap and story sitemaps, and each article's NewsArticle JSON-LD and OpenGraph tags — with
+//! kills and embargoes respected everywhere.
+
+mod util;
+
+use serde_json::json;
+use util::{DataDir, Server, stderr};
+
+fn ingest(data: &DataDir, name: &str, item: serde_json::Value) {
+    let path = data.path().join(format!("{name}.json"));
+    std::fs::write(&path, item.to_string()).unwrap_or_else(|error| panic!("{error}"));
+    let output = data.run(&[
+        "ingest",
+        "--source",
+        "wire",
+        path.to_str().unwrap_or_default(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+fn id_of(server: &Server, headline: &str) -> String {
+    let (_, list) = server.get_json("/api/v1/items?limit=100");
+    list["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|item| item["headline"] == headline))
+        .and_then(|item| item["id"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The text between `<script type="application/ld+json">` and `</script>`.
+fn json_ld(page: &str) -> serde_json::Value {
+    let start = page
+        .find("<script type=\"application/ld+json\">")
+        .map(|at| at + "<script type=\"application/ld+json\">".len())
+        .unwrap_or_else(|| panic!("no JSON-LD in {page}"));
+    let end = page[start..]
+        .find("</script>")
+        .map(|at| start + at)
+        .unwrap_or_else(|| panic!("unclosed JSON-LD"));
+    serde_json::from_str(&page[start..end]).unwrap_or_else(|error| panic!("{error}"))
+}
+
+#[test]
+fn sitemaps_and_structured_data_follow_the_lifecycle() {
+    let data = DataDir::new();
+    let now = chrono::Utc::now();
+    let body = "Dockworkers voted 812 to 95 to end the strike. </script><script>alert(1)</script> « Les quais rouvrent » — العمال";
+    ingest(
+        &data,
+        "port",
+        json!({
+            "uri": "urn:wire:port", "version": "1", "pubstatus": "usable",
+            "versioncreated": now.to_rfc3339(), "language": "en",
+            "headline": "Port strike ends & ships sail", "byline": "Ana Ruiz",
+            "copyrightnotice": "© 2026 Test Wire", "body_text": body,
+        }),
+    );
+    ingest(
+        &data,
+        "kill-me",
+        json!({
+            "uri": "urn:wire:rumour", "version": "1", "pubstatus": "usable",
+            "versioncreated": now.to_rfc3339(),
+            "headline": "Rumoured merger", "body_text": "Two banks are said to merge.",
+        }),
+    );
+    ingest(
+        &data,
+        "embargoed",
+        json!({
+            "uri": "urn:wire:budget", "version": "1", "pubstatus": "usable",
+            "embargoed": (now + chrono::Duration::hours(2)).to_rfc3339(),
+            "headline": "Budget under embargo", "body_text": "Not yet.",
+        }),
+    );
+    let server = data.serve(&[]);
+    let port = id_of(&server, "Port strike ends & ships sail");
+    let rumour = id_of(&server, "Rumoured merger");
+    assert!(!port.is_empty() && !rumour.is_empty());
+
+    let (status, robots) = server.get_text("/robots.txt");
+    assert_eq!(status, 200);
+    assert!(
+        robots.contains(&format!("Sitemap: {}/sitemap.xml", server.base)),
+        "{robots}"
+    );
+    assert!(robots.contains("Disallow: /api/"));
+
+    let (status, index) = server.get_text("/sitemap.xml");
+    assert_eq!(status, 200);
+    assert!(index.contains(&format!("<loc>{}/sitemaps/news.xml</loc>", server.base)));
+    assert!(index.contains(&format!(
+        "<loc>{}/sitemaps/stories-1.xml</loc>",
+        server.base
+    )));
+
+    let (_, news) = server.get_text("/sitemaps/news.xml");
+    assert!(
+        news.contains(&format!("<loc>{}/items/{port}</loc>", server.base)),
+        "{news}"
+    );
+    assert!(news.contains("<news:title>Port strike ends &amp; ships sail</news:title>"));
+    assert!(news.contains("<news:language>en</news:language>"));
+    assert!(
+        !news.contains("Budget under embargo"),
+        "embargoed copy is not announced"
+    );
+    let (_, stories) = server.get_text("/sitemaps/stories-1.xml");
+    assert!(stories.contains(&format!("/items/{port}</loc>")));
+    assert!(stories.contains(&format!("/items/{rumour}</loc>")));
+    assert_eq!(server.get_text("/sitemaps/stories-0.xml").0, 404);
+    assert_eq!(server.get_text("/sitemaps/other.xml").0, 404);
+
+    // The article's structured data carries the agency's text, unmodified, and cannot break out
+    // of its script element.
+    let (_, page) = server.get_text(&format!("/items/{port}"));
+    assert_eq!(
+        page.matches("</script>").count(),
+        1,
+        "the agency's `</script>` stays inside the JSON"
+    );
+    let article = json_ld(&page);
+    assert_eq!(article["@type"], "NewsArticle");
+    assert_eq!(article["headline"], "Port strike ends & ships sail");
+    assert_eq!(article["articleBody"], body);
+    assert_eq!(article["author"]["name"], "Ana Ruiz");
+    assert_eq!(article["sourceOrganization"]["name"], "wire");
+    assert_eq!(article["url"], format!("{}/items/{port}", server.base));
+    assert!(
+        page.contains("<meta property=\"og:title\" content=\"Port strike ends &amp; ships sail\">")
+    );
+    assert!(page.contains(&format!(
+        "<meta property=\"og:url\" content=\"{}/items/{port}\">",
+        server.base
+    )));
+
+    // A kill takes the story out of every sitemap.
+    ingest(
+        &data,
+        "kill",
+        json!({
+            "uri": "urn:wire:rumour", "version": "2", "pubstatus": "canceled",
+            "headline": "Rumoured merger", "body_text": "Killed.",
+        }),
+    );
+    let (_, news) = server.get_text("/sitemaps/news.xml");
+    let (_, stories) = server.get_text("/sitemaps/stories-1.xml");
+    for sitemap in [news, stories] {
+        assert!(!sitemap.contains(&rumour), "{sitemap}");
+        assert!(sitemap.contains(&port));
+    }
+}
