@@ -1,0 +1,441 @@
+//! search: the full-text index of published stories (tantivy), derived from the store and
+//! rebuilt from it at will (`verbatim reindex`). Only what is published is ever added; a story
+//! that is killed, withheld or superseded is replaced or removed by the follower in `serve`.
+//!
+//! Query language: words are all required (`harbour fire`); `"exact phrase"`; `OR` between
+//! terms (`strike OR walkout`); `-word` or `-"phrase"` excludes; case and diacritics are ignored
+//! (`cafe` finds `café`); no stemming, so agency wording is matched as written. Input that is not
+//! valid syntax (an unbalanced quote, a lone `OR`) is read leniently, never refused.
+
+mod tokenizer;
+
+pub use tokenizer::WireTokenizer;
+
+use chrono::{DateTime, Utc};
+use std::path::Path;
+use std::sync::Mutex;
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
+use tantivy::schema::{
+    DateOptions, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
+    TextOptions, Value,
+};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::tokenizer::{AsciiFoldingFilter, LowerCaser, RemoveLongFilter, TextAnalyzer};
+use tantivy::{Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term};
+
+/// The longest query text read (longer input is cut at a character boundary).
+pub const MAX_QUERY_CHARS: usize = 1_000;
+/// The most hits one page returns.
+pub const MAX_LIMIT: usize = 100;
+/// The deepest page reachable.
+pub const MAX_OFFSET: usize = 10_000;
+/// The writer's memory budget.
+const WRITER_MEMORY: usize = 50_000_000;
+/// Snippet length, in characters.
+const SNIPPET_CHARS: usize = 200;
+const TOKENIZER: &str = "verbatim_wire";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error("search index at {path}: {reason} (run `verbatim reindex` to rebuild it)")]
+    Open { path: String, reason: String },
+    #[error("search index: {0}")]
+    Index(#[from] tantivy::TantivyError),
+    #[error("search index: another process is writing it")]
+    Busy,
+}
+
+/// One published story as the index holds it.
+#[derive(Debug, Clone)]
+pub struct SearchDoc {
+    pub id: String,
+    pub source: String,
+    pub language: Option<String>,
+    pub headline: String,
+    pub body_text: String,
+    pub published: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SortOrder {
+    /// Best match first (headline matches count double).
+    #[default]
+    Relevance,
+    /// Newest first.
+    Newest,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SearchQuery {
+    pub text: String,
+    pub source: Option<String>,
+    pub language: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub order: SortOrder,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct SearchHit {
+    pub id: String,
+    pub score: f32,
+    /// The headline, HTML-escaped, matches in `<b>`.
+    pub headline_html: String,
+    /// Up to 200 characters of the body around the best match, HTML-escaped, matches in `<b>`.
+    pub snippet_html: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SearchResults {
+    /// All matches, not only this page.
+    pub total: usize,
+    pub hits: Vec<SearchHit>,
+}
+
+#[derive(Clone, Copy)]
+struct Fields {
+    id: Field,
+    source: Field,
+    language: Field,
+    headline: Field,
+    body: Field,
+    published: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut builder = Schema::builder();
+    let text = TextOptions::default()
+        .set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(TOKENIZER)
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        )
+        .set_stored();
+    let fields = Fields {
+        id: builder.add_text_field("id", STRING | STORED),
+        source: builder.add_text_field("source", STRING),
+        language: builder.add_text_field("language", STRING),
+        headline: builder.add_text_field("headline", text.clone()),
+        body: builder.add_text_field("body", text),
+        published: builder.add_date_field(
+            "published",
+            DateOptions::from(INDEXED).set_fast().set_stored(),
+        ),
+    };
+    (builder.build(), fields)
+}
+
+/// The full-text index. One writer per index folder: a second process opening it for writing
+/// gets [`SearchError::Busy`] and may still search.
+pub struct SearchIndex {
+    index: Index,
+    reader: IndexReader,
+    writer: Option<Mutex<IndexWriter>>,
+    fields: Fields,
+}
+
+impl SearchIndex {
+    /// Opens (or creates) the index in `dir` for reading and writing.
+    pub fn open(dir: &Path) -> Result<SearchIndex, SearchError> {
+        Self::open_with(dir, true)
+    }
+
+    /// Opens the index in `dir` for searching only (another process writes it).
+    pub fn open_read_only(dir: &Path) -> Result<SearchIndex, SearchError> {
+        Self::open_with(dir, false)
+    }
+
+    fn open_with(dir: &Path, write: bool) -> Result<SearchIndex, SearchError> {
+        let failed = |reason: String| SearchError::Open {
+            path: dir.display().to_string(),
+            reason,
+        };
+        std::fs::create_dir_all(dir).map_err(|error| failed(error.to_string()))?;
+        let directory = tantivy::directory::MmapDirectory::open(dir)
+            .map_err(|error| failed(error.to_string()))?;
+        let (schema, fields) = schema();
+        let index = Index::open_or_create(directory, schema)
+            .map_err(|error| failed(format!("not an index of this version: {error}")))?;
+        Self::ready(index, fields, write)
+    }
+
+    /// An index in memory (tests, benchmarks).
+    pub fn in_memory() -> Result<SearchIndex, SearchError> {
+        let (schema, fields) = schema();
+        Self::ready(Index::create_in_ram(schema), fields, true)
+    }
+
+    fn ready(index: Index, fields: Fields, write: bool) -> Result<SearchIndex, SearchError> {
+        index.tokenizers().register(
+            TOKENIZER,
+            TextAnalyzer::builder(WireTokenizer::default())
+                .filter(RemoveLongFilter::limit(100))
+                .filter(LowerCaser)
+                .filter(AsciiFoldingFilter)
+                .build(),
+        );
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::OnCommitWithDelay)
+            .try_into()?;
+        let writer = if write {
+            match index.writer(WRITER_MEMORY) {
+                Ok(writer) => Some(Mutex::new(writer)),
+                Err(tantivy::TantivyError::LockFailure(..)) => return Err(SearchError::Busy),
+                Err(error) => return Err(error.into()),
+            }
+        } else {
+            None
+        };
+        Ok(SearchIndex {
+            index,
+            reader,
+            writer,
+            fields,
+        })
+    }
+
+    fn with_writer<T>(
+        &self,
+        work: impl FnOnce(&mut IndexWriter) -> Result<T, SearchError>,
+    ) -> Result<T, SearchError> {
+        let writer = self.writer.as_ref().ok_or(SearchError::Busy)?;
+        let mut writer = writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        work(&mut writer)
+    }
+
+    /// Adds the story, replacing what the index had under its id.
+    pub fn upsert(&self, doc: &SearchDoc) -> Result<(), SearchError> {
+        let fields = self.fields;
+        self.with_writer(|writer| {
+            writer.delete_term(Term::from_field_text(fields.id, &doc.id));
+            let mut document = TantivyDocument::default();
+            document.add_text(fields.id, &doc.id);
+            document.add_text(fields.source, &doc.source);
+            if let Some(language) = &doc.language {
+                document.add_text(fields.language, primary_language(language));
+            }
+            document.add_text(fields.headline, &doc.headline);
+            document.add_text(fields.body, &doc.body_text);
+            document.add_date(fields.published, to_tantivy_time(doc.published));
+            writer.add_document(document)?;
+            Ok(())
+        })
+    }
+
+    /// Removes the story (killed, withheld, no longer published).
+    pub fn remove(&self, id: &str) -> Result<(), SearchError> {
+        let fields = self.fields;
+        self.with_writer(|writer| {
+            writer.delete_term(Term::from_field_text(fields.id, id));
+            Ok(())
+        })
+    }
+
+    /// Empties the index (before a rebuild).
+    pub fn clear(&self) -> Result<(), SearchError> {
+        self.with_writer(|writer| {
+            writer.delete_all_documents()?;
+            Ok(())
+        })
+    }
+
+    /// Makes every change so far visible to searches, at once.
+    pub fn commit(&self) -> Result<(), SearchError> {
+        self.with_writer(|writer| {
+            writer.commit()?;
+            Ok(())
+        })?;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Picks up commits made by another process (read-only indexes).
+    pub fn refresh(&self) -> Result<(), SearchError> {
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// How many stories the index holds.
+    pub fn len(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn search(&self, query: &SearchQuery) -> Result<SearchResults, SearchError> {
+        let searcher = self.reader.searcher();
+        let fields = self.fields;
+        let text: String = query.text.chars().take(MAX_QUERY_CHARS).collect();
+        let text = text.trim();
+        let limit = query.limit.clamp(1, MAX_LIMIT);
+        let offset = query.offset.min(MAX_OFFSET);
+        let matching: Box<dyn Query> = if text.is_empty() {
+            Box::new(AllQuery)
+        } else {
+            let mut parser =
+                QueryParser::for_index(&self.index, vec![fields.headline, fields.body]);
+            parser.set_conjunction_by_default();
+            parser.set_field_boost(fields.headline, 2.0);
+            // Lenient: whatever cannot be read as syntax is read as words.
+            let (parsed, _ignored) = parser.parse_query_lenient(&user_syntax(text));
+            parsed
+        };
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, matching.box_clone())];
+        let exact = |field: Field, value: &str| -> Box<dyn Query> {
+            Box::new(TermQuery::new(
+                Term::from_field_text(field, value),
+                IndexRecordOption::Basic,
+            ))
+        };
+        if let Some(source) = &query.source {
+            clauses.push((Occur::Must, exact(fields.source, source)));
+        }
+        if let Some(language) = &query.language {
+            clauses.push((
+                Occur::Must,
+                exact(fields.language, &primary_language(language)),
+            ));
+        }
+        if query.since.is_some() || query.until.is_some() {
+            let bound = |time: Option<DateTime<Utc>>, inclusive: bool| match time {
+                Some(time) => {
+                    let term = Term::from_field_date(fields.published, to_tantivy_time(time));
+                    if inclusive {
+                        std::ops::Bound::Included(term)
+                    } else {
+                        std::ops::Bound::Excluded(term)
+                    }
+                }
+                None => std::ops::Bound::Unbounded,
+            };
+            clauses.push((
+                Occur::Must,
+                Box::new(RangeQuery::new(
+                    bound(query.since, true),
+                    bound(query.until, true),
+                )),
+            ));
+        }
+        let filtered = BooleanQuery::new(clauses);
+        let window = TopDocs::with_limit(limit).and_offset(offset);
+        let (addresses, total): (Vec<(f32, tantivy::DocAddress)>, usize) = match query.order {
+            SortOrder::Relevance => searcher.search(&filtered, &(window, Count))?,
+            SortOrder::Newest => {
+                let (newest, total) = searcher.search(
+                    &filtered,
+                    &(
+                        window.order_by_fast_field::<tantivy::DateTime>("published", Order::Desc),
+                        Count,
+                    ),
+                )?;
+                (
+                    newest
+                        .into_iter()
+                        .map(|(_, address)| (0.0, address))
+                        .collect(),
+                    total,
+                )
+            }
+        };
+        let body_snippets = SnippetGenerator::create(&searcher, &*matching, fields.body);
+        let headline_snippets = SnippetGenerator::create(&searcher, &*matching, fields.headline);
+        let (mut body_snippets, mut headline_snippets) = (body_snippets?, headline_snippets?);
+        body_snippets.set_max_num_chars(SNIPPET_CHARS);
+        headline_snippets.set_max_num_chars(10_000);
+        let mut hits = Vec::with_capacity(addresses.len());
+        for (score, address) in addresses {
+            let document: TantivyDocument = searcher.doc(address)?;
+            let text_of = |field: Field| {
+                document
+                    .get_first(field)
+                    .and_then(|value| value.as_str())
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let body = text_of(fields.body);
+            let headline = text_of(fields.headline);
+            let snippet = body_snippets.snippet(&body);
+            let snippet_html = if snippet.fragment().is_empty() {
+                escape_html(&body.chars().take(SNIPPET_CHARS).collect::<String>())
+            } else {
+                snippet.to_html()
+            };
+            let headline_snippet = headline_snippets.snippet(&headline);
+            let headline_html = if headline_snippet.fragment().is_empty() {
+                escape_html(&headline)
+            } else {
+                headline_snippet.to_html()
+            };
+            hits.push(SearchHit {
+                id: text_of(fields.id),
+                score,
+                headline_html,
+                snippet_html,
+            });
+        }
+        Ok(SearchResults { total, hits })
+    }
+}
+
+/// The user's syntax in tantivy's: `-word` is tantivy's too; a trailing lone `-`, quotes left
+/// open and field prefixes (`body:x`, which would let a query reach other fields) are neutralised.
+fn user_syntax(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut quotes = 0;
+    for ch in text.chars() {
+        match ch {
+            '"' => {
+                quotes += 1;
+                out.push('"');
+            }
+            // Field, boost, range and grouping syntax are not part of our language.
+            ':' | '^' | '[' | ']' | '{' | '}' | '(' | ')' | '\\' | '~' | '*' | '+' => out.push(' '),
+            _ => out.push(ch),
+        }
+    }
+    if quotes % 2 == 1 {
+        // An unbalanced quote: read the whole input as words.
+        return out.replace('"', " ");
+    }
+    out
+}
+
+/// `en-GB` → `en`: the language filter matches the primary subtag, lower-cased.
+fn primary_language(language: &str) -> String {
+    language
+        .split(['-', '_'])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+}
+
+fn to_tantivy_time(time: DateTime<Utc>) -> tantivy::DateTime {
+    tantivy::DateTime::from_timestamp_secs(time.timestamp())
+}
+
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(ch),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;
