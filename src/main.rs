@@ -3,6 +3,7 @@
 
 mod config;
 mod demo;
+mod index;
 mod pipeline;
 mod serve;
 mod verify;
@@ -123,6 +124,8 @@ enum Command {
     /// Make a new admin token (for GET /api/v1/sources) and print it once; the old one stops
     /// working.
     AdminToken,
+    /// Rebuild the search index from the store (stop `serve` first: it holds the index).
+    Reindex,
 }
 
 #[derive(Debug, Subcommand)]
@@ -380,6 +383,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Audit { json } => audit_command(&context, json).await,
         Command::Headline(command) => headline_command(&context, command).await,
         Command::Key(command) => key_command(&context, command),
+        Command::Reindex => reindex_command(&context).await,
         Command::AdminToken => {
             let store = context.open_store().await?;
             let token = new_token();
@@ -745,8 +749,13 @@ async fn serve(
         pipeline: pipeline.clone(),
         limiter: serve::push_limiter(limits.push_per_second, limits.push_burst),
     });
+    let search = open_search_index(&context.data)?;
+    if search.is_writer() {
+        tokio::spawn(index::follow(pipeline.store.clone(), search.clone()));
+    }
     let mut state = AppState::new(pipeline.store.clone(), site, Some(push))
-        .with_keys(pipeline.keys.public_keys().to_vec());
+        .with_keys(pipeline.keys.public_keys().to_vec())
+        .with_search(search);
     if let Some(websub) = websub {
         state = state.with_websub(Arc::new(websub));
     }
@@ -757,6 +766,66 @@ async fn serve(
         let _ = ready.send(bound);
     }
     serve::run_server(listener, app).await
+}
+
+/// The search index folder.
+fn search_dir(data: &Path) -> PathBuf {
+    data.join("search")
+}
+
+/// Opens the search index for `serve`: for writing, or for searching only when another process
+/// on this data folder writes it. An unreadable index is moved aside and rebuilt from the store.
+fn open_search_index(data: &Path) -> Result<Arc<verbatim_search::SearchIndex>> {
+    let dir = search_dir(data);
+    match verbatim_search::SearchIndex::open(&dir) {
+        Ok(index) => Ok(Arc::new(index)),
+        Err(verbatim_search::SearchError::Busy) => {
+            tracing::info!("another process writes the search index; searching it read-only");
+            Ok(Arc::new(verbatim_search::SearchIndex::open_read_only(
+                &dir,
+            )?))
+        }
+        Err(error) => {
+            let aside = data.join(format!("search.broken-{}", Utc::now().timestamp()));
+            tracing::warn!(%error, aside = %aside.display(), "search index unreadable; rebuilding it");
+            std::fs::rename(&dir, &aside)
+                .with_context(|| format!("cannot move {} aside", dir.display()))?;
+            Ok(Arc::new(verbatim_search::SearchIndex::open(&dir)?))
+        }
+    }
+}
+
+async fn reindex_command(context: &Setup) -> Result<ExitCode> {
+    let store = context.open_store().await?;
+    let dir = search_dir(&context.data);
+    let index = match verbatim_search::SearchIndex::open(&dir) {
+        Ok(index) => index,
+        Err(verbatim_search::SearchError::Busy) => {
+            bail!(
+                "a running `verbatim serve` holds the search index {}; stop it first (it keeps the index up to date itself)",
+                dir.display()
+            )
+        }
+        Err(error) => {
+            std::fs::remove_dir_all(&dir)
+                .with_context(|| format!("{error}; cannot remove {}", dir.display()))?;
+            verbatim_search::SearchIndex::open(&dir)?
+        }
+    };
+    index.clear()?;
+    let spinner = indicatif::ProgressBar::new_spinner();
+    spinner.set_message("indexing published stories…");
+    spinner.enable_steady_tick(Duration::from_millis(120));
+    let mut follower = index::Follower::from_start();
+    let seen = follower.catch_up(&*store, &index).await?;
+    index.commit()?;
+    spinner.finish_and_clear();
+    println!(
+        "search index rebuilt: {} published stories indexed ({} stories read)",
+        index.len(),
+        seen
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Registers a source if it does not exist yet (for files, folders and inbox deliveries).

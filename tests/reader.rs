@@ -152,3 +152,123 @@ fn sitemaps_and_structured_data_follow_the_lifecycle() {
         assert!(sitemap.contains(&port));
     }
 }
+
+fn found(server: &Server, query: &str) -> Vec<String> {
+    let (status, list) = server.get_json(&format!("/api/v1/items?q={query}&limit=50"));
+    assert_eq!(status, 200, "{list}");
+    let mut headlines: Vec<String> = list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|item| item["headline"].as_str().map(str::to_string))
+        .collect();
+    headlines.sort();
+    headlines
+}
+
+#[test]
+fn search_finds_published_stories_and_never_killed_or_embargoed_ones() {
+    use std::time::Duration;
+    let data = DataDir::new();
+    let server = data.serve(&[]);
+    let now = chrono::Utc::now();
+    let story = |uri: &str, headline: &str, body: &str, language: &str| {
+        json!({
+            "uri": uri, "version": "1", "pubstatus": "usable", "language": language,
+            "versioncreated": now.to_rfc3339(), "headline": headline, "body_text": body,
+        })
+    };
+    ingest(
+        &data,
+        "a",
+        story(
+            "urn:w:a",
+            "Harbour fire contained",
+            "Crews fought the blaze at the harbour café for six hours.",
+            "en",
+        ),
+    );
+    ingest(
+        &data,
+        "b",
+        story(
+            "urn:w:b",
+            "Dock strike ends",
+            "Dockworkers voted to end the strike.",
+            "en",
+        ),
+    );
+    ingest(
+        &data,
+        "c",
+        story("urn:w:c", "港口罢工结束", "码头工人投票结束罢工。", "zh"),
+    );
+    let mut embargoed = story("urn:w:d", "Budget harbour plan", "Under embargo.", "en");
+    embargoed["embargoed"] = json!((now + chrono::Duration::hours(1)).to_rfc3339());
+    ingest(&data, "d", embargoed);
+
+    util::wait_for(
+        "the index to follow the store",
+        Duration::from_secs(5),
+        || (found(&server, "harbour") == ["Harbour fire contained"]).then_some(()),
+    );
+    assert_eq!(
+        found(&server, "cafe"),
+        ["Harbour fire contained"],
+        "diacritics folded"
+    );
+    assert_eq!(
+        found(&server, "%22end%20the%20strike%22"),
+        ["Dock strike ends"]
+    );
+    assert_eq!(found(&server, "strike%20OR%20blaze").len(), 2);
+    assert_eq!(found(&server, "harbour%20-blaze"), Vec::<String>::new());
+    assert_eq!(
+        found(&server, "%E7%BD%A2%E5%B7%A5"),
+        ["港口罢工结束"],
+        "a Chinese word inside a sentence"
+    );
+
+    // The reader's search page shows highlighted, escaped snippets.
+    let (status, page) = server.get_text("/search?q=blaze");
+    assert_eq!(status, 200);
+    assert!(page.contains("1 story found"), "{page}");
+    assert!(page.contains("<b>blaze</b>"), "{page}");
+    assert!(page.contains("/items/"));
+    let (status, page) = server.get_text("/search?q=strike&from=not-a-date");
+    assert_eq!(status, 400);
+    assert!(page.contains("not a date"));
+    let (_, page) = server.get_text("/search?q=%22unbalanced");
+    assert!(page.contains("0 stories found"));
+
+    // A kill takes the story out of search within a second.
+    ingest(
+        &data,
+        "kill",
+        json!({"uri": "urn:w:b", "version": "2", "pubstatus": "canceled", "headline": "Dock strike ends", "body_text": "Killed."}),
+    );
+    assert!(
+        found(&server, "strike").is_empty(),
+        "the store is asked, so never shown"
+    );
+    util::wait_for(
+        "the kill to leave the index",
+        Duration::from_secs(5),
+        || {
+            let (_, page) = server.get_text("/search?q=strike");
+            page.contains("0 stories found").then_some(())
+        },
+    );
+
+    // `reindex` rebuilds the same index from the store (with serve stopped).
+    drop(server);
+    let rebuilt = data.run(&["reindex"]);
+    assert!(rebuilt.status.success(), "{}", stderr(&rebuilt));
+    assert!(
+        util::stdout(&rebuilt).contains("2 published stories indexed"),
+        "{}",
+        util::stdout(&rebuilt)
+    );
+    let server = data.serve(&[]);
+    assert_eq!(found(&server, "harbour"), ["Harbour fire contained"]);
+}

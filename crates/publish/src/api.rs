@@ -24,6 +24,11 @@ pub struct ListParams {
     limit: Option<usize>,
     cursor: Option<String>,
     format: Option<String>,
+    /// Search only: the story's language (primary subtag), the end of the time range, and
+    /// `newest` or `relevance`.
+    language: Option<String>,
+    until: Option<String>,
+    order: Option<String>,
 }
 
 /// `?format=`: Verbatim's ITEM (the default) or strict ninjs 2.1.
@@ -98,6 +103,56 @@ pub async fn list(
     } else {
         Vec::new()
     };
+    let q = params.q.as_deref().map(str::trim).unwrap_or_default();
+    if let Some(index) = &state.search
+        && !q.is_empty()
+    {
+        // A search page's cursor is the offset of its first result.
+        let offset = match params.cursor.as_deref() {
+            None => 0,
+            Some(cursor) => match cursor
+                .strip_prefix('s')
+                .and_then(|n| n.parse::<usize>().ok())
+            {
+                Some(offset) => offset,
+                None => return bad_request(format!("bad cursor {cursor:?}")),
+            },
+        };
+        let limit = params
+            .limit
+            .unwrap_or(20)
+            .clamp(1, verbatim_search::MAX_LIMIT);
+        let search = crate::search::SearchParams {
+            q: q.to_string(),
+            source: params.source.clone(),
+            language: params.language.clone(),
+            from: params.since.clone(),
+            to: params.until.clone(),
+            order: params.order.clone(),
+            page: None,
+        };
+        let (total, found) = match crate::search::find(&state, index, &search, offset, limit).await
+        {
+            Err(response) => return response,
+            Ok(Err(message)) => return bad_request(message),
+            Ok(Ok(found)) => found,
+        };
+        let items: Vec<serde_json::Value> = found
+            .iter()
+            .filter_map(|found| {
+                let version = found.story.current.as_ref()?;
+                let mut item = render(&state.site, &found.story, version);
+                if let Some(map) = item.as_object_mut() {
+                    map.insert("snippet_html".into(), json!(found.snippet_html));
+                }
+                Some(item)
+            })
+            .collect();
+        let next = (offset + limit < total.min(verbatim_search::MAX_OFFSET))
+            .then(|| format!("s{}", offset + limit));
+        let body = json!({ "items": items, "next": next, "total": total, "gone": gone });
+        return with_etag(&headers, StatusCode::OK, JSON, body.to_string());
+    }
     let query = ListQuery {
         source: params.source,
         since,

@@ -6,6 +6,7 @@ mod api;
 mod diff;
 mod feeds;
 mod http;
+mod search;
 mod seo;
 mod site;
 mod view;
@@ -58,6 +59,8 @@ pub struct AppState {
     pub push: Option<Arc<dyn PushSink>>,
     /// The WebSub callback's handler, when the server subscribes to hubs.
     pub websub: Option<Arc<dyn WebSubSink>>,
+    /// The full-text index (`/search`, the API's `q`); without it `q` is a plain substring match.
+    pub search: Option<Arc<verbatim_search::SearchIndex>>,
     /// The site's public keys (current first), served at the well-known URL and used to check
     /// signatures on provenance pages.
     pub keys: Arc<Vec<verbatim_provenance::PublicKey>>,
@@ -76,8 +79,15 @@ impl AppState {
             templates: Arc::new(templates),
             push,
             websub: None,
+            search: None,
             keys: Arc::new(Vec::new()),
         }
+    }
+
+    /// Searches with this index.
+    pub fn with_search(mut self, search: Arc<verbatim_search::SearchIndex>) -> AppState {
+        self.search = Some(search);
+        self
     }
 
     /// Handles WebSub verifications and deliveries at `/websub/{source}`.
@@ -105,6 +115,7 @@ pub fn router(state: AppState) -> Router {
         .route("/items/{id}/provenance", get(site::provenance))
         .route(KEYS_PATH, get(api::keys))
         .route("/static/style.css", get(site::stylesheet))
+        .route("/search", get(search::page))
         .route("/robots.txt", get(seo::robots))
         .route("/sitemap.xml", get(seo::index))
         .route("/sitemaps/news.xml", get(seo::news))

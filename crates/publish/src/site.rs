@@ -27,6 +27,7 @@ const BUILT_IN: &[(&str, &str)] = &[
         "not_found.html",
         include_str!("../templates/not_found.html"),
     ),
+    ("search.html", include_str!("../templates/search.html")),
 ];
 
 const STYLESHEET: &str = include_str!("../static/style.css");
@@ -72,7 +73,7 @@ pub fn environment(override_dir: Option<PathBuf>) -> Environment<'static> {
     env
 }
 
-fn render(
+pub(crate) fn render(
     state: &AppState,
     headers: &HeaderMap,
     status: StatusCode,

@@ -255,6 +255,29 @@ impl SearchIndex {
         Ok(())
     }
 
+    /// Commits with a mark saved atomically alongside (the follower's position in the store),
+    /// so after a restart the index knows how far it got.
+    pub fn commit_with_mark(&self, mark: &str) -> Result<(), SearchError> {
+        self.with_writer(|writer| {
+            let mut prepared = writer.prepare_commit()?;
+            prepared.set_payload(mark);
+            prepared.commit()?;
+            Ok(())
+        })?;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// The mark of the last [`SearchIndex::commit_with_mark`], if any.
+    pub fn mark(&self) -> Option<String> {
+        self.index.load_metas().ok().and_then(|metas| metas.payload)
+    }
+
+    /// Whether this handle can write (it holds the folder's writer lock).
+    pub fn is_writer(&self) -> bool {
+        self.writer.is_some()
+    }
+
     /// Picks up commits made by another process (read-only indexes).
     pub fn refresh(&self) -> Result<(), SearchError> {
         self.reader.reload()?;

@@ -315,7 +315,7 @@ fn the_index_persists_and_a_second_writer_is_refused() {
         index
             .upsert(&doc("a", "wire", "en", "Kept on disk", "Body.", 9))
             .unwrap();
-        index.commit().unwrap();
+        index.commit_with_mark("2026-11-24T09:00:00Z").unwrap();
         assert!(matches!(
             SearchIndex::open(dir.path()),
             Err(SearchError::Busy)
@@ -326,6 +326,7 @@ fn the_index_persists_and_a_second_writer_is_refused() {
     }
     let reopened = SearchIndex::open(dir.path()).unwrap();
     assert_eq!(ids(&reopened, text("disk")), ["a"]);
+    assert_eq!(reopened.mark().as_deref(), Some("2026-11-24T09:00:00Z"));
 }
 
 #[test]

@@ -342,6 +342,13 @@ pub trait Store: Send + Sync {
         limit: usize,
     ) -> Result<Vec<GoneRecord>, StoreError>;
     async fn story(&self, id: &str) -> Result<Option<StoryRecord>, StoreError>;
+    /// Stories whose state or current version changed at or after `since`, oldest change first,
+    /// at most `limit` (for indexes that follow the store).
+    async fn changed_stories(
+        &self,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<StoryRecord>, StoreError>;
     /// Ids and last-change times of published stories, newest first, `limit` after skipping
     /// `offset` (for sitemaps: no story bodies are read).
     async fn published_ids(

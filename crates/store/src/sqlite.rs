@@ -747,6 +747,23 @@ impl Store for SqliteStore {
         Ok(StoryPage { stories, next })
     }
 
+    async fn changed_stories(
+        &self,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<StoryRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {STORY_COLUMNS} FROM stories s LEFT JOIN versions v ON v.id = s.current_version \
+             LEFT JOIN headline_overrides o ON o.story_id = s.id WHERE s.changed_at >= ? \
+             ORDER BY s.changed_at, s.id LIMIT ?"
+        ))
+        .bind(format_time(since))
+        .bind(limit.clamp(1, 10_000) as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(story_from_row).collect()
+    }
+
     async fn published_ids(
         &self,
         offset: usize,

@@ -1,0 +1,139 @@
+//! The search index follows the store: every story whose state or current version changed is
+//! re-read and put into the index (published) or taken out (anything else). The position reached
+//! is saved with each index commit, so `serve` resumes where it stopped, a new node builds its
+//! index from the store, and `verbatim reindex` is the same walk from the beginning.
+
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::time::Duration;
+use verbatim_search::{SearchDoc, SearchError, SearchIndex};
+use verbatim_store::{Store, StoryRecord, StoryState, format_time, parse_time};
+
+/// How often `serve` looks for changes.
+pub const FOLLOW_TICK: Duration = Duration::from_millis(250);
+/// Changes are re-read this far behind the mark: two processes writing the store may commit
+/// slightly out of their clocks' order, and a change stamped just before the mark must not be
+/// missed.
+const OVERLAP: chrono::Duration = chrono::Duration::seconds(2);
+/// Stories read per store query.
+const PAGE: usize = 1_000;
+
+/// The story as the index holds it, or `None` when it must not be found.
+pub fn search_doc(story: &StoryRecord) -> Option<SearchDoc> {
+    if story.state != StoryState::Published {
+        return None;
+    }
+    let version = story.current.as_ref()?;
+    let item = &version.item;
+    Some(SearchDoc {
+        id: story.id.clone(),
+        source: story.source.clone(),
+        language: item.language.clone(),
+        headline: story.headline_override.as_ref().map_or_else(
+            || item.headline.clone(),
+            |headline| headline.headline.clone(),
+        ),
+        body_text: item.body_text.clone(),
+        published: item.versioncreated.unwrap_or(version.received_at),
+    })
+}
+
+/// Follows the store from the index's mark.
+pub struct Follower {
+    mark: DateTime<Utc>,
+    /// Changes already indexed inside the overlap window, so they are not indexed again.
+    recent: HashMap<String, DateTime<Utc>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FollowError {
+    #[error(transparent)]
+    Store(#[from] verbatim_store::StoreError),
+    #[error(transparent)]
+    Search(#[from] SearchError),
+}
+
+impl Follower {
+    /// Starts at the index's saved mark (from the beginning for a new index).
+    pub fn new(index: &SearchIndex) -> Follower {
+        let mark = index
+            .mark()
+            .and_then(|mark| parse_time(&mark).ok())
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        Follower {
+            mark,
+            recent: HashMap::new(),
+        }
+    }
+
+    /// From the beginning (after the index was cleared).
+    pub fn from_start() -> Follower {
+        Follower {
+            mark: DateTime::<Utc>::MIN_UTC,
+            recent: HashMap::new(),
+        }
+    }
+
+    /// Applies every change since the mark; returns how many stories were (re)indexed or removed.
+    pub async fn catch_up(
+        &mut self,
+        store: &dyn Store,
+        index: &SearchIndex,
+    ) -> Result<usize, FollowError> {
+        let mut since = self
+            .mark
+            .checked_sub_signed(OVERLAP)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let mut applied = 0;
+        let mut newest = self.mark;
+        loop {
+            let mut limit = PAGE;
+            let mut stories = store.changed_stories(since, limit).await?;
+            // A full page that does not get past its first timestamp: read that instant whole.
+            while stories.len() == limit
+                && stories.first().map(|story| story.changed_at)
+                    == stories.last().map(|story| story.changed_at)
+                && limit < 10_000
+            {
+                limit *= 10;
+                stories = store.changed_stories(since, limit).await?;
+            }
+            let full = stories.len() == limit;
+            for story in &stories {
+                newest = newest.max(story.changed_at);
+                if self.recent.get(&story.id) == Some(&story.changed_at) {
+                    continue;
+                }
+                match search_doc(story) {
+                    Some(doc) => index.upsert(&doc)?,
+                    None => index.remove(&story.id)?,
+                }
+                self.recent.insert(story.id.clone(), story.changed_at);
+                applied += 1;
+            }
+            match stories.last() {
+                Some(last) if full && last.changed_at > since => since = last.changed_at,
+                _ => break,
+            }
+        }
+        if applied > 0 {
+            index.commit_with_mark(&format_time(newest))?;
+        }
+        self.mark = newest;
+        if let Some(window_start) = self.mark.checked_sub_signed(OVERLAP) {
+            self.recent.retain(|_, changed| *changed >= window_start);
+        }
+        Ok(applied)
+    }
+}
+
+/// `serve`'s loop: keeps the index within a tick of the store.
+pub async fn follow(store: std::sync::Arc<dyn Store>, index: std::sync::Arc<SearchIndex>) {
+    let mut follower = Follower::new(&index);
+    loop {
+        if let Err(error) = follower.catch_up(&*store, &index).await {
+            tracing::error!(%error, "search index update failed");
+        }
+        tokio::time::sleep(FOLLOW_TICK).await;
+    }
+}
