@@ -1,7 +1,8 @@
-//! The search index follows the store: every story whose state or current version changed is
-//! re-read and put into the index (published) or taken out (anything else). The position reached
-//! is saved with each index commit, so `serve` resumes where it stopped, a new node builds its
-//! index from the store, and `verbatim reindex` is the same walk from the beginning.
+//! Derived state follows the store: every story whose state or current version changed is
+//! re-read and put into the search index (published) or taken out (anything else), and a
+//! published story joins its cluster (stories about the same event, `verbatim-cluster`). The
+//! position reached is saved with each index commit, so `serve` resumes where it stopped, a new
+//! node builds its index from the store, and `verbatim reindex` is the same walk from the start.
 
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -38,11 +39,15 @@ pub fn search_doc(story: &StoryRecord) -> Option<SearchDoc> {
     })
 }
 
+/// Stories older than this are no longer matched against (events end); they keep their cluster.
+const CLUSTER_WINDOW: chrono::Duration = chrono::Duration::hours(48);
+
 /// Follows the store from the index's mark.
 pub struct Follower {
     mark: DateTime<Utc>,
     /// Changes already indexed inside the overlap window, so they are not indexed again.
     recent: HashMap<String, DateTime<Utc>>,
+    clusters: verbatim_cluster::Clusterer,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,7 +68,47 @@ impl Follower {
         Follower {
             mark,
             recent: HashMap::new(),
+            clusters: verbatim_cluster::Clusterer::new(),
         }
+    }
+
+    /// Puts the last 48 hours of clustered stories back into the clusterer, so new stories join
+    /// the clusters they belong to after a restart.
+    pub async fn restore_clusters(&mut self, store: &dyn Store) -> Result<usize, FollowError> {
+        let since = Utc::now() - CLUSTER_WINDOW;
+        let stored = store.cluster_signatures(since).await?;
+        let mut restored = 0;
+        for (id, cluster, bytes, time) in stored {
+            if let Ok(signature) = verbatim_cluster::Signature::from_bytes(&bytes) {
+                self.clusters.restore(
+                    &id,
+                    &signature,
+                    time,
+                    verbatim_cluster::ClusterId(cluster.max(0) as u64),
+                );
+                restored += 1;
+            }
+        }
+        Ok(restored)
+    }
+
+    /// Assigns a published story to its cluster (recorded in the store when it changes) or takes
+    /// a story that is no longer published out of the clusterer.
+    async fn cluster(&mut self, store: &dyn Store, story: &StoryRecord) -> Result<(), FollowError> {
+        let Some(doc) = search_doc(story) else {
+            self.clusters.remove(&story.id);
+            return Ok(());
+        };
+        let signature =
+            verbatim_cluster::Signature::new(&doc.source, &doc.headline, &doc.body_text);
+        let cluster = self.clusters.insert(&story.id, &signature, doc.published);
+        let cluster = i64::try_from(cluster.0).unwrap_or(i64::MAX);
+        if story.cluster_id != Some(cluster) {
+            store
+                .set_cluster(&story.id, cluster, &signature.to_bytes(), doc.published)
+                .await?;
+        }
+        Ok(())
     }
 
     /// From the beginning (after the index was cleared).
@@ -71,6 +116,7 @@ impl Follower {
         Follower {
             mark: DateTime::<Utc>::MIN_UTC,
             recent: HashMap::new(),
+            clusters: verbatim_cluster::Clusterer::new(),
         }
     }
 
@@ -108,6 +154,7 @@ impl Follower {
                     Some(doc) => index.upsert(&doc)?,
                     None => index.remove(&story.id)?,
                 }
+                self.cluster(store, story).await?;
                 self.recent.insert(story.id.clone(), story.changed_at);
                 applied += 1;
             }
@@ -123,6 +170,9 @@ impl Follower {
         if let Some(window_start) = self.mark.checked_sub_signed(OVERLAP) {
             self.recent.retain(|_, changed| *changed >= window_start);
         }
+        if applied > 0 {
+            self.clusters.retire_before(Utc::now() - CLUSTER_WINDOW);
+        }
         Ok(applied)
     }
 }
@@ -130,6 +180,10 @@ impl Follower {
 /// `serve`'s loop: keeps the index within a tick of the store.
 pub async fn follow(store: std::sync::Arc<dyn Store>, index: std::sync::Arc<SearchIndex>) {
     let mut follower = Follower::new(&index);
+    match follower.restore_clusters(&*store).await {
+        Ok(restored) => tracing::debug!(restored, "story clusters restored"),
+        Err(error) => tracing::error!(%error, "cannot restore story clusters"),
+    }
     loop {
         if let Err(error) = follower.catch_up(&*store, &index).await {
             tracing::error!(%error, "search index update failed");

@@ -272,3 +272,112 @@ fn search_finds_published_stories_and_never_killed_or_embargoed_ones() {
     let server = data.serve(&[]);
     assert_eq!(found(&server, "harbour"), ["Harbour fire contained"]);
 }
+
+fn ingest_from(data: &DataDir, source: &str, name: &str, item: serde_json::Value) {
+    let path = data.path().join(format!("{name}.json"));
+    std::fs::write(&path, item.to_string()).unwrap_or_else(|error| panic!("{error}"));
+    let output = data.run(&[
+        "ingest",
+        "--source",
+        source,
+        path.to_str().unwrap_or_default(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+#[test]
+fn stories_about_one_event_link_to_each_other_and_a_kill_unlinks() {
+    use std::time::Duration;
+    let data = DataDir::new();
+    let server = data.serve(&[]);
+    let now = chrono::Utc::now();
+    let story = |uri: &str, headline: &str, body: &str| {
+        json!({
+            "uri": uri, "version": "1", "pubstatus": "usable", "language": "en",
+            "versioncreated": now.to_rfc3339(), "headline": headline, "body_text": body,
+        })
+    };
+    ingest_from(
+        &data,
+        "northwire",
+        "a",
+        story(
+            "urn:nw:kessland",
+            "Bank of Kessland raises key rate to 4.25% as inflation stays high",
+            "AVERSBURG (Northwire) - The Bank of Kessland raised its main policy rate by 25 basis points to 4.25% on Thursday, its second increase this year. Governor Petra Holm said services inflation remained uncomfortably high.",
+        ),
+    );
+    ingest_from(
+        &data,
+        "meridien",
+        "b",
+        story(
+            "urn:am:kessland",
+            "Kessland central bank tightens again, crown climbs",
+            "Kessland's central bank lifted borrowing costs for a second time on Thursday, taking its benchmark rate to 4.25 percent. Governor Petra Holm said price pressures had not eased. The Kessland crown strengthened in Aversburg.",
+        ),
+    );
+    ingest_from(
+        &data,
+        "meridien",
+        "c",
+        story(
+            "urn:am:ferry",
+            "Ferry service to Orrin Island resumes after storm",
+            "Ferries between Port Adel and Orrin Island sailed again on Friday after three days of gales kept the fleet in harbour.",
+        ),
+    );
+    let bank = id_of(
+        &server,
+        "Bank of Kessland raises key rate to 4.25% as inflation stays high",
+    );
+    let other = id_of(
+        &server,
+        "Kessland central bank tightens again, crown climbs",
+    );
+    let ferry = id_of(&server, "Ferry service to Orrin Island resumes after storm");
+
+    let cluster = util::wait_for("the cluster", Duration::from_secs(5), || {
+        let (_, item) = server.get_json(&format!("/api/v1/items/{bank}"));
+        let stories = item["cluster"]["stories"].as_array()?.clone();
+        (stories.len() == 1 && stories[0]["id"] == other.as_str())
+            .then(|| item["cluster"]["id"].as_i64())
+            .flatten()
+    });
+    let (_, page) = server.get_text(&format!("/items/{bank}"));
+    assert!(page.contains("Also reported by"), "{page}");
+    assert!(page.contains(&format!("href=\"/items/{other}\"")));
+    assert!(
+        !page.contains(&format!("/items/{ferry}\"")),
+        "another event is not linked"
+    );
+    let (_, ferry_item) = server.get_json(&format!("/api/v1/items/{ferry}"));
+    assert!(
+        ferry_item["cluster"]["stories"]
+            .as_array()
+            .is_none_or(Vec::is_empty),
+        "{ferry_item}"
+    );
+    let (status, listed) = server.get_json(&format!("/api/v1/clusters/{cluster}"));
+    assert_eq!(status, 200);
+    assert_eq!(
+        listed["items"].as_array().map(Vec::len),
+        Some(2),
+        "{listed}"
+    );
+
+    // A kill takes the story out of its cluster everywhere at once.
+    ingest_from(
+        &data,
+        "meridien",
+        "kill",
+        json!({
+            "uri": "urn:am:kessland", "version": "2", "pubstatus": "canceled",
+            "headline": "Kessland central bank tightens again, crown climbs", "body_text": "Killed.",
+        }),
+    );
+    let (_, page) = server.get_text(&format!("/items/{bank}"));
+    assert!(!page.contains(&format!("/items/{other}\"")), "{page}");
+    let (_, listed) = server.get_json(&format!("/api/v1/clusters/{cluster}"));
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(1));
+}

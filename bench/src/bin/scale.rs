@@ -240,12 +240,15 @@ fn run() -> Result<(), String> {
     };
     let idle_start = Instant::now();
     let mut peak_rss = 0u64;
+    // (seconds into the window, resident KiB): whether memory plateaus or keeps growing.
+    let mut timeline: Vec<(u64, u64)> = Vec::new();
     let not_modified_start = not_modified.load(Ordering::Relaxed);
     let window = Duration::from_secs(60 * minutes).saturating_sub(first_round);
     while idle_start.elapsed() < window {
         std::thread::sleep(Duration::from_secs(5));
         if let Some((rss, _)) = usage(pid) {
             peak_rss = peak_rss.max(rss);
+            timeline.push((idle_start.elapsed().as_secs(), rss));
         }
         for source in read_sources().unwrap_or_default() {
             let name = source["name"].as_str().unwrap_or_default().to_string();
@@ -283,6 +286,17 @@ fn run() -> Result<(), String> {
         "  resident memory, peak      {:>8.1} MB   goal 256 MB   ratio {:.2}",
         peak_rss as f64 / 1024.0,
         peak_rss as f64 / 1024.0 / 256.0
+    );
+    let minutes_seen: Vec<String> = timeline
+        .chunk_by(|a, b| a.0 / 60 == b.0 / 60)
+        .map(|minute| {
+            let peak = minute.iter().map(|(_, rss)| *rss).max().unwrap_or(0);
+            format!("{:.0}", peak as f64 / 1024.0)
+        })
+        .collect();
+    println!(
+        "  resident memory per minute (MB, peak of each): {}",
+        minutes_seen.join(" → ")
     );
     println!(
         "  CPU while nothing changes  {:>8.1} %    goal 20 %     ratio {:.2}",

@@ -293,8 +293,22 @@ pub async fn one(
     match state.store.story(&id).await {
         Ok(Some(story)) => match (story.state, story.current.as_ref()) {
             (StoryState::Published, Some(version)) => {
-                let body = render(&state.site, &story, version).to_string();
-                with_etag(&headers, StatusCode::OK, JSON, body)
+                let mut body = render(&state.site, &story, version);
+                // Only Verbatim's own format has room for the cluster.
+                if format.format.as_deref() != Some("ninjs")
+                    && let Some(cluster) = story.cluster_id
+                    && let Some(map) = body.as_object_mut()
+                {
+                    let members = match state.store.cluster_members(cluster, 50).await {
+                        Ok(members) => members,
+                        Err(error) => return internal_error(error),
+                    };
+                    map.insert(
+                        "cluster".into(),
+                        cluster_json(&state, cluster, &members, &story.id),
+                    );
+                }
+                with_etag(&headers, StatusCode::OK, JSON, body.to_string())
             }
             (StoryState::Canceled | StoryState::Withheld, _) => {
                 let pubstatus = if story.state == StoryState::Canceled {
@@ -310,6 +324,53 @@ pub async fn one(
         Ok(None) => not_found(),
         Err(error) => internal_error(error),
     }
+}
+
+/// A cluster as the API shows it: its id and the other published stories in it.
+fn cluster_json(
+    state: &AppState,
+    cluster: i64,
+    members: &[verbatim_store::StoryRecord],
+    except: &str,
+) -> serde_json::Value {
+    let stories: Vec<serde_json::Value> = members
+        .iter()
+        .filter(|member| member.id != except)
+        .filter_map(|member| {
+            let version = member.current.as_ref()?;
+            Some(json!({
+                "id": member.id,
+                "source": member.source,
+                "headline": version.item.headline,
+                "url": format!("{}{}", state.site.base_url, crate::view::story_path(&member.id)),
+            }))
+        })
+        .collect();
+    json!({ "id": cluster, "url": format!("{}/api/v1/clusters/{cluster}", state.site.base_url), "stories": stories })
+}
+
+/// `GET /api/v1/clusters/{id}`: every published story of the cluster, as ITEMs.
+pub async fn cluster(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Response {
+    let members = match state.store.cluster_members(id, 200).await {
+        Ok(members) => members,
+        Err(error) => return internal_error(error),
+    };
+    if members.is_empty() {
+        return not_found();
+    }
+    let items: Vec<serde_json::Value> = members
+        .iter()
+        .filter_map(|member| {
+            let version = member.current.as_ref()?;
+            Some(item_json(&state.site, member, version))
+        })
+        .collect();
+    let body = json!({ "id": id, "items": items });
+    with_etag(&headers, StatusCode::OK, JSON, body.to_string())
 }
 
 fn not_found() -> Response {

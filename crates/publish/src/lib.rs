@@ -127,6 +127,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/items/{id}", get(api::one))
         .route("/api/v1/push/{source}", post(api::push))
         .route("/api/v1/sources", get(api::sources))
+        .route("/api/v1/clusters/{id}", get(api::cluster))
         .route(
             "/websub/{source}",
             get(websub::verify).post(websub::deliver),

@@ -150,6 +150,21 @@ pub async fn article(
             let view = StoryView::new(&state.site, &story, version, notice);
             let json_ld =
                 crate::seo::news_article_json_ld(&state.site, &story, version, &view.headline);
+            // Other stories about the same event ("also reported by"), published ones only.
+            let also: Vec<StoryView> = match story.cluster_id {
+                Some(cluster) => match state.store.cluster_members(cluster, 20).await {
+                    Ok(members) => members
+                        .iter()
+                        .filter(|member| member.id != story.id)
+                        .filter_map(|member| {
+                            let version = member.current.as_ref()?;
+                            Some(StoryView::new(&state.site, member, version, String::new()))
+                        })
+                        .collect(),
+                    Err(error) => return internal_error(error),
+                },
+                None => Vec::new(),
+            };
             let versions = match state.store.versions(&id).await {
                 Ok(versions) => shown_versions(versions, chrono::Utc::now()),
                 Err(error) => return internal_error(error),
@@ -168,7 +183,7 @@ pub async fn article(
                 &headers,
                 StatusCode::OK,
                 "article.html",
-                context! { story => view, revision, json_ld },
+                context! { story => view, revision, json_ld, also },
             )
         }
         (StoryState::Canceled, _) => gone_page(

@@ -228,6 +228,8 @@ pub struct StoryRecord {
     pub changed_at: DateTime<Utc>,
     pub current: Option<VersionRecord>,
     pub headline_override: Option<HeadlineOverride>,
+    /// The cluster of stories about the same event this story belongs to, once assigned.
+    pub cluster_id: Option<i64>,
 }
 
 /// A story that was published and has been taken down: what downstream systems must remove.
@@ -347,6 +349,26 @@ pub trait Store: Send + Sync {
     async fn changed_stories(
         &self,
         since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<StoryRecord>, StoreError>;
+    /// Assigns the story to a cluster and keeps its signature (for rebuilding the clusterer).
+    /// Does not count as a change of the story.
+    async fn set_cluster(
+        &self,
+        story_id: &str,
+        cluster_id: i64,
+        signature: &[u8],
+        story_time: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Clustered stories with their cluster and signature whose time is at or after `since`.
+    async fn cluster_signatures(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(String, i64, Vec<u8>, DateTime<Utc>)>, StoreError>;
+    /// The published stories of a cluster, newest first, at most `limit`.
+    async fn cluster_members(
+        &self,
+        cluster_id: i64,
         limit: usize,
     ) -> Result<Vec<StoryRecord>, StoreError>;
     /// Ids and last-change times of published stories, newest first, `limit` after skipping

@@ -202,10 +202,11 @@ fn story_from_row(row: &SqliteRow) -> Result<StoryRecord, StoreError> {
             }),
             None => None,
         },
+        cluster_id: row.try_get("cluster_id")?,
     })
 }
 
-const STORY_COLUMNS: &str = "s.id AS sid, s.source, s.guid, s.state, s.sort_time, s.changed_at, \
+const STORY_COLUMNS: &str = "s.id AS sid, s.source, s.guid, s.state, s.sort_time, s.changed_at, s.cluster_id, \
      v.id AS vid, v.received_at, v.hold_reasons, v.embargoed_until, v.item_json, v.provenance, \
      v.signature, o.headline AS override_headline, o.set_by AS override_by, o.set_at AS override_at";
 
@@ -759,6 +760,68 @@ impl Store for SqliteStore {
         ))
         .bind(format_time(since))
         .bind(limit.clamp(1, 10_000) as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(story_from_row).collect()
+    }
+
+    async fn set_cluster(
+        &self,
+        story_id: &str,
+        cluster_id: i64,
+        signature: &[u8],
+        story_time: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut transaction = self.pool.begin().await?;
+        sqlx::query("UPDATE stories SET cluster_id = ? WHERE id = ?")
+            .bind(cluster_id)
+            .bind(story_id)
+            .execute(&mut *transaction)
+            .await?;
+        sqlx::query(
+            "INSERT INTO story_signatures (story_id, signature, story_time) VALUES (?, ?, ?) \
+             ON CONFLICT (story_id) DO UPDATE SET signature = excluded.signature, \
+             story_time = excluded.story_time",
+        )
+        .bind(story_id)
+        .bind(signature)
+        .bind(format_time(story_time))
+        .execute(&mut *transaction)
+        .await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    async fn cluster_signatures(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(String, i64, Vec<u8>, DateTime<Utc>)>, StoreError> {
+        let rows: Vec<(String, i64, Vec<u8>, String)> = sqlx::query_as(
+            "SELECT g.story_id, s.cluster_id, g.signature, g.story_time FROM story_signatures g \
+             JOIN stories s ON s.id = g.story_id \
+             WHERE s.cluster_id IS NOT NULL AND g.story_time >= ? ORDER BY g.story_time",
+        )
+        .bind(format_time(since))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(id, cluster, signature, time)| Ok((id, cluster, signature, parse_time(&time)?)))
+            .collect()
+    }
+
+    async fn cluster_members(
+        &self,
+        cluster_id: i64,
+        limit: usize,
+    ) -> Result<Vec<StoryRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {STORY_COLUMNS} FROM stories s JOIN versions v ON v.id = s.current_version \
+             LEFT JOIN headline_overrides o ON o.story_id = s.id \
+             WHERE s.cluster_id = ? AND s.state = 'published' \
+             ORDER BY s.sort_time DESC, s.id DESC LIMIT ?"
+        ))
+        .bind(cluster_id)
+        .bind(limit.clamp(1, 200) as i64)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(story_from_row).collect()
