@@ -381,3 +381,44 @@ fn stories_about_one_event_link_to_each_other_and_a_kill_unlinks() {
     let (_, listed) = server.get_json(&format!("/api/v1/clusters/{cluster}"));
     assert_eq!(listed["items"].as_array().map(Vec::len), Some(1));
 }
+
+#[test]
+fn each_source_has_its_page_and_feeds() {
+    let data = DataDir::new();
+    ingest_from(
+        &data,
+        "northwire",
+        "n",
+        json!({"uri": "urn:n:1", "headline": "North story", "body_text": "From the north."}),
+    );
+    ingest_from(
+        &data,
+        "meridien",
+        "m",
+        json!({"uri": "urn:m:1", "headline": "Meridien story", "body_text": "From Meridien."}),
+    );
+    let server = data.serve(&[]);
+    let (status, page) = server.get_text("/sources/northwire");
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("North story") && !page.contains("Meridien story"),
+        "{page}"
+    );
+    assert!(page.contains("/feeds/sources/northwire.atom"));
+    for (extension, marker) in [("atom", "<feed"), ("rss", "<rss"), ("json", "\"version\"")] {
+        let (status, feed) = server.get_text(&format!("/feeds/sources/meridien.{extension}"));
+        assert_eq!(status, 200, "{extension}");
+        assert!(feed.contains(marker), "{feed}");
+        assert!(
+            feed.contains("Meridien story") && !feed.contains("North story"),
+            "{feed}"
+        );
+        assert!(
+            feed.contains(&format!("/feeds/sources/meridien.{extension}")),
+            "its own self link"
+        );
+    }
+    assert_eq!(server.get_text("/sources/nobody").0, 404);
+    assert_eq!(server.get_text("/feeds/sources/nobody.atom").0, 404);
+    assert_eq!(server.get_text("/feeds/sources/meridien.xml").0, 404);
+}

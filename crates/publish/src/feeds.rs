@@ -19,11 +19,39 @@ const VERBATIM_NS: &str = "urn:verbatim:feed-extensions:1";
 /// The category scheme of the agency's signals.
 const SIGNAL_SCHEME: &str = "urn:verbatim:signal";
 
+/// Which stories a feed carries: all, or one source's.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    pub source: Option<String>,
+}
+
+impl Scope {
+    /// The feed's own path without its extension (`/feeds/all`, `/feeds/sources/NAME`).
+    fn path(&self) -> String {
+        match &self.source {
+            Some(source) => format!("/feeds/sources/{source}"),
+            None => "/feeds/all".to_string(),
+        }
+    }
+
+    fn title(&self, site: &str) -> String {
+        match &self.source {
+            Some(source) => format!("{site}: {source}"),
+            None => site.to_string(),
+        }
+    }
+}
+
 /// The newest published stories and the newest take-downs.
 async fn stories_and_take_downs(
     state: &AppState,
+    scope: &Scope,
 ) -> Result<(Vec<StoryRecord>, Vec<GoneRecord>), verbatim_store::StoreError> {
-    Ok((newest(state).await?, taken_down(state).await?))
+    let mut gone = taken_down(state).await?;
+    if let Some(source) = &scope.source {
+        gone.retain(|taken| taken.source == *source);
+    }
+    Ok((newest(state, scope).await?, gone))
 }
 
 /// The feed's own update time: its newest story or take-down.
@@ -36,11 +64,15 @@ fn last_update(stories: &[StoryRecord], gone: &[GoneRecord]) -> chrono::DateTime
         .unwrap_or_else(chrono::Utc::now)
 }
 
-async fn newest(state: &AppState) -> Result<Vec<StoryRecord>, verbatim_store::StoreError> {
+async fn newest(
+    state: &AppState,
+    scope: &Scope,
+) -> Result<Vec<StoryRecord>, verbatim_store::StoreError> {
     let page = state
         .store
         .list(&ListQuery {
             limit: state.site.feed_size,
+            source: scope.source.clone(),
             ..ListQuery::default()
         })
         .await?;
@@ -77,8 +109,37 @@ fn entry_id(id: &str) -> String {
     format!("urn:verbatim:item:{id}")
 }
 
+/// `/feeds/sources/{NAME}.atom|.rss|.json`: one source's stories and take-downs.
+pub async fn source_feed(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Path(file): axum::extract::Path<String>,
+) -> Response {
+    let Some((name, extension)) = file.rsplit_once('.') else {
+        return crate::site::not_found_page(&state, &headers);
+    };
+    match state.store.source(name).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return crate::site::not_found_page(&state, &headers),
+        Err(error) => return internal_error(error),
+    }
+    let scope = Scope {
+        source: Some(name.to_string()),
+    };
+    match extension {
+        "atom" => atom_of(&state, &headers, &scope).await,
+        "rss" => rss_of(&state, &headers, &scope).await,
+        "json" => json_feed_of(&state, &headers, &scope).await,
+        _ => crate::site::not_found_page(&state, &headers),
+    }
+}
+
 pub async fn atom(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let (stories, gone) = match stories_and_take_downs(&state).await {
+    atom_of(&state, &headers, &Scope::default()).await
+}
+
+async fn atom_of(state: &AppState, headers: &HeaderMap, scope: &Scope) -> Response {
+    let (stories, gone) = match stories_and_take_downs(state, scope).await {
         Ok(both) => both,
         Err(error) => return internal_error(error),
     };
@@ -87,12 +148,17 @@ pub async fn atom(State(state): State<AppState>, headers: HeaderMap) -> Response
     let mut xml = String::with_capacity(16 * 1024);
     xml.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\" xmlns:at=\"http://purl.org/atompub/tombstones/1.0\">\n");
     let _ = writeln!(xml, "<id>{}/</id>", escape(base.as_str()));
-    let _ = writeln!(xml, "<title>{}</title>", escape(state.site.title.as_str()));
+    let _ = writeln!(
+        xml,
+        "<title>{}</title>",
+        escape(&scope.title(&state.site.title))
+    );
     let _ = writeln!(xml, "<updated>{}</updated>", iso_time(updated));
     let _ = writeln!(
         xml,
-        "<link rel=\"self\" href=\"{}/feeds/all.atom\"/>",
-        escape(base.as_str())
+        "<link rel=\"self\" href=\"{}{}.atom\"/>",
+        escape(base.as_str()),
+        escape(&scope.path())
     );
     let _ = writeln!(
         xml,
@@ -167,7 +233,7 @@ pub async fn atom(State(state): State<AppState>, headers: HeaderMap) -> Response
     }
     xml.push_str("</feed>\n");
     with_etag(
-        &headers,
+        headers,
         StatusCode::OK,
         "application/atom+xml; charset=utf-8",
         xml,
@@ -175,7 +241,11 @@ pub async fn atom(State(state): State<AppState>, headers: HeaderMap) -> Response
 }
 
 pub async fn rss(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let (stories, gone) = match stories_and_take_downs(&state).await {
+    rss_of(&state, &headers, &Scope::default()).await
+}
+
+async fn rss_of(state: &AppState, headers: &HeaderMap, scope: &Scope) -> Response {
+    let (stories, gone) = match stories_and_take_downs(state, scope).await {
         Ok(both) => both,
         Err(error) => return internal_error(error),
     };
@@ -186,17 +256,22 @@ pub async fn rss(State(state): State<AppState>, headers: HeaderMap) -> Response 
         xml,
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rss version=\"2.0\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\" xmlns:atom=\"http://www.w3.org/2005/Atom\" xmlns:verbatim=\"{VERBATIM_NS}\">\n<channel>\n"
     );
-    let _ = writeln!(xml, "<title>{}</title>", escape(state.site.title.as_str()));
+    let _ = writeln!(
+        xml,
+        "<title>{}</title>",
+        escape(&scope.title(&state.site.title))
+    );
     let _ = writeln!(xml, "<link>{}/</link>", escape(base.as_str()));
     let _ = writeln!(
         xml,
         "<description>{}</description>",
-        escape(state.site.title.as_str())
+        escape(&scope.title(&state.site.title))
     );
     let _ = writeln!(
         xml,
-        "<atom:link rel=\"self\" type=\"application/rss+xml\" href=\"{}/feeds/all.rss\"/>",
-        escape(base.as_str())
+        "<atom:link rel=\"self\" type=\"application/rss+xml\" href=\"{}{}.rss\"/>",
+        escape(base.as_str()),
+        escape(&scope.path())
     );
     let _ = writeln!(
         xml,
@@ -257,7 +332,7 @@ pub async fn rss(State(state): State<AppState>, headers: HeaderMap) -> Response 
     }
     xml.push_str("</channel>\n</rss>\n");
     with_etag(
-        &headers,
+        headers,
         StatusCode::OK,
         "application/rss+xml; charset=utf-8",
         xml,
@@ -265,7 +340,11 @@ pub async fn rss(State(state): State<AppState>, headers: HeaderMap) -> Response 
 }
 
 pub async fn json_feed(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let (stories, gone) = match stories_and_take_downs(&state).await {
+    json_feed_of(&state, &headers, &Scope::default()).await
+}
+
+async fn json_feed_of(state: &AppState, headers: &HeaderMap, scope: &Scope) -> Response {
+    let (stories, gone) = match stories_and_take_downs(state, scope).await {
         Ok(both) => both,
         Err(error) => return internal_error(error),
     };
@@ -301,9 +380,9 @@ pub async fn json_feed(State(state): State<AppState>, headers: HeaderMap) -> Res
         .collect();
     let feed = json!({
         "version": "https://jsonfeed.org/version/1.1",
-        "title": state.site.title,
+        "title": scope.title(&state.site.title),
         "home_page_url": format!("{base}/"),
-        "feed_url": format!("{base}/feeds/all.json"),
+        "feed_url": format!("{base}{}.json", scope.path()),
         "items": items,
         "_verbatim": {
             "about": "Stories taken down by the agency: remove them.",
@@ -315,7 +394,7 @@ pub async fn json_feed(State(state): State<AppState>, headers: HeaderMap) -> Res
         },
     });
     with_etag(
-        &headers,
+        headers,
         StatusCode::OK,
         "application/feed+json",
         feed.to_string(),

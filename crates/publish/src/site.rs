@@ -100,11 +100,35 @@ pub async fn front(
     headers: HeaderMap,
     Query(query): Query<FrontQuery>,
 ) -> Response {
+    story_list(&state, &headers, query.cursor, None).await
+}
+
+/// `/sources/{name}`: one source's stories, newest first, with its feeds.
+pub async fn source_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Query(query): Query<FrontQuery>,
+) -> Response {
+    match state.store.source(&name).await {
+        Ok(Some(_)) => story_list(&state, &headers, query.cursor, Some(name)).await,
+        Ok(None) => not_found_page(&state, &headers),
+        Err(error) => internal_error(error),
+    }
+}
+
+async fn story_list(
+    state: &AppState,
+    headers: &HeaderMap,
+    cursor: Option<String>,
+    source: Option<String>,
+) -> Response {
     let page = match state
         .store
         .list(&ListQuery {
             limit: 30,
-            cursor: query.cursor,
+            cursor,
+            source: source.clone(),
             ..ListQuery::default()
         })
         .await
@@ -120,12 +144,16 @@ pub async fn front(
             Some(StoryView::new(&state.site, story, version, String::new()))
         })
         .collect();
+    let base_path = match &source {
+        Some(name) => format!("/sources/{name}"),
+        None => "/".to_string(),
+    };
     render(
-        &state,
-        &headers,
+        state,
+        headers,
         StatusCode::OK,
         "front.html",
-        context! { stories, next => page.next },
+        context! { stories, next => page.next, source, base_path },
     )
 }
 
@@ -372,7 +400,7 @@ fn gone_page(state: &AppState, headers: &HeaderMap, reason: &str) -> Response {
     )
 }
 
-fn not_found_page(state: &AppState, headers: &HeaderMap) -> Response {
+pub(crate) fn not_found_page(state: &AppState, headers: &HeaderMap) -> Response {
     render(
         state,
         headers,
