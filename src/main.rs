@@ -755,7 +755,8 @@ async fn serve(
     }
     let mut state = AppState::new(pipeline.store.clone(), site, Some(push))
         .with_keys(pipeline.keys.public_keys().to_vec())
-        .with_search(search);
+        .with_search(search)
+        .with_live();
     if let Some(websub) = websub {
         state = state.with_websub(Arc::new(websub));
     }

@@ -1,8 +1,8 @@
 //! The fidelity rule in a real browser: headless Chromium loads each fixture story's article page
 //! and its `innerText` — what a reader actually sees — must equal the text the agency sent.
 //!
-//! Verbatim's pages allow no script (CSP), so the test serves each page's exact HTML from its own
-//! server on another 127.0.0.1 port with one script appended that writes the article's
+//! Verbatim's pages allow only their own script file (CSP), so the test serves each page's exact
+//! HTML from its own server on another 127.0.0.1 port with one script appended that writes the article's
 //! `innerText` into the DOM, and reads it back from `chromium --dump-dom`. The stylesheet still
 //! comes from Verbatim (a `<base>` element), since CSS decides what `innerText` returns.
 //!

@@ -118,8 +118,8 @@ fn sitemaps_and_structured_data_follow_the_lifecycle() {
     let (_, page) = server.get_text(&format!("/items/{port}"));
     assert_eq!(
         page.matches("</script>").count(),
-        1,
-        "the agency's `</script>` stays inside the JSON"
+        2,
+        "the live script and the JSON-LD; the agency's `</script>` stays inside the JSON"
     );
     let article = json_ld(&page);
     assert_eq!(article["@type"], "NewsArticle");
@@ -421,4 +421,92 @@ fn each_source_has_its_page_and_feeds() {
     assert_eq!(server.get_text("/sources/nobody").0, 404);
     assert_eq!(server.get_text("/feeds/sources/nobody.atom").0, 404);
     assert_eq!(server.get_text("/feeds/sources/meridien.xml").0, 404);
+}
+
+#[test]
+fn open_pages_learn_of_new_and_killed_stories_as_events() {
+    use std::io::BufRead;
+    let data = DataDir::new();
+    let server = data.serve(&[]);
+    let client = reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .unwrap_or_else(|error| panic!("{error}"));
+    let stream = client
+        .get(server.url("/events"))
+        .send()
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(stream.status(), 200);
+    assert!(
+        stream
+            .headers()
+            .get("content-type")
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| value.starts_with("text/event-stream"))
+    );
+    let (sender, events) = std::sync::mpsc::channel::<(String, serde_json::Value)>();
+    std::thread::spawn(move || {
+        let mut name = String::new();
+        for line in std::io::BufReader::new(stream).lines() {
+            let Ok(line) = line else { return };
+            if let Some(event) = line.strip_prefix("event: ") {
+                name = event.to_string();
+            } else if let Some(data) = line.strip_prefix("data: ") {
+                let data = serde_json::from_str(data).unwrap_or_default();
+                if sender.send((name.clone(), data)).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    // Give the watcher its starting point before the story arrives.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    ingest(
+        &data,
+        "live",
+        json!({"uri": "urn:w:live", "version": "1", "pubstatus": "usable", "headline": "Breaking <b>now</b>", "body_text": "First paragraph."}),
+    );
+    let next = |wanted: &str| loop {
+        let (name, data) = events
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("no {wanted} event"));
+        if name == wanted {
+            return data;
+        }
+    };
+    let story = next("story");
+    assert_eq!(
+        story["headline"], "Breaking <b>now</b>",
+        "plain text, as sent"
+    );
+    let id = story["id"].as_str().unwrap_or_default().to_string();
+    assert_eq!(story["path"], format!("/items/{id}"));
+    ingest(
+        &data,
+        "kill",
+        json!({"uri": "urn:w:live", "version": "2", "pubstatus": "canceled", "headline": "Breaking", "body_text": "Killed."}),
+    );
+    let removed = next("removed");
+    assert_eq!(removed["id"], id.as_str());
+    // The pages carry what the script needs, and the policy lets only our own script run.
+    let front = client
+        .get(server.url("/"))
+        .send()
+        .unwrap_or_else(|error| panic!("{error}"));
+    let policy = front
+        .headers()
+        .get("content-security-policy")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        policy.contains("script-src 'self'") && !policy.contains("unsafe-inline"),
+        "{policy}"
+    );
+    let page = front.text().unwrap_or_default();
+    assert!(page.contains("<script src=\"/static/live.js\" defer></script>"));
+    assert!(page.contains("data-live=\"all\""));
+    let (status, script) = server.get_text("/static/live.js");
+    assert_eq!(status, 200);
+    assert!(script.contains("textContent") && !script.contains("innerHTML"));
 }

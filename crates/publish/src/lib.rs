@@ -6,6 +6,7 @@ mod api;
 mod diff;
 mod feeds;
 mod http;
+mod live;
 mod search;
 mod seo;
 mod site;
@@ -13,6 +14,7 @@ mod view;
 mod websub;
 
 pub use api::{ADMIN_TOKEN_SETTING, IngestError, PushReceipt, PushSink};
+pub use live::Live;
 pub use websub::{WebSubSink, WebSubVerification};
 
 use axum::Router;
@@ -61,6 +63,8 @@ pub struct AppState {
     pub websub: Option<Arc<dyn WebSubSink>>,
     /// The full-text index (`/search`, the API's `q`); without it `q` is a plain substring match.
     pub search: Option<Arc<verbatim_search::SearchIndex>>,
+    /// The live-update broadcaster (`/events`).
+    pub live: Option<Arc<live::Live>>,
     /// The site's public keys (current first), served at the well-known URL and used to check
     /// signatures on provenance pages.
     pub keys: Arc<Vec<verbatim_provenance::PublicKey>>,
@@ -80,8 +84,15 @@ impl AppState {
             push,
             websub: None,
             search: None,
+            live: None,
             keys: Arc::new(Vec::new()),
         }
+    }
+
+    /// Starts the live-update watcher (needs a tokio runtime) and serves `/events`.
+    pub fn with_live(mut self) -> AppState {
+        self.live = Some(live::Live::start(self.store.clone(), self.site.clone()));
+        self
     }
 
     /// Searches with this index.
@@ -115,6 +126,8 @@ pub fn router(state: AppState) -> Router {
         .route("/items/{id}/provenance", get(site::provenance))
         .route(KEYS_PATH, get(api::keys))
         .route("/static/style.css", get(site::stylesheet))
+        .route("/static/live.js", get(site::live_script))
+        .route("/events", get(live::events))
         .route("/search", get(search::page))
         .route("/robots.txt", get(seo::robots))
         .route("/sitemap.xml", get(seo::index))

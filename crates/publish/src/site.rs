@@ -31,6 +31,7 @@ const BUILT_IN: &[(&str, &str)] = &[
 ];
 
 const STYLESHEET: &str = include_str!("../static/style.css");
+const LIVE_SCRIPT: &str = include_str!("../static/live.js");
 
 /// The template environment: the operator's folder first, then the built-in templates.
 pub fn environment(override_dir: Option<PathBuf>) -> Environment<'static> {
@@ -412,6 +413,14 @@ pub(crate) fn not_found_page(state: &AppState, headers: &HeaderMap) -> Response 
 
 pub async fn not_found(State(state): State<AppState>, headers: HeaderMap) -> Response {
     not_found_page(&state, &headers)
+}
+
+pub async fn live_script() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        LIVE_SCRIPT,
+    )
+        .into_response()
 }
 
 pub async fn stylesheet() -> Response {
