@@ -17,33 +17,12 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use util::{DataDir, fixture, stderr};
+use util::{DataDir, chromium, fixture, stderr};
 
 #[derive(serde::Deserialize)]
 struct Expected {
     headline: String,
     body_text: String,
-}
-
-fn chromium() -> Option<PathBuf> {
-    if let Ok(path) = std::env::var("VERBATIM_CHROMIUM") {
-        return Some(PathBuf::from(path));
-    }
-    let found = ["chromium", "chromium-browser"].iter().find_map(|name| {
-        std::env::var_os("PATH").and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|dir| dir.join(name))
-                .find(|path| path.is_file())
-        })
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var("VERBATIM_REQUIRE_ALL").is_err(),
-            "VERBATIM_REQUIRE_ALL is set but chromium is not installed"
-        );
-        eprintln!("skipped: chromium not installed");
-    }
-    found
 }
 
 /// Serves each path's HTML from a map, on a new 127.0.0.1 port.

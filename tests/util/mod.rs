@@ -251,3 +251,26 @@ pub fn admin_token(data: &DataDir) -> String {
         .trim()
         .to_string()
 }
+
+/// Debian's `chromium` (or `$VERBATIM_CHROMIUM`); `None` with a printed reason when missing, a
+/// failure under `VERBATIM_REQUIRE_ALL=1`.
+pub fn chromium() -> Option<PathBuf> {
+    if let Ok(path) = std::env::var("VERBATIM_CHROMIUM") {
+        return Some(PathBuf::from(path));
+    }
+    let found = ["chromium", "chromium-browser"].iter().find_map(|name| {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join(name))
+                .find(|path| path.is_file())
+        })
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var("VERBATIM_REQUIRE_ALL").is_err(),
+            "VERBATIM_REQUIRE_ALL is set but chromium is not installed"
+        );
+        eprintln!("skipped: chromium not installed");
+    }
+    found
+}

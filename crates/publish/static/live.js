@@ -30,7 +30,6 @@
     source.href = "/sources/" + encodeURIComponent(story.source);
     source.textContent = story.source;
     meta.appendChild(source);
-    meta.appendChild(document.createTextNode(" · "));
     var time = document.createElement("time");
     time.dateTime = story.time_iso;
     time.textContent = story.time_display;
