@@ -510,3 +510,40 @@ fn open_pages_learn_of_new_and_killed_stories_as_events() {
     assert_eq!(status, 200);
     assert!(script.contains("textContent") && !script.contains("innerHTML"));
 }
+
+#[test]
+fn pages_and_feeds_are_compressed_for_clients_that_ask() {
+    let data = DataDir::new();
+    ingest(
+        &data,
+        "z",
+        json!({"uri": "urn:z:1", "headline": "Compressed", "body_text": "Words. ".repeat(400)}),
+    );
+    let server = data.serve(&[]);
+    let raw = reqwest::blocking::Client::builder()
+        .no_gzip()
+        .no_brotli()
+        .build()
+        .unwrap_or_else(|error| panic!("{error}"));
+    for path in ["/", "/feeds/all.atom", "/api/v1/items"] {
+        let answer = raw
+            .get(server.url(path))
+            .header("Accept-Encoding", "gzip")
+            .send()
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(
+            answer
+                .headers()
+                .get("content-encoding")
+                .and_then(|value| value.to_str().ok()),
+            Some("gzip"),
+            "{path}"
+        );
+        assert!(answer.headers().get("etag").is_some(), "{path}");
+        let plain = raw
+            .get(server.url(path))
+            .send()
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert!(plain.headers().get("content-encoding").is_none(), "{path}");
+    }
+}

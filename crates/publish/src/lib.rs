@@ -156,5 +156,8 @@ pub fn router(state: AppState) -> Router {
             http::last_modified,
         ))
         .layer(axum::middleware::from_fn(http::security_headers))
+        // gzip or brotli when the client accepts it; event streams and tiny bodies are left
+        // alone (tower-http's default predicate).
+        .layer(tower_http::compression::CompressionLayer::new())
         .with_state(state)
 }
