@@ -547,3 +547,48 @@ fn pages_and_feeds_are_compressed_for_clients_that_ask() {
         assert!(plain.headers().get("content-encoding").is_none(), "{path}");
     }
 }
+
+#[test]
+fn an_operator_theme_overrides_templates_and_adds_css_without_rebuilding() {
+    let data = DataDir::new();
+    ingest(
+        &data,
+        "t",
+        json!({"uri": "urn:t:1", "headline": "Themed story", "body_text": "Body."}),
+    );
+    let theme = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/theme");
+    let config = data.path().join("verbatim.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[site]\ntitle = \"Harbour Post\"\ntemplates = {:?}\n",
+            theme.display().to_string()
+        ),
+    )
+    .unwrap_or_else(|error| panic!("{error}"));
+    let server = data.serve(&["--config", config.to_str().unwrap_or_default()]);
+    let (status, page) = server.get_text("/");
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("class=\"theme-harbour\""),
+        "the operator's base.html: {page}"
+    );
+    assert!(
+        page.contains("Themed story"),
+        "the built-in front.html still fills it"
+    );
+    assert!(page.contains("/static/theme/theme.css"));
+    let (status, css) = server.get_text("/static/theme/theme.css");
+    assert_eq!(status, 200);
+    assert!(css.contains(".theme-harbour"));
+    for refused in [
+        "/static/theme/..%2Fbase.html",
+        "/static/theme/base.html",
+        "/static/theme/.hidden.css",
+        "/static/theme/missing.css",
+    ] {
+        assert_eq!(server.get_text(refused).0, 404, "{refused}");
+    }
+    let (_, article) = server.get_text(&format!("/items/{}", id_of(&server, "Themed story")));
+    assert!(article.contains("theme-harbour") && article.contains("Body."));
+}

@@ -151,14 +151,14 @@ async fn atom_of(state: &AppState, headers: &HeaderMap, scope: &Scope) -> Respon
     let _ = writeln!(
         xml,
         "<title>{}</title>",
-        escape(&scope.title(&state.site.title))
+        escape(scope.title(&state.site.title))
     );
     let _ = writeln!(xml, "<updated>{}</updated>", iso_time(updated));
     let _ = writeln!(
         xml,
         "<link rel=\"self\" href=\"{}{}.atom\"/>",
         escape(base.as_str()),
-        escape(&scope.path())
+        escape(scope.path())
     );
     let _ = writeln!(
         xml,
@@ -259,19 +259,19 @@ async fn rss_of(state: &AppState, headers: &HeaderMap, scope: &Scope) -> Respons
     let _ = writeln!(
         xml,
         "<title>{}</title>",
-        escape(&scope.title(&state.site.title))
+        escape(scope.title(&state.site.title))
     );
     let _ = writeln!(xml, "<link>{}/</link>", escape(base.as_str()));
     let _ = writeln!(
         xml,
         "<description>{}</description>",
-        escape(&scope.title(&state.site.title))
+        escape(scope.title(&state.site.title))
     );
     let _ = writeln!(
         xml,
         "<atom:link rel=\"self\" type=\"application/rss+xml\" href=\"{}{}.rss\"/>",
         escape(base.as_str()),
-        escape(&scope.path())
+        escape(scope.path())
     );
     let _ = writeln!(
         xml,

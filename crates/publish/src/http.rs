@@ -70,9 +70,10 @@ pub fn with_etag(
     request_headers: &HeaderMap,
     status: StatusCode,
     content_type: &'static str,
-    body: String,
+    body: impl Into<axum::body::Bytes>,
 ) -> Response {
-    let etag = format!("\"{}\"", &sha256_hex(body.as_bytes())[..32]);
+    let body: axum::body::Bytes = body.into();
+    let etag = format!("\"{}\"", &sha256_hex(&body)[..32]);
     let matches = request_headers
         .get(header::IF_NONE_MATCH)
         .and_then(|value| value.to_str().ok())

@@ -127,6 +127,7 @@ pub fn router(state: AppState) -> Router {
         .route(KEYS_PATH, get(api::keys))
         .route("/static/style.css", get(site::stylesheet))
         .route("/static/live.js", get(site::live_script))
+        .route("/static/theme/{file}", get(site::theme_file))
         .route("/events", get(live::events))
         .route("/search", get(search::page))
         .route("/robots.txt", get(seo::robots))

@@ -116,26 +116,22 @@ pub async fn events(State(state): State<AppState>) -> Response {
     }
     let receiver = live.sender.subscribe();
     let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
-        loop {
-            match receiver.recv().await {
-                Ok(event) => {
-                    let name = match &event {
-                        LiveEvent::Story { .. } => "story",
-                        LiveEvent::Removed { .. } => "removed",
-                    };
-                    let data = serde_json::to_string(&event).unwrap_or_default();
-                    return Some((
-                        Ok::<Event, Infallible>(Event::default().event(name).data(data)),
-                        receiver,
-                    ));
-                }
-                // Fell behind: tell the page to reload rather than show a partial picture.
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    return Some((Ok(Event::default().event("reload").data("{}")), receiver));
-                }
-                Err(broadcast::error::RecvError::Closed) => return None,
+        let event = match receiver.recv().await {
+            Ok(event) => {
+                let name = match &event {
+                    LiveEvent::Story { .. } => "story",
+                    LiveEvent::Removed { .. } => "removed",
+                };
+                let data = serde_json::to_string(&event).unwrap_or_default();
+                Event::default().event(name).data(data)
             }
-        }
+            // Fell behind: tell the page to reload rather than show a partial picture.
+            Err(broadcast::error::RecvError::Lagged(_)) => {
+                Event::default().event("reload").data("{}")
+            }
+            Err(broadcast::error::RecvError::Closed) => return None,
+        };
+        Some((Ok::<Event, Infallible>(event), receiver))
     });
     Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))

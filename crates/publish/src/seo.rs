@@ -128,13 +128,13 @@ pub async fn index(State(state): State<AppState>, headers: HeaderMap) -> Respons
     let _ = writeln!(
         xml,
         "<sitemap><loc>{}</loc></sitemap>",
-        escape(&format!("{base}/sitemaps/news.xml"))
+        escape(format!("{base}/sitemaps/news.xml"))
     );
     for file in 1..=files {
         let _ = writeln!(
             xml,
             "<sitemap><loc>{}</loc></sitemap>",
-            escape(&format!("{base}/sitemaps/stories-{file}.xml"))
+            escape(format!("{base}/sitemaps/stories-{file}.xml"))
         );
     }
     xml.push_str("</sitemapindex>\n");
@@ -176,7 +176,7 @@ pub async fn news(State(state): State<AppState>, headers: HeaderMap) -> Response
         let _ = writeln!(
             xml,
             "<url><loc>{}</loc><news:news><news:publication><news:name>{}</news:name><news:language>{}</news:language></news:publication><news:publication_date>{}</news:publication_date><news:title>{}</news:title></news:news></url>",
-            escape(&format!("{}{}", state.site.base_url, story_path(&story.id))),
+            escape(format!("{}{}", state.site.base_url, story_path(&story.id))),
             escape(&state.site.title),
             escape(language),
             iso_time(time),
@@ -216,7 +216,7 @@ pub async fn stories(
         let _ = writeln!(
             xml,
             "<url><loc>{}</loc><lastmod>{}</lastmod></url>",
-            escape(&format!("{}{}", state.site.base_url, story_path(id))),
+            escape(format!("{}{}", state.site.base_url, story_path(id))),
             iso_time(*changed_at),
         );
     }

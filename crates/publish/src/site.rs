@@ -423,6 +423,45 @@ pub async fn live_script() -> Response {
         .into_response()
 }
 
+/// The longest theme file served.
+const MAX_THEME_FILE: u64 = 4 * 1024 * 1024;
+
+/// `/static/theme/{file}`: a file from the operator's `static/` folder beside the templates
+/// (CSS, fonts, images). Names are plain file names (no folders, no dotfiles); the type comes
+/// from the extension, and anything else is not served.
+pub async fn theme_file(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(file): Path<String>,
+) -> Response {
+    let content_type = match file.rsplit_once('.').map(|(_, extension)| extension) {
+        Some("css") => "text/css; charset=utf-8",
+        Some("woff2") => "font/woff2",
+        Some("woff") => "font/woff",
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("svg") => "image/svg+xml",
+        Some("webp") => "image/webp",
+        Some("ico") => "image/x-icon",
+        _ => return not_found_page(&state, &headers),
+    };
+    let Some(dir) = &state.site.templates_dir else {
+        return not_found_page(&state, &headers);
+    };
+    if file.starts_with('.') || file.contains(['/', '\\']) {
+        return not_found_page(&state, &headers);
+    }
+    let path = dir.join("static").join(&file);
+    match std::fs::metadata(&path) {
+        Ok(meta) if meta.is_file() && meta.len() <= MAX_THEME_FILE => {}
+        _ => return not_found_page(&state, &headers),
+    }
+    match tokio::fs::read(&path).await {
+        Ok(bytes) => crate::http::with_etag(&headers, StatusCode::OK, content_type, bytes),
+        Err(_) => not_found_page(&state, &headers),
+    }
+}
+
 pub async fn stylesheet() -> Response {
     (
         [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
