@@ -28,6 +28,29 @@ pub struct Config {
     pub inbox: InboxSection,
     #[serde(default)]
     pub sources: Vec<SourceSection>,
+    #[serde(default)]
+    pub webhooks: Vec<WebhookSection>,
+}
+
+/// A downstream endpoint told of publishes, updates, corrections and kills.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSection {
+    pub url: String,
+    /// The HMAC-SHA256 key of `X-Verbatim-Signature`.
+    pub secret: String,
+    /// Which events it receives; default all.
+    #[serde(default = "all_webhook_events")]
+    pub events: Vec<String>,
+}
+
+pub const WEBHOOK_EVENTS: [&str; 5] = ["publish", "update", "correction", "kill", "withhold"];
+
+fn all_webhook_events() -> Vec<String> {
+    WEBHOOK_EVENTS
+        .iter()
+        .map(|event| event.to_string())
+        .collect()
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -276,6 +299,44 @@ impl Config {
     fn validate(&self, path: &Path) -> Result<()> {
         if self.fetch.min_interval < Duration::from_secs(1) {
             anyhow::bail!("{}: fetch.min_interval must be at least 1s", path.display());
+        }
+        let mut urls = std::collections::HashSet::new();
+        for webhook in &self.webhooks {
+            let parsed = url::Url::parse(&webhook.url).map_err(|error| {
+                anyhow::anyhow!("{}: webhooks: {:?}: {error}", path.display(), webhook.url)
+            })?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                anyhow::bail!(
+                    "{}: webhooks: {:?} is not http(s)",
+                    path.display(),
+                    webhook.url
+                );
+            }
+            if webhook.secret.len() < 16 {
+                anyhow::bail!(
+                    "{}: webhooks: the secret for {:?} must be at least 16 characters",
+                    path.display(),
+                    webhook.url
+                );
+            }
+            if let Some(unknown) = webhook
+                .events
+                .iter()
+                .find(|event| !WEBHOOK_EVENTS.contains(&event.as_str()))
+            {
+                anyhow::bail!(
+                    "{}: webhooks: unknown event {unknown:?} (known: {})",
+                    path.display(),
+                    WEBHOOK_EVENTS.join(", ")
+                );
+            }
+            if !urls.insert(webhook.url.as_str()) {
+                anyhow::bail!(
+                    "{}: webhooks: {:?} is declared twice",
+                    path.display(),
+                    webhook.url
+                );
+            }
         }
         let mut names = std::collections::HashSet::new();
         for source in &self.sources {

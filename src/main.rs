@@ -7,6 +7,7 @@ mod index;
 mod pipeline;
 mod serve;
 mod verify;
+mod webhooks;
 mod websub;
 
 /// jemalloc instead of glibc's malloc: parsing runs on many threads, and glibc's per-thread
@@ -126,6 +127,14 @@ enum Command {
     AdminToken,
     /// Rebuild the search index from the store (stop `serve` first: it holds the index).
     Reindex,
+    /// The webhook delivery log, newest first.
+    Webhooks {
+        /// How many deliveries to show.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -384,6 +393,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Headline(command) => headline_command(&context, command).await,
         Command::Key(command) => key_command(&context, command),
         Command::Reindex => reindex_command(&context).await,
+        Command::Webhooks { limit, json } => webhooks_command(&context, limit, json).await,
         Command::AdminToken => {
             let store = context.open_store().await?;
             let token = new_token();
@@ -730,7 +740,29 @@ async fn serve(
         max_age_cap: context.config.fetch.max_age_cap,
         websub: websub.clone(),
     };
-    tokio::spawn(serve::poll_loop(pipeline.clone(), fetcher, poll_settings));
+    tokio::spawn(serve::poll_loop(
+        pipeline.clone(),
+        fetcher.clone(),
+        poll_settings,
+    ));
+    if !context.config.webhooks.is_empty() {
+        let endpoints: Vec<webhooks::Endpoint> = context
+            .config
+            .webhooks
+            .iter()
+            .map(|webhook| webhooks::Endpoint {
+                url: webhook.url.clone(),
+                secret: webhook.secret.clone(),
+                events: webhook.events.clone(),
+            })
+            .collect();
+        tokio::spawn(webhooks::watch(
+            pipeline.clone(),
+            endpoints.clone(),
+            site.base_url.clone(),
+        ));
+        tokio::spawn(webhooks::send(pipeline.clone(), fetcher.clone(), endpoints));
+    }
     if let Some(websub) = &websub {
         tokio::spawn(websub.clone().renew_loop());
     }
@@ -794,6 +826,35 @@ fn open_search_index(data: &Path) -> Result<Arc<verbatim_search::SearchIndex>> {
             Ok(Arc::new(verbatim_search::SearchIndex::open(&dir)?))
         }
     }
+}
+
+async fn webhooks_command(context: &Setup, limit: usize, json: bool) -> Result<ExitCode> {
+    let store = context.open_store().await?;
+    let log = store.webhook_log(limit).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&log)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<8} {:<11} {:<10} {:<9} {:<8} {:<40} LAST ERROR",
+        "EVENT", "KIND", "STATE", "ATTEMPTS", "STATUS", "ENDPOINT"
+    );
+    for delivery in log {
+        println!(
+            "{:<8} {:<11} {:<10} {:<9} {:<8} {:<40} {}",
+            delivery.event_id,
+            delivery.kind,
+            delivery.state,
+            delivery.attempts,
+            delivery
+                .last_status
+                .map(|status| status.to_string())
+                .unwrap_or_else(|| "-".into()),
+            verbatim_item::redact_url(&delivery.endpoint),
+            delivery.last_error.unwrap_or_default(),
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn reindex_command(context: &Setup) -> Result<ExitCode> {

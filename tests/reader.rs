@@ -592,3 +592,113 @@ fn an_operator_theme_overrides_templates_and_adds_css_without_rebuilding() {
     let (_, article) = server.get_text(&format!("/items/{}", id_of(&server, "Themed story")));
     assert!(article.contains("theme-harbour") && article.contains("Body."));
 }
+
+#[test]
+fn webhooks_are_signed_retried_and_logged_for_every_lifecycle_event() {
+    use hmac::Mac;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+    // The endpoint refuses its first request, then accepts everything.
+    let calls = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let (endpoint, log) = util::http_server(move |_| {
+        if counted.fetch_add(1, Ordering::SeqCst) == 0 {
+            (503, vec![], b"try later".to_vec())
+        } else {
+            (204, vec![], Vec::new())
+        }
+    });
+    let secret = "a-webhook-secret-of-some-length";
+    let data = DataDir::new();
+    let config = data.path().join("verbatim.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[fetch]\nallow_private_networks = true\n\n[[webhooks]]\nurl = \"{endpoint}/hook\"\nsecret = \"{secret}\"\n"
+        ),
+    )
+    .unwrap_or_else(|error| panic!("{error}"));
+    let _server = data.serve(&["--config", config.to_str().unwrap_or_default()]);
+    std::thread::sleep(Duration::from_millis(400));
+    // NewsML-G2 carries the agency's correction signal.
+    let version = |number: u64, pubstatus: &str, signal: Option<&str>| {
+        let signal = signal
+            .map(|signal| format!(r#"<signal qcode="sig:{signal}"/>"#))
+            .unwrap_or_default();
+        format!(
+            r#"<newsItem xmlns="http://iptc.org/std/nar/2006-10-01/" guid="urn:w:hook" version="{number}" standard="NewsML-G2" standardversion="2.29">
+  <itemMeta><itemClass qcode="ninat:text"/><versionCreated>2026-11-24T10:0{number}:00Z</versionCreated>
+  <pubStatus qcode="stat:{pubstatus}"/>{signal}</itemMeta>
+  <contentMeta><headline>Harbour fire, version {number}</headline></contentMeta>
+  <contentSet><inlineXML contenttype="application/xhtml+xml"><html xmlns="http://www.w3.org/1999/xhtml"><body><p>Text {number}.</p></body></html></inlineXML></contentSet>
+</newsItem>"#
+        )
+    };
+    let ingest_xml = |name: &str, xml: String| {
+        let path = data.path().join(format!("{name}.xml"));
+        std::fs::write(&path, xml).unwrap_or_else(|error| panic!("{error}"));
+        let output = data.run(&[
+            "ingest",
+            "--source",
+            "wire",
+            path.to_str().unwrap_or_default(),
+        ]);
+        assert!(output.status.success(), "{}", stderr(&output));
+    };
+    let received = |count: usize| {
+        util::wait_for("webhook deliveries", Duration::from_secs(15), || {
+            let log = log.lock().ok()?;
+            let accepted: Vec<util::Request> = log.iter().skip(1).cloned().collect();
+            (accepted.len() >= count).then_some(accepted)
+        })
+    };
+    ingest_xml("v1", version(1, "usable", None));
+    received(1);
+    ingest_xml("v2", version(2, "usable", None));
+    received(2);
+    ingest_xml("v3", version(3, "usable", Some("correction")));
+    received(3);
+    ingest_xml("v4", version(4, "canceled", None));
+    let accepted = received(4);
+
+    let kinds: Vec<&str> = accepted
+        .iter()
+        .map(|request| request.header("x-verbatim-event").unwrap_or_default())
+        .collect();
+    assert_eq!(kinds, ["publish", "update", "correction", "kill"]);
+    for request in &accepted {
+        let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()) else {
+            panic!("HMAC takes any key");
+        };
+        mac.update(&request.body);
+        let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+        assert_eq!(
+            request.header("x-verbatim-signature"),
+            Some(expected.as_str())
+        );
+        let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap_or_default();
+        assert_eq!(
+            body["event"],
+            request.header("x-verbatim-event").unwrap_or_default()
+        );
+        assert!(body["url"].as_str().unwrap_or_default().contains("/items/"));
+    }
+    let first: serde_json::Value = serde_json::from_slice(&accepted[0].body).unwrap_or_default();
+    assert_eq!(first["headline"], "Harbour fire, version 1");
+    // The refused first attempt was retried after a backoff, and the log says so.
+    let log_output = data.run(&["webhooks", "--json"]);
+    let deliveries: serde_json::Value =
+        serde_json::from_str(&util::stdout(&log_output)).unwrap_or_default();
+    let all = deliveries.as_array().cloned().unwrap_or_default();
+    assert_eq!(all.len(), 4, "{deliveries}");
+    assert!(
+        all.iter().all(|delivery| delivery["state"] == "delivered"),
+        "{deliveries}"
+    );
+    let publish = all.iter().find(|delivery| delivery["kind"] == "publish");
+    assert_eq!(
+        publish.map(|delivery| delivery["attempts"].clone()),
+        Some(json!(2))
+    );
+    assert!(!util::stdout(&log_output).contains(secret));
+}

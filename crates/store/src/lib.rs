@@ -125,6 +125,27 @@ impl Subscription {
     }
 }
 
+/// One webhook delivery (an event for one endpoint) with its state: the delivery log's row.
+#[derive(Debug, Clone, Serialize)]
+pub struct WebhookDelivery {
+    pub event_id: i64,
+    pub story_id: String,
+    /// `publish`, `update`, `correction`, `kill` or `withhold`.
+    pub kind: String,
+    pub endpoint: String,
+    /// `pending`, `delivered` or `failed` (gave up).
+    pub state: String,
+    pub attempts: i64,
+    pub next_attempt: DateTime<Utc>,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    /// The JSON body sent.
+    #[serde(skip)]
+    pub payload: String,
+}
+
 /// A source to add.
 #[derive(Debug, Clone)]
 pub struct NewSource {
@@ -371,6 +392,39 @@ pub trait Store: Send + Sync {
         cluster_id: i64,
         limit: usize,
     ) -> Result<Vec<StoryRecord>, StoreError>;
+    /// The kind of the newest webhook event of a story, if any.
+    async fn last_webhook_event(&self, story_id: &str) -> Result<Option<String>, StoreError>;
+    /// Records an event and one pending delivery per endpoint; `false` when this change of the
+    /// story was already recorded.
+    async fn add_webhook_event(
+        &self,
+        story_id: &str,
+        changed_at: DateTime<Utc>,
+        kind: &str,
+        payload: &str,
+        endpoints: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Pending deliveries whose next attempt is due, oldest first.
+    async fn due_webhook_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<WebhookDelivery>, StoreError>;
+    /// Records an attempt: delivered, or pending again at `next_attempt`, or failed for good.
+    #[allow(clippy::too_many_arguments)]
+    async fn record_webhook_attempt(
+        &self,
+        event_id: i64,
+        endpoint: &str,
+        state: &str,
+        status: Option<i64>,
+        error: Option<&str>,
+        next_attempt: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// The newest deliveries, newest first (the delivery log).
+    async fn webhook_log(&self, limit: usize) -> Result<Vec<WebhookDelivery>, StoreError>;
     /// Ids and last-change times of published stories, newest first, `limit` after skipping
     /// `offset` (for sitemaps: no story bodies are read).
     async fn published_ids(

@@ -4,7 +4,8 @@ use crate::lifecycle::{StoryState, VersionFacts, resolve};
 use crate::{
     CommitKind, Committed, Counts, FetchRecord, GoneRecord, HeadlineOverride, ListQuery, NewSource,
     NewVersion, RawRecord, Source, SourceKind, Store, StoreError, StoryPage, StoryRecord,
-    Subscription, SubscriptionState, VersionRecord, format_time, parse_time, story_id,
+    Subscription, SubscriptionState, VersionRecord, WebhookDelivery, format_time, parse_time,
+    story_id,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -143,6 +144,23 @@ fn subscription_from_row(row: &SqliteRow) -> Result<Subscription, StoreError> {
         last_error: row.try_get("last_error")?,
         deliveries: row.try_get("deliveries")?,
         last_delivery: time_opt(row, "last_delivery")?,
+    })
+}
+
+fn delivery_from_row(row: &SqliteRow) -> Result<WebhookDelivery, StoreError> {
+    Ok(WebhookDelivery {
+        event_id: row.try_get("event_id")?,
+        story_id: row.try_get("story_id")?,
+        kind: row.try_get("kind")?,
+        endpoint: row.try_get("endpoint")?,
+        state: row.try_get("state")?,
+        attempts: row.try_get("attempts")?,
+        next_attempt: parse_time(&row.try_get::<String, _>("next_attempt")?)?,
+        last_status: row.try_get("last_status")?,
+        last_error: row.try_get("last_error")?,
+        delivered_at: time_opt(row, "delivered_at")?,
+        created_at: parse_time(&row.try_get::<String, _>("created_at")?)?,
+        payload: row.try_get("payload")?,
     })
 }
 
@@ -825,6 +843,112 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(story_from_row).collect()
+    }
+
+    async fn last_webhook_event(&self, story_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT kind FROM webhook_events WHERE story_id = ? ORDER BY id DESC LIMIT 1",
+        )
+        .bind(story_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn add_webhook_event(
+        &self,
+        story_id: &str,
+        changed_at: DateTime<Utc>,
+        kind: &str,
+        payload: &str,
+        endpoints: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut transaction = self.write_transaction().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO webhook_events (story_id, kind, changed_at, payload, created_at) \
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT (story_id, changed_at) DO NOTHING",
+        )
+        .bind(story_id)
+        .bind(kind)
+        .bind(format_time(changed_at))
+        .bind(payload)
+        .bind(format_time(now))
+        .execute(&mut *transaction)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            return Ok(false);
+        }
+        let event_id = inserted.last_insert_rowid();
+        for endpoint in endpoints {
+            sqlx::query(
+                "INSERT INTO webhook_deliveries (event_id, endpoint, state, next_attempt) \
+                 VALUES (?, ?, 'pending', ?)",
+            )
+            .bind(event_id)
+            .bind(endpoint)
+            .bind(format_time(now))
+            .execute(&mut *transaction)
+            .await?;
+        }
+        transaction.commit().await?;
+        Ok(true)
+    }
+
+    async fn due_webhook_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<WebhookDelivery>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT d.*, e.story_id, e.kind, e.payload, e.created_at FROM webhook_deliveries d \
+             JOIN webhook_events e ON e.id = d.event_id \
+             WHERE d.state = 'pending' AND d.next_attempt <= ? ORDER BY d.next_attempt LIMIT ?",
+        )
+        .bind(format_time(now))
+        .bind(limit.clamp(1, 1000) as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(delivery_from_row).collect()
+    }
+
+    async fn record_webhook_attempt(
+        &self,
+        event_id: i64,
+        endpoint: &str,
+        state: &str,
+        status: Option<i64>,
+        error: Option<&str>,
+        next_attempt: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE webhook_deliveries SET state = ?, attempts = attempts + 1, last_status = ?, \
+             last_error = ?, next_attempt = ?, \
+             delivered_at = CASE WHEN ? = 'delivered' THEN ? ELSE delivered_at END \
+             WHERE event_id = ? AND endpoint = ?",
+        )
+        .bind(state)
+        .bind(status)
+        .bind(error)
+        .bind(format_time(next_attempt))
+        .bind(state)
+        .bind(format_time(now))
+        .bind(event_id)
+        .bind(endpoint)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn webhook_log(&self, limit: usize) -> Result<Vec<WebhookDelivery>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT d.*, e.story_id, e.kind, e.payload, e.created_at FROM webhook_deliveries d \
+             JOIN webhook_events e ON e.id = d.event_id ORDER BY d.event_id DESC, d.endpoint LIMIT ?",
+        )
+        .bind(limit.clamp(1, 10_000) as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(delivery_from_row).collect()
     }
 
     async fn published_ids(
