@@ -6,7 +6,30 @@ use crate::Item;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
-const SCHEMA: &str = "http://www.iptc.org/std/ninjs/ninjs-schema_2.1.json";
+/// The prefix that makes an agency's guid that is not a URI into one (ninjs requires `uri` to
+/// be a URI); `guid_from_uri` undoes it.
+pub const GUID_URN_PREFIX: &str = "urn:verbatim:guid:";
+
+/// The item's guid as a ninjs `uri`: unchanged when it is an absolute URI, otherwise
+/// percent-encoded under [`GUID_URN_PREFIX`].
+pub fn uri_of_guid(guid: &str) -> String {
+    if url::Url::parse(guid).is_ok() && !guid.starts_with(GUID_URN_PREFIX) {
+        return guid.to_string();
+    }
+    let encoded =
+        percent_encoding::utf8_percent_encode(guid, percent_encoding::NON_ALPHANUMERIC).to_string();
+    format!("{GUID_URN_PREFIX}{encoded}")
+}
+
+/// The agency's guid back from a ninjs `uri` written by [`uri_of_guid`].
+pub fn guid_from_uri(uri: &str) -> String {
+    match uri.strip_prefix(GUID_URN_PREFIX) {
+        Some(encoded) => percent_encoding::percent_decode_str(encoded)
+            .decode_utf8()
+            .map_or_else(|_| uri.to_string(), |guid| guid.into_owned()),
+        None => uri.to_string(),
+    }
+}
 
 /// `item` as one ninjs 2.1 object.
 pub fn to_ninjs(item: &Item) -> Value {
@@ -23,8 +46,8 @@ pub fn to_ninjs(item: &Item) -> Value {
     };
     let text = |value: &Option<String>| value.as_ref().map_or(Value::Null, |text| json!(text));
 
-    put("$schema", json!(SCHEMA));
-    put("uri", json!(item.guid));
+    // No `$schema`: the 2.1 schema allows only its own properties.
+    put("uri", json!(uri_of_guid(&item.guid)));
     put("type", json!("text"));
     put(
         "version",
@@ -101,6 +124,24 @@ pub fn to_ninjs(item: &Item) -> Value {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn guids_that_are_not_uris_become_urns_and_come_back() {
+        for guid in [
+            "atom-text",
+            "2026 11 24/ab c",
+            "ünïcode:ü",
+            "urn:verbatim:guid:x",
+        ] {
+            let uri = super::uri_of_guid(guid);
+            assert!(url::Url::parse(&uri).is_ok(), "{uri}");
+            assert_eq!(super::guid_from_uri(&uri), guid);
+        }
+        let urn = "urn:newsml:wire.test:2026:1";
+        assert_eq!(super::uri_of_guid(urn), urn);
+        assert_eq!(super::guid_from_uri(urn), urn);
+    }
+
     use super::*;
     use crate::Pubstatus;
 

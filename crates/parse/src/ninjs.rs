@@ -59,6 +59,7 @@ pub fn read_item(value: Value) -> Result<Draft, String> {
     let guid = text("uri")?
         .or(text("guid")?)
         .filter(|uri| !uri.trim().is_empty())
+        .map(|uri| verbatim_item::ninjs::guid_from_uri(&uri))
         .ok_or_else(|| "the item has no \"uri\"".to_string())?;
     let mut holds = Vec::new();
 
