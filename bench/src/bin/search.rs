@@ -1,0 +1,295 @@
+//! Search latency at scale: N generated stories (default 100,000; `--stories 1000000` for the
+//! 1M figure; 8-word headlines, 120-word bodies, words drawn Zipf-like from a 50,000-word
+//! vocabulary, as news text is) in the real on-disk index, then p50/p99 of 1,000 queries of the kinds readers
+//! type (one word, two words, a phrase, an OR, an exclusion, a word with a source filter),
+//! against the goal (p99 ≤ 10 ms at 1M stories) as the named baseline.
+//!
+//! Run: `cargo run --release -p bench --bin search -- [--stories N] [--queries Q]`.
+
+use std::time::{Duration, Instant};
+use verbatim_search::{SearchDoc, SearchIndex, SearchQuery, SortOrder};
+
+/// Deterministic pseudo-random numbers (xorshift), so every run indexes the same stories.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn pick<'a>(&mut self, words: &[&'a str]) -> &'a str {
+        words[(self.next() % words.len() as u64) as usize]
+    }
+}
+
+const WORDS: &[&str] = &[
+    "harbour",
+    "fire",
+    "strike",
+    "minister",
+    "election",
+    "budget",
+    "flood",
+    "storm",
+    "rescue",
+    "court",
+    "verdict",
+    "market",
+    "shares",
+    "inflation",
+    "bank",
+    "rate",
+    "police",
+    "border",
+    "talks",
+    "ceasefire",
+    "vaccine",
+    "hospital",
+    "school",
+    "teachers",
+    "farmers",
+    "drought",
+    "earthquake",
+    "coast",
+    "ferry",
+    "airport",
+    "pilots",
+    "union",
+    "wages",
+    "energy",
+    "gas",
+    "pipeline",
+    "river",
+    "bridge",
+    "railway",
+    "tunnel",
+    "mayor",
+    "council",
+    "protest",
+    "capital",
+    "north",
+    "south",
+    "east",
+    "west",
+    "government",
+    "parliament",
+    "vote",
+    "summit",
+    "leaders",
+    "trade",
+    "exports",
+    "imports",
+    "grain",
+    "oil",
+    "prices",
+    "record",
+    "crowd",
+    "stadium",
+    "final",
+    "champions",
+    "coach",
+    "season",
+    "injury",
+    "transfer",
+    "festival",
+    "museum",
+    "exhibition",
+    "café",
+    "señal",
+    "müller",
+    "zürich",
+    "пожар",
+    "выборы",
+    "الميناء",
+    "罢工",
+    "港口",
+    "東京",
+];
+const SOURCES: &[&str] = &[
+    "northwire",
+    "meridien",
+    "baltic",
+    "pacific",
+    "andes",
+    "sahel",
+];
+
+/// Distinct words in the generated corpus besides `WORDS`: news text follows Zipf's law, a few
+/// words everywhere and most words rare, so a word's rank is drawn log-uniformly.
+const VOCABULARY: u64 = 50_000;
+const SYLLABLES: &[&str] = &[
+    "ka", "lo", "ri", "ten", "mar", "vo", "sen", "da", "pel", "un", "gor", "bi", "fe", "ta", "mon",
+    "ar", "sk", "el", "nu", "zo",
+];
+
+/// The word of a rank: the first ranks are the real words, then pseudo-words of syllables.
+fn word_of(rank: u64) -> String {
+    if let Some(word) = WORDS.get(rank as usize) {
+        return (*word).to_string();
+    }
+    let mut rank = rank;
+    let mut word = String::new();
+    loop {
+        word.push_str(SYLLABLES[(rank % SYLLABLES.len() as u64) as usize]);
+        rank /= SYLLABLES.len() as u64;
+        if rank == 0 {
+            break;
+        }
+    }
+    word
+}
+
+fn zipf_rank(rng: &mut Rng) -> u64 {
+    let uniform = (rng.next() % 1_000_000) as f64 / 1_000_000.0;
+    ((VOCABULARY as f64).powf(uniform) as u64).saturating_sub(1)
+}
+
+fn sentence(rng: &mut Rng, words: usize) -> String {
+    let mut text = String::new();
+    for index in 0..words {
+        if index > 0 {
+            text.push(' ');
+        }
+        text.push_str(&word_of(zipf_rank(rng)));
+    }
+    text
+}
+
+fn percentile(sorted: &[f64], fraction: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * fraction).round() as usize]
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let (mut stories, mut queries) = (100_000usize, 1_000usize);
+    while let Some(flag) = args.next() {
+        let value = args.next().and_then(|value| value.parse().ok());
+        match (flag.as_str(), value) {
+            ("--stories", Some(value)) => stories = value,
+            ("--queries", Some(value)) => queries = value,
+            _ => {
+                eprintln!("usage: search [--stories N] [--queries Q]");
+                std::process::exit(2);
+            }
+        }
+    }
+    let dir = match tempfile::tempdir() {
+        Ok(dir) => dir,
+        Err(error) => {
+            eprintln!("error: {error}");
+            std::process::exit(1);
+        }
+    };
+    let index = match SearchIndex::open(dir.path()) {
+        Ok(index) => index,
+        Err(error) => {
+            eprintln!("error: {error}");
+            std::process::exit(1);
+        }
+    };
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let start = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+        .map(|time| time.with_timezone(&chrono::Utc))
+        .unwrap_or_default();
+    let indexing = Instant::now();
+    for number in 0..stories {
+        let doc = SearchDoc {
+            id: format!("story-{number}"),
+            source: rng.pick(SOURCES).to_string(),
+            language: Some("en".into()),
+            headline: sentence(&mut rng, 8),
+            body_text: (0..4)
+                .map(|_| sentence(&mut rng, 30))
+                .collect::<Vec<_>>()
+                .join("\n\n"),
+            published: start + chrono::Duration::seconds(number as i64 * 30),
+        };
+        if let Err(error) = index.upsert(&doc) {
+            eprintln!("error: {error}");
+            std::process::exit(1);
+        }
+        if number % 100_000 == 99_999
+            && let Err(error) = index.commit()
+        {
+            eprintln!("error: {error}");
+            std::process::exit(1);
+        }
+    }
+    if let Err(error) = index.commit() {
+        eprintln!("error: {error}");
+        std::process::exit(1);
+    }
+    let indexed_in = indexing.elapsed();
+    println!(
+        "indexed {stories} stories ({} in the index) in {:.1} s ({:.0} stories/s)",
+        index.len(),
+        indexed_in.as_secs_f64(),
+        stories as f64 / indexed_in.as_secs_f64()
+    );
+    let mut latencies: Vec<(String, Vec<f64>)> = Vec::new();
+    let kinds = [
+        "word",
+        "two words",
+        "phrase",
+        "OR",
+        "exclusion",
+        "word + source, newest",
+    ];
+    for kind in kinds {
+        let mut times = Vec::with_capacity(queries);
+        for _ in 0..queries {
+            // Query words as readers pick them: from the corpus's own distribution.
+            let (a, b) = (word_of(zipf_rank(&mut rng)), word_of(zipf_rank(&mut rng)));
+            let mut query = SearchQuery {
+                limit: 20,
+                ..SearchQuery::default()
+            };
+            query.text = match kind {
+                "word" => a.clone(),
+                "two words" => format!("{a} {b}"),
+                "phrase" => format!("\"{a} {b}\""),
+                "OR" => format!("{a} OR {b}"),
+                "exclusion" => format!("{a} -{b}"),
+                _ => {
+                    query.source = Some(rng.pick(SOURCES).to_string());
+                    query.order = SortOrder::Newest;
+                    a.clone()
+                }
+            };
+            let started = Instant::now();
+            if let Err(error) = index.search(&query) {
+                eprintln!("error: {error}");
+                std::process::exit(1);
+            }
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        times.sort_by(|a, b| a.total_cmp(b));
+        latencies.push((kind.to_string(), times));
+    }
+    let goal = Duration::from_millis(10).as_secs_f64() * 1000.0;
+    println!("\n{queries} queries of each kind, 20 results with snippets, one thread:");
+    println!("| query | p50 ms | p99 ms | p99 / goal (10 ms) |");
+    println!("|---|---:|---:|---:|");
+    let mut all: Vec<f64> = Vec::new();
+    for (kind, times) in &latencies {
+        println!(
+            "| {kind} | {:.2} | {:.2} | {:.2} |",
+            percentile(times, 0.5),
+            percentile(times, 0.99),
+            percentile(times, 0.99) / goal
+        );
+        all.extend(times);
+    }
+    all.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "| all | {:.2} | {:.2} | {:.2} |",
+        percentile(&all, 0.5),
+        percentile(&all, 0.99),
+        percentile(&all, 0.99) / goal
+    );
+}
