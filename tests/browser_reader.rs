@@ -17,7 +17,7 @@ use serde_json::json;
 use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::time::Duration;
-use util::{DataDir, chromium, stderr};
+use util::{DataDir, chromium};
 
 fn axe_source() -> Option<String> {
     let path = std::env::var("VERBATIM_AXE")
@@ -44,15 +44,7 @@ fn axe_source() -> Option<String> {
 }
 
 fn ingest(data: &DataDir, name: &str, item: serde_json::Value) {
-    let path = data.path().join(format!("{name}.json"));
-    std::fs::write(&path, item.to_string()).unwrap_or_else(|error| panic!("{error}"));
-    let output = data.run(&[
-        "ingest",
-        "--source",
-        "wire",
-        path.to_str().unwrap_or_default(),
-    ]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    data.ingest_as("wire", &format!("{name}.json"), &item.to_string());
 }
 
 fn story(

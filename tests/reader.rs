@@ -8,15 +8,7 @@ use serde_json::json;
 use util::{DataDir, Server, stderr};
 
 fn ingest(data: &DataDir, name: &str, item: serde_json::Value) {
-    let path = data.path().join(format!("{name}.json"));
-    std::fs::write(&path, item.to_string()).unwrap_or_else(|error| panic!("{error}"));
-    let output = data.run(&[
-        "ingest",
-        "--source",
-        "wire",
-        path.to_str().unwrap_or_default(),
-    ]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    data.ingest_as("wire", &format!("{name}.json"), &item.to_string());
 }
 
 fn id_of(server: &Server, headline: &str) -> String {
@@ -274,15 +266,7 @@ fn search_finds_published_stories_and_never_killed_or_embargoed_ones() {
 }
 
 fn ingest_from(data: &DataDir, source: &str, name: &str, item: serde_json::Value) {
-    let path = data.path().join(format!("{name}.json"));
-    std::fs::write(&path, item.to_string()).unwrap_or_else(|error| panic!("{error}"));
-    let output = data.run(&[
-        "ingest",
-        "--source",
-        source,
-        path.to_str().unwrap_or_default(),
-    ]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    data.ingest_as(source, &format!("{name}.json"), &item.to_string());
 }
 
 #[test]
@@ -634,17 +618,7 @@ fn webhooks_are_signed_retried_and_logged_for_every_lifecycle_event() {
 </newsItem>"#
         )
     };
-    let ingest_xml = |name: &str, xml: String| {
-        let path = data.path().join(format!("{name}.xml"));
-        std::fs::write(&path, xml).unwrap_or_else(|error| panic!("{error}"));
-        let output = data.run(&[
-            "ingest",
-            "--source",
-            "wire",
-            path.to_str().unwrap_or_default(),
-        ]);
-        assert!(output.status.success(), "{}", stderr(&output));
-    };
+    let ingest_xml = |name: &str, xml: String| data.ingest_as("wire", &format!("{name}.xml"), &xml);
     let received = |count: usize| {
         util::wait_for("webhook deliveries", Duration::from_secs(15), || {
             let log = log.lock().ok()?;

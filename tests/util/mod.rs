@@ -40,6 +40,20 @@ impl DataDir {
             .unwrap_or_else(|error| panic!("cannot run verbatim: {error}"))
     }
 
+    /// Writes `contents` to `DIR/FILE` and runs `verbatim ingest --source SOURCE` on it, which
+    /// must succeed.
+    pub fn ingest_as(&self, source: &str, file: &str, contents: &str) {
+        let path = self.path().join(file);
+        std::fs::write(&path, contents).unwrap_or_else(|error| panic!("{error}"));
+        let output = self.run(&[
+            "ingest",
+            "--source",
+            source,
+            path.to_str().unwrap_or_default(),
+        ]);
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+
     /// Starts `verbatim --data DIR serve --listen 127.0.0.1:0 EXTRA...` and waits until it listens.
     pub fn serve(&self, extra: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_verbatim"))
