@@ -135,6 +135,81 @@ fn median_time(rounds: usize, mut run: impl FnMut() -> usize) -> Duration {
     times[times.len() / 2]
 }
 
+/// The virtualenv with the Python peers (made from PyPI on first use):
+/// `$VERBATIM_BENCH_VENV`, else `~/.cache/verbatim-bench-venv`.
+fn python_venv() -> Option<std::path::PathBuf> {
+    let venv = std::env::var("VERBATIM_BENCH_VENV")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default())
+                .join(".cache/verbatim-bench-venv")
+        });
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        eprintln!(
+            "making the Python virtualenv {} (feedparser, fastfeedparser from PyPI)",
+            venv.display()
+        );
+        let made = std::process::Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .is_ok_and(|status| status.success())
+            && std::process::Command::new(venv.join("bin/pip"))
+                .args(["install", "-q", "feedparser", "fastfeedparser"])
+                .status()
+                .is_ok_and(|status| status.success());
+        if !made {
+            eprintln!("no Python peers: cannot make the virtualenv");
+            return None;
+        }
+    }
+    Some(python)
+}
+
+/// (parser, median seconds) for each Python peer, parsing the same feed from a file.
+fn python_peers(feed: &[u8], rounds: usize) -> Vec<(String, f64)> {
+    let Some(python) = python_venv() else {
+        return Vec::new();
+    };
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python/peer_parse.py");
+    let Ok(dir) = tempfile::tempdir() else {
+        return Vec::new();
+    };
+    let file = dir.path().join("feed.xml");
+    if std::fs::write(&file, feed).is_err() {
+        return Vec::new();
+    }
+    let output = match std::process::Command::new(python)
+        .arg(script)
+        .arg(&file)
+        .arg(rounds.to_string())
+        .output()
+    {
+        Ok(output) => output,
+        Err(error) => {
+            eprintln!("no Python peers: {error}");
+            return Vec::new();
+        }
+    };
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null);
+    report
+        .as_object()
+        .map(|peers| {
+            peers
+                .iter()
+                .filter_map(|(name, result)| {
+                    Some((
+                        format!("{name} ({} entries)", result["entries"]),
+                        result["seconds"].as_f64()?,
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn parse_benchmark(megabytes: usize, rounds: usize) {
     let feed = generate_rss(megabytes);
     let size_mb = feed.len() as f64 / (1024.0 * 1024.0);
@@ -161,20 +236,25 @@ fn parse_benchmark(megabytes: usize, rounds: usize) {
             Box::new(|| quick_xml_events(&feed)),
         ),
     ];
-    let mut results = Vec::new();
+    let mut results: Vec<(String, Duration, f64)> = Vec::new();
     for (name, run) in &runs {
         let time = median_time(rounds, run);
         let throughput = size_mb / time.as_secs_f64();
-        results.push((name, time, throughput));
+        results.push((name.to_string(), time, throughput));
+    }
+    // The Python peers, on the same bytes, in the same run.
+    for (name, seconds) in python_peers(&feed, rounds) {
+        let time = Duration::from_secs_f64(seconds);
+        results.push((format!("python {name}"), time, size_mb / seconds));
     }
     let baseline = results[1].2;
     println!(
-        "{:<34} {:>10} {:>10} {:>14}",
+        "{:<48} {:>10} {:>10} {:>14}",
         "run", "median ms", "MB/s", "vs baseline"
     );
     for (name, time, throughput) in &results {
         println!(
-            "{:<34} {:>10.1} {:>10.1} {:>13.2}x",
+            "{:<48} {:>10.1} {:>10.1} {:>13.2}x",
             name,
             time.as_secs_f64() * 1000.0,
             throughput,
