@@ -299,7 +299,7 @@ pub async fn one(
                     && let Some(cluster) = story.cluster_id
                     && let Some(map) = body.as_object_mut()
                 {
-                    let members = match state.store.cluster_members(cluster, 50).await {
+                    let members = match state.store.cluster_links(cluster, 50).await {
                         Ok(members) => members,
                         Err(error) => return internal_error(error),
                     };
@@ -330,20 +330,19 @@ pub async fn one(
 fn cluster_json(
     state: &AppState,
     cluster: i64,
-    members: &[verbatim_store::StoryRecord],
+    members: &[verbatim_store::ClusterLink],
     except: &str,
 ) -> serde_json::Value {
     let stories: Vec<serde_json::Value> = members
         .iter()
         .filter(|member| member.id != except)
-        .filter_map(|member| {
-            let version = member.current.as_ref()?;
-            Some(json!({
+        .map(|member| {
+            json!({
                 "id": member.id,
                 "source": member.source,
-                "headline": version.item.headline,
+                "headline": member.headline,
                 "url": format!("{}{}", state.site.base_url, crate::view::story_path(&member.id)),
-            }))
+            })
         })
         .collect();
     json!({ "id": cluster, "url": format!("{}/api/v1/clusters/{cluster}", state.site.base_url), "stories": stories })

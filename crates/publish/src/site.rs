@@ -180,14 +180,19 @@ pub async fn article(
             let json_ld =
                 crate::seo::news_article_json_ld(&state.site, &story, version, &view.headline);
             // Other stories about the same event ("also reported by"), published ones only.
-            let also: Vec<StoryView> = match story.cluster_id {
-                Some(cluster) => match state.store.cluster_members(cluster, 20).await {
-                    Ok(members) => members
-                        .iter()
-                        .filter(|member| member.id != story.id)
-                        .filter_map(|member| {
-                            let version = member.current.as_ref()?;
-                            Some(StoryView::new(&state.site, member, version, String::new()))
+            let also: Vec<minijinja::Value> = match story.cluster_id {
+                Some(cluster) => match state.store.cluster_links(cluster, 20).await {
+                    Ok(links) => links
+                        .into_iter()
+                        .filter(|link| link.id != story.id)
+                        .map(|link| {
+                            context! {
+                                path => story_path(&link.id),
+                                dir => crate::view::text_direction(link.language.as_deref()),
+                                language => link.language.unwrap_or_default(),
+                                source => link.source,
+                                headline => link.headline,
+                            }
                         })
                         .collect(),
                     Err(error) => return internal_error(error),

@@ -125,6 +125,16 @@ impl Subscription {
     }
 }
 
+/// A published story of a cluster, as a link: enough to list it, without its text.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClusterLink {
+    pub id: String,
+    pub source: String,
+    /// The headline shown (the operator's, when set).
+    pub headline: String,
+    pub language: Option<String>,
+}
+
 /// One webhook delivery (an event for one endpoint) with its state: the delivery log's row.
 #[derive(Debug, Clone, Serialize)]
 pub struct WebhookDelivery {
@@ -386,6 +396,12 @@ pub trait Store: Send + Sync {
         &self,
         since: DateTime<Utc>,
     ) -> Result<Vec<(String, i64, Vec<u8>, DateTime<Utc>)>, StoreError>;
+    /// The published stories of a cluster as links (no bodies read), newest first.
+    async fn cluster_links(
+        &self,
+        cluster_id: i64,
+        limit: usize,
+    ) -> Result<Vec<ClusterLink>, StoreError>;
     /// The published stories of a cluster, newest first, at most `limit`.
     async fn cluster_members(
         &self,

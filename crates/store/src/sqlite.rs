@@ -2,10 +2,10 @@
 
 use crate::lifecycle::{StoryState, VersionFacts, resolve};
 use crate::{
-    CommitKind, Committed, Counts, FetchRecord, GoneRecord, HeadlineOverride, ListQuery, NewSource,
-    NewVersion, RawRecord, Source, SourceKind, Store, StoreError, StoryPage, StoryRecord,
-    Subscription, SubscriptionState, VersionRecord, WebhookDelivery, format_time, parse_time,
-    story_id,
+    ClusterLink, CommitKind, Committed, Counts, FetchRecord, GoneRecord, HeadlineOverride,
+    ListQuery, NewSource, NewVersion, RawRecord, Source, SourceKind, Store, StoreError, StoryPage,
+    StoryRecord, Subscription, SubscriptionState, VersionRecord, WebhookDelivery, format_time,
+    parse_time, story_id,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -825,6 +825,34 @@ impl Store for SqliteStore {
         rows.into_iter()
             .map(|(id, cluster, signature, time)| Ok((id, cluster, signature, parse_time(&time)?)))
             .collect()
+    }
+
+    async fn cluster_links(
+        &self,
+        cluster_id: i64,
+        limit: usize,
+    ) -> Result<Vec<ClusterLink>, StoreError> {
+        let rows: Vec<(String, String, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT s.id, s.source, COALESCE(o.headline, json_extract(v.item_json, '$.headline')), \
+             json_extract(v.item_json, '$.language') FROM stories s \
+             JOIN versions v ON v.id = s.current_version \
+             LEFT JOIN headline_overrides o ON o.story_id = s.id \
+             WHERE s.cluster_id = ? AND s.state = 'published' \
+             ORDER BY s.sort_time DESC, s.id DESC LIMIT ?",
+        )
+        .bind(cluster_id)
+        .bind(limit.clamp(1, 200) as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, source, headline, language)| ClusterLink {
+                id,
+                source,
+                headline: headline.unwrap_or_default(),
+                language,
+            })
+            .collect())
     }
 
     async fn cluster_members(
