@@ -65,6 +65,8 @@ pub struct AppState {
     pub search: Option<Arc<verbatim_search::SearchIndex>>,
     /// The live-update broadcaster (`/events`).
     pub live: Option<Arc<live::Live>>,
+    /// Rendered article pages, valid until the store next changes.
+    pub pages: Arc<site::PageCache>,
     /// The site's public keys (current first), served at the well-known URL and used to check
     /// signatures on provenance pages.
     pub keys: Arc<Vec<verbatim_provenance::PublicKey>>,
@@ -85,6 +87,7 @@ impl AppState {
             websub: None,
             search: None,
             live: None,
+            pages: Arc::default(),
             keys: Arc::new(Vec::new()),
         }
     }

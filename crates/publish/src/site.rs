@@ -81,13 +81,56 @@ pub(crate) fn render(
     name: &str,
     ctx: minijinja::Value,
 ) -> Response {
-    let template = match state.templates.get_template(name) {
-        Ok(template) => template,
-        Err(error) => return internal_error(error),
-    };
-    match template.render(context! { site => context! { title => &state.site.title }, ..ctx }) {
+    match render_html(state, name, ctx) {
         Ok(html) => with_etag(headers, status, HTML, html),
         Err(error) => internal_error(error),
+    }
+}
+
+fn render_html(
+    state: &AppState,
+    name: &str,
+    ctx: minijinja::Value,
+) -> Result<String, minijinja::Error> {
+    state
+        .templates
+        .get_template(name)?
+        .render(context! { site => context! { title => &state.site.title }, ..ctx })
+}
+
+/// Rendered article pages. A page is served from here only while its key still holds: the
+/// story's own stamp (state, current version, cluster, last change — so a kill or update of
+/// this story, whatever any clock said, makes it stale) and the newest change to any story
+/// (so the "also reported by" list follows other stories). Both are read before rendering.
+#[derive(Default)]
+pub struct PageCache {
+    pages: std::sync::Mutex<std::collections::HashMap<String, (String, String)>>,
+}
+
+/// Pages kept at most; the cache is emptied when it is full.
+const PAGE_CACHE_SIZE: usize = 2_000;
+
+impl PageCache {
+    fn get(&self, id: &str, key: &str) -> Option<String> {
+        let pages = self
+            .pages
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        pages
+            .get(id)
+            .filter(|(rendered_for, _)| rendered_for == key)
+            .map(|(_, html)| html.clone())
+    }
+
+    fn put(&self, id: &str, key: String, html: &str) {
+        let mut pages = self
+            .pages
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if pages.len() >= PAGE_CACHE_SIZE {
+            pages.clear();
+        }
+        pages.insert(id.to_string(), (key, html.to_string()));
     }
 }
 
@@ -163,6 +206,21 @@ pub async fn article(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
+    // Read before the story, so a change in between only makes the cached copy stale sooner.
+    let key = match (
+        state.store.story_stamp(&id).await,
+        state.store.last_change().await,
+    ) {
+        (Ok(Some(stamp)), Ok(newest)) => Some(format!(
+            "{stamp}|{}",
+            newest.map(|newest| newest.to_rfc3339()).unwrap_or_default()
+        )),
+        (Ok(None), _) => return not_found_page(&state, &headers),
+        (Err(error), _) | (_, Err(error)) => return internal_error(error),
+    };
+    if let Some(html) = key.as_deref().and_then(|key| state.pages.get(&id, key)) {
+        return with_etag(&headers, StatusCode::OK, HTML, html);
+    }
     let story = match state.store.story(&id).await {
         Ok(Some(story)) => story,
         Ok(None) => return not_found_page(&state, &headers),
@@ -212,13 +270,19 @@ pub async fn article(
                     when_display => display_time(version.received_at),
                 }
             });
-            render(
+            match render_html(
                 &state,
-                &headers,
-                StatusCode::OK,
                 "article.html",
                 context! { story => view, revision, json_ld, also },
-            )
+            ) {
+                Ok(html) => {
+                    if let Some(key) = key {
+                        state.pages.put(&id, key, &html);
+                    }
+                    with_etag(&headers, StatusCode::OK, HTML, html)
+                }
+                Err(error) => internal_error(error),
+            }
         }
         (StoryState::Canceled, _) => gone_page(
             &state,
