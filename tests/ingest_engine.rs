@@ -31,16 +31,6 @@ fn ok(content_type: &str, body: Vec<u8>) -> Answer {
     )
 }
 
-fn headlines(server: &util::Server) -> Vec<String> {
-    let (_, list) = server.get_json("/api/v1/items?limit=100");
-    list["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|item| item["headline"].as_str().map(str::to_string))
-        .collect()
-}
-
 fn sources(data: &DataDir) -> serde_json::Value {
     let list = data.run(&["source", "list", "--json"]);
     serde_json::from_str(&stdout(&list)).unwrap_or_default()
@@ -193,7 +183,11 @@ fn websub_subscribes_verifies_takes_signed_deliveries_and_renews() {
         .send()
         .unwrap_or_else(|error| panic!("{error}"));
     assert_eq!(answer.status(), 202);
-    assert!(headlines(&server).contains(&"Delivered by the hub".to_string()));
+    assert!(
+        server
+            .headlines()
+            .contains(&"Delivered by the hub".to_string())
+    );
 
     // A delivery with a wrong or missing signature is acknowledged (WebSub §7) and ignored.
     for signature in [Some(sign("not-the-secret", b"x")), None] {
@@ -208,7 +202,7 @@ fn websub_subscribes_verifies_takes_signed_deliveries_and_renews() {
         let answer = request.send().unwrap_or_else(|error| panic!("{error}"));
         assert_eq!(answer.status(), 202);
     }
-    assert!(!headlines(&server).contains(&"Forged delivery".to_string()));
+    assert!(!server.headlines().contains(&"Forged delivery".to_string()));
 
     // Verifications the subscriber never asked for are refused.
     let stray = |target: &str| {
@@ -250,7 +244,11 @@ fn websub_subscribes_verifies_takes_signed_deliveries_and_renews() {
         "{other}"
     );
     assert!(seconds_between(other, "last_attempt", "next_due") <= 11);
-    assert!(headlines(&server).contains(&"Story from the other feed".to_string()));
+    assert!(
+        server
+            .headlines()
+            .contains(&"Story from the other feed".to_string())
+    );
     let token = admin_token(&data);
     let (status, api) = {
         let answer = client()
@@ -296,7 +294,8 @@ fn a_failing_source_backs_off_then_recovers() {
     .unwrap_or_else(|error| panic!("{error}"));
     let server = data.serve(&["--config", config.to_str().unwrap_or_default()]);
     wait_for("recovery", Duration::from_secs(30), || {
-        headlines(&server)
+        server
+            .headlines()
             .contains(&"After the outage".to_string())
             .then_some(())
     });
@@ -383,7 +382,8 @@ fn an_api_key_in_the_query_is_sent_but_never_stored_or_shown() {
     assert!(added.status.success(), "{}", util::stderr(&added));
     let server = data.serve(&["--allow-private-networks"]);
     wait_for("the keyed story", Duration::from_secs(10), || {
-        headlines(&server)
+        server
+            .headlines()
             .contains(&"Keyed story".to_string())
             .then_some(())
     });
@@ -480,7 +480,7 @@ fn an_inbox_file_written_slowly_is_read_only_when_complete() {
             .unwrap_or_else(|error| panic!("{error}"));
     }
     wait_for("both stories", Duration::from_secs(10), || {
-        (headlines(&server).len() == 2).then_some(())
+        (server.headlines().len() == 2).then_some(())
     });
     assert!(
         data.path().join("inbox/done/slow/delivery.xml").exists(),

@@ -10,16 +10,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use util::{DataDir, client, fixture, stderr, stdout, wait_for};
 
-fn headlines(server: &util::Server) -> Vec<String> {
-    let (_, list) = server.get_json("/api/v1/items?limit=100");
-    list["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|item| item["headline"].as_str().map(str::to_string))
-        .collect()
-}
-
 #[test]
 fn a_file_dropped_into_the_inbox_is_published_and_moved_to_done() {
     let data = DataDir::new();
@@ -31,7 +21,8 @@ fn a_file_dropped_into_the_inbox_is_published_and_moved_to_done() {
     std::fs::copy(fixture("fidelity.atom"), &partial).unwrap_or_default();
     std::fs::rename(&partial, folder.join("story.xml")).unwrap_or_default();
     wait_for("the inbox item", Duration::from_secs(10), || {
-        headlines(&server)
+        server
+            .headlines()
             .contains(&"Storm warning lifted".to_string())
             .then_some(())
     });
@@ -166,7 +157,7 @@ fn a_polled_source_is_fetched_then_revalidated_with_its_etag() {
     let config_path = config.to_str().unwrap_or_default().to_string();
     let server = data.serve(&["--config", &config_path]);
     wait_for("the polled items", Duration::from_secs(10), || {
-        (headlines(&server).len() == 2).then_some(())
+        (server.headlines().len() == 2).then_some(())
     });
     // The next poll (10 s + jitter later) must be conditional and answered 304.
     wait_for("a conditional re-fetch", Duration::from_secs(20), || {
@@ -271,18 +262,18 @@ fn a_source_is_tested_paused_resumed_and_removed() {
     assert!(data.run(&["source", "resume", "local"]).status.success());
     assert!(data.run(&["source", "resume", "wire"]).status.success());
     wait_for("the resumed poll", Duration::from_secs(10), || {
-        (headlines(&server).len() >= 2).then_some(())
+        (server.headlines().len() >= 2).then_some(())
     });
     assert_eq!(push(&token), 202);
 
     // Removed: gone from the list, pushes refused, its stories stay.
-    let published = headlines(&server).len();
+    let published = server.headlines().len();
     assert!(data.run(&["source", "remove", "wire"]).status.success());
     assert_eq!(push(&token), 401);
     let list = data.run(&["source", "list", "--json"]);
     let sources: serde_json::Value = serde_json::from_str(&stdout(&list)).unwrap_or_default();
     assert_eq!(sources.as_array().map(Vec::len), Some(1));
-    assert_eq!(headlines(&server).len(), published);
+    assert_eq!(server.headlines().len(), published);
     assert_eq!(
         data.run(&["source", "remove", "nosuch"]).status.code(),
         Some(2)

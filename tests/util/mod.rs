@@ -110,6 +110,17 @@ impl Server {
         (status, response.text().unwrap_or_default())
     }
 
+    /// The headlines of the newest 100 published stories, from the API.
+    pub fn headlines(&self) -> Vec<String> {
+        let (_, list) = self.get_json("/api/v1/items?limit=100");
+        list["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|item| item["headline"].as_str().map(str::to_string))
+            .collect()
+    }
+
     pub fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
         let (status, text) = self.get_text(path);
         let value = serde_json::from_str(&text)

@@ -444,18 +444,10 @@ fn to_tantivy_time(time: DateTime<Utc>) -> tantivy::DateTime {
     tantivy::DateTime::from_timestamp_secs(time.timestamp())
 }
 
+/// The project's one HTML escape (`verbatim_normalize::escape_into`).
 fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for ch in text.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(ch),
-        }
-    }
+    verbatim_normalize::escape_into(text, &mut out);
     out
 }
 
