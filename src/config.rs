@@ -30,12 +30,57 @@ pub struct Config {
     pub sources: Vec<SourceSection>,
     #[serde(default)]
     pub webhooks: Vec<WebhookSection>,
+    /// Routing rules, matched in order against every item (`[[rules]]`).
+    #[serde(default)]
+    pub rules: Vec<verbatim_gate::RuleSpec>,
+    #[serde(default)]
+    pub gate: GateSection,
+    /// Searches that notify a webhook when a new story matches (`[[saved_searches]]`).
+    #[serde(default)]
+    pub saved_searches: Vec<SavedSearchSection>,
+}
+
+/// The quality gate.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateSection {
+    /// Hold teasers, empty bodies, encoding damage and copy in another language than the
+    /// source declares (default true).
+    #[serde(default = "yes")]
+    pub quality: bool,
+}
+
+impl Default for GateSection {
+    fn default() -> Self {
+        GateSection { quality: true }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A saved search: each new story that matches `query` is POSTed to the webhook named
+/// `webhook` (event `search`), once per story.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SavedSearchSection {
+    pub name: String,
+    /// The search syntax of `/search`: words, "phrases", OR, -exclusion.
+    pub query: String,
+    /// The `name` of a `[[webhooks]]` entry.
+    pub webhook: String,
+    pub source: Option<String>,
+    pub language: Option<String>,
+    pub section: Option<String>,
 }
 
 /// A downstream endpoint told of publishes, updates, corrections and kills.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookSection {
+    /// Lets rules (`notify`) and saved searches name this endpoint.
+    pub name: Option<String>,
     pub url: String,
     /// The HMAC-SHA256 key of `X-Verbatim-Signature`.
     pub secret: String,
@@ -263,6 +308,9 @@ pub struct SourceSection {
     pub notice: Option<String>,
     /// `basic:USER:PASSWORD`, `bearer:TOKEN` or `header:NAME:VALUE`.
     pub auth: Option<String>,
+    /// The language the source's copy is in (`en`, `pt-BR`); the quality gate holds items in
+    /// another language.
+    pub language: Option<String>,
 }
 
 pub fn default_every() -> Duration {
@@ -282,6 +330,19 @@ mod humantime_serde_compat {
 }
 
 impl Config {
+    /// The routing rules, checked; with `known_sources`, every source a rule names must be one.
+    pub fn compile_rules(
+        &self,
+        known_sources: Option<&[String]>,
+    ) -> Result<verbatim_gate::Rules, verbatim_gate::RuleError> {
+        let webhook_names: Vec<String> = self
+            .webhooks
+            .iter()
+            .filter_map(|webhook| webhook.name.clone())
+            .collect();
+        verbatim_gate::Rules::compile(&self.rules, known_sources, &webhook_names)
+    }
+
     /// Reads the file at `path`; a missing default file is an empty config, a missing named one
     /// is an error.
     pub fn load(path: Option<&Path>) -> Result<Config> {
@@ -336,6 +397,49 @@ impl Config {
                     path.display(),
                     webhook.url
                 );
+            }
+        }
+        let mut endpoint_names = std::collections::HashSet::new();
+        for name in self
+            .webhooks
+            .iter()
+            .filter_map(|webhook| webhook.name.as_deref())
+        {
+            if !endpoint_names.insert(name) {
+                anyhow::bail!(
+                    "{}: webhooks: the name {name:?} is used twice",
+                    path.display()
+                );
+            }
+        }
+        // Sources are checked again at start, when the store's sources are known too.
+        self.compile_rules(None)
+            .map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?;
+        let mut searches = std::collections::HashSet::new();
+        for search in &self.saved_searches {
+            let label = format!("{}: saved_searches: {:?}", path.display(), search.name);
+            if search.name.trim().is_empty() {
+                anyhow::bail!(
+                    "{}: saved_searches: every search needs a name",
+                    path.display()
+                );
+            }
+            if !searches.insert(search.name.as_str()) {
+                anyhow::bail!("{label}: the name is used twice");
+            }
+            if search.query.trim().is_empty() {
+                anyhow::bail!("{label}: the query is empty");
+            }
+            if !endpoint_names.contains(search.webhook.as_str()) {
+                anyhow::bail!(
+                    "{label}: no webhook named {:?} (give a [[webhooks]] entry that name)",
+                    search.webhook
+                );
+            }
+            if let Some(section) = &search.section
+                && !verbatim_gate::rules::valid_section(section)
+            {
+                anyhow::bail!("{label}: {section:?} is not a section name");
             }
         }
         let mut names = std::collections::HashSet::new();

@@ -34,8 +34,14 @@ pub fn search_doc(story: &StoryRecord) -> Option<SearchDoc> {
             || item.headline.clone(),
             |headline| headline.headline.clone(),
         ),
-        body_text: item.body_text.clone(),
+        // A link-only story is found by its headline: its text is not the publisher's to show.
+        body_text: if version.link_only {
+            String::new()
+        } else {
+            item.body_text.clone()
+        },
         published: item.versioncreated.unwrap_or(version.received_at),
+        sections: story.sections.clone(),
     })
 }
 

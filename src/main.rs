@@ -127,6 +127,9 @@ enum Command {
     AdminToken,
     /// Rebuild the search index from the store (stop `serve` first: it holds the index).
     Reindex,
+    /// The held queue: items the gate or a rule held, waiting for an operator.
+    #[command(subcommand)]
+    Held(HeldCommand),
     /// The webhook delivery log, newest first.
     Webhooks {
         /// How many deliveries to show.
@@ -149,6 +152,36 @@ enum HeadlineCommand {
     },
     /// Show the agency's headline again.
     Clear { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum HeldCommand {
+    /// List held items, newest first.
+    List {
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a held story's held versions: reasons, headline and text.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Publish a held story after all (not possible for fidelity failures).
+    Release {
+        id: String,
+        /// Who decided (recorded).
+        #[arg(long, value_name = "NAME", default_value = "operator")]
+        by: String,
+    },
+    /// Take a held story out of the queue for good (it stays archived, never published).
+    Drop {
+        id: String,
+        #[arg(long, value_name = "NAME", default_value = "operator")]
+        by: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -178,7 +211,13 @@ enum SourceCommand {
         /// header:NAME:VALUE (stored, never shown).
         #[arg(long, value_name = "SPEC", conflicts_with = "push")]
         auth: Option<String>,
+        /// The language of the source's copy (en, pt-BR); the quality gate holds items in
+        /// another language.
+        #[arg(long, value_name = "TAG")]
+        language: Option<String>,
     },
+    /// Declare the language of a source's copy (or, without TAG, forget it).
+    Language { name: String, tag: Option<String> },
     /// List sources with their health and last error.
     List {
         #[arg(long)]
@@ -267,6 +306,7 @@ struct Setup {
     data: PathBuf,
     config: Config,
     store_url: Option<String>,
+    config_path: Option<PathBuf>,
 }
 
 impl Setup {
@@ -280,6 +320,7 @@ impl Setup {
                 .unwrap_or_else(|| PathBuf::from("verbatim-data")),
             store_url: global.store.clone().or_else(|| config.store.url.clone()),
             config,
+            config_path: global.config.clone(),
         })
     }
 
@@ -300,8 +341,34 @@ impl Setup {
     }
 
     async fn pipeline(&self) -> Result<Pipeline> {
+        let store = self.open_store().await?;
+        let mut known: Vec<String> = store
+            .sources()
+            .await?
+            .into_iter()
+            .map(|source| source.name)
+            .collect();
+        known.extend(self.config.sources.iter().map(|source| source.name.clone()));
+        let rules = self.config.compile_rules(Some(&known)).map_err(|error| {
+            BadInput(match &self.config_path {
+                Some(path) => format!("{}: {error}", path.display()),
+                None => error.to_string(),
+            })
+        })?;
+        let gate = pipeline::GateSettings {
+            rules,
+            quality: self.config.gate.quality,
+            endpoints: self
+                .config
+                .webhooks
+                .iter()
+                .filter_map(|webhook| Some((webhook.name.clone()?, webhook.url.clone())))
+                .collect(),
+            base_url: self.site(self.config.server.listen).base_url,
+        };
         Ok(Pipeline {
-            store: self.open_store().await?,
+            gate: Arc::new(gate),
+            store,
             keys: Arc::new(self.keys()?),
             archive: RawArchive::new(self.data.join("raw")),
             limits: verbatim_parse::Limits {
@@ -393,6 +460,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Headline(command) => headline_command(&context, command).await,
         Command::Key(command) => key_command(&context, command),
         Command::Reindex => reindex_command(&context).await,
+        Command::Held(command) => held_command(&context, command).await,
         Command::Webhooks { limit, json } => webhooks_command(&context, limit, json).await,
         Command::AdminToken => {
             let store = context.open_store().await?;
@@ -697,6 +765,7 @@ async fn serve(
                     notice: source.notice.clone(),
                     push_token_sha256: None,
                     auth: source.auth.clone(),
+                    language: source.language.clone(),
                 },
                 now,
             )
@@ -906,6 +975,7 @@ pub(crate) async fn ensure_source(
                 notice: None,
                 push_token_sha256: None,
                 auth: None,
+                language: None,
             },
             Utc::now(),
         )
@@ -917,6 +987,138 @@ pub(crate) async fn ensure_source(
 }
 
 /// Source names appear in URLs and folder names: letters, digits, `-`, `_` and `.`.
+/// A BCP 47 language tag as far as Verbatim uses one: letters and digits in parts joined by `-`.
+pub(crate) fn validate_language_tag(tag: &str) -> Result<(), String> {
+    let valid = !tag.is_empty()
+        && tag.len() <= 35
+        && tag
+            .split('-')
+            .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric()));
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "{tag:?} is not a language tag (like \"en\" or \"pt-BR\")"
+        ))
+    }
+}
+
+async fn held_command(context: &Setup, command: HeldCommand) -> Result<ExitCode> {
+    let store = context.open_store().await?;
+    match command {
+        HeldCommand::List { limit, json } => {
+            let held = store.held(limit).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&held)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            if held.is_empty() {
+                println!("The held queue is empty.");
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!(
+                "{:<34} {:<16} {:<10} {:<20} reasons · headline",
+                "story", "source", "story is", "received"
+            );
+            for entry in &held {
+                println!(
+                    "{:<34} {:<16} {:<10} {:<20} {} · {}",
+                    entry.story_id,
+                    entry.source,
+                    entry.story_state.as_str(),
+                    entry.version.received_at.format("%Y-%m-%d %H:%M:%S"),
+                    entry.version.hold_reasons.join("; "),
+                    entry.version.item.headline
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        HeldCommand::Show { id, json } => {
+            let held: Vec<_> = store
+                .held(10_000)
+                .await?
+                .into_iter()
+                .filter(|entry| entry.story_id == id)
+                .collect();
+            if held.is_empty() {
+                bail!(BadInput(format!("{id:?} has nothing in the held queue")));
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&held)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            for entry in held {
+                let item = &entry.version.item;
+                println!(
+                    "story     {} ({} · {})",
+                    entry.story_id, entry.source, entry.guid
+                );
+                println!("received  {}", entry.version.received_at.to_rfc3339());
+                for reason in &entry.version.hold_reasons {
+                    let releasable = if verbatim_gate::releasable(reason) {
+                        ""
+                    } else {
+                        " (cannot be released)"
+                    };
+                    println!("held      {reason}{releasable}");
+                }
+                println!("headline  {}", item.headline);
+                println!();
+                println!("{}", item.body_text);
+                println!();
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        HeldCommand::Release { id, by } => {
+            let held: Vec<_> = store
+                .held(10_000)
+                .await?
+                .into_iter()
+                .filter(|entry| entry.story_id == id)
+                .collect();
+            if held.is_empty() {
+                bail!(BadInput(format!("{id:?} has nothing in the held queue")));
+            }
+            if let Some(reason) = held
+                .iter()
+                .flat_map(|entry| entry.version.hold_reasons.iter())
+                .find(|reason| !verbatim_gate::releasable(reason))
+            {
+                bail!(BadInput(format!(
+                    "{id:?} cannot be released: {reason} (publishing it would change the agency's text); drop it instead"
+                )));
+            }
+            let (versions, state) = store
+                .review_held(&id, verbatim_store::Review::Released, &by, Utc::now())
+                .await?;
+            println!(
+                "released {versions} version(s) of {id}; the story is now {}",
+                state.as_str()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        HeldCommand::Drop { id, by } => {
+            let (versions, state) = store
+                .review_held(&id, verbatim_store::Review::Dropped, &by, Utc::now())
+                .await
+                .map_err(|error| match error {
+                    verbatim_store::StoreError::NotFound(_) => {
+                        anyhow::Error::new(BadInput(error.to_string()))
+                    }
+                    other => other.into(),
+                })?;
+            if versions == 0 {
+                bail!(BadInput(format!("{id:?} has nothing in the held queue")));
+            }
+            println!(
+                "dropped {versions} version(s) of {id}; the story is {}",
+                state.as_str()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
 pub(crate) fn validate_source_name(name: &str) -> Result<(), String> {
     let valid = !name.is_empty()
         && name.len() <= 64
@@ -1181,8 +1383,12 @@ async fn source_command(context: &Setup, command: SourceCommand) -> Result<ExitC
             push,
             notice,
             auth,
+            language,
         } => {
             validate_source_name(&name).map_err(BadInput)?;
+            if let Some(tag) = &language {
+                validate_language_tag(tag).map_err(BadInput)?;
+            }
             if let Some(spec) = &auth {
                 verbatim_fetch::Credentials::parse(spec)
                     .map_err(|error| BadInput(format!("--auth: {error}")))?;
@@ -1225,6 +1431,7 @@ async fn source_command(context: &Setup, command: SourceCommand) -> Result<ExitC
                             .as_deref()
                             .map(|token| verbatim_item::sha256_hex(token.as_bytes())),
                         auth,
+                        language: language.clone(),
                     },
                     Utc::now(),
                 )
@@ -1368,6 +1575,19 @@ async fn source_command(context: &Setup, command: SourceCommand) -> Result<ExitC
                 println!(
                     "Sign each push: X-Verbatim-Signature: sha256=HEX, HEX = HMAC-SHA256(secret, body)"
                 );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        SourceCommand::Language { name, tag } => {
+            if let Some(tag) = &tag {
+                validate_language_tag(tag).map_err(BadInput)?;
+            }
+            if !store.set_source_language(&name, tag.as_deref()).await? {
+                bail!(BadInput(format!("no source {name:?}")));
+            }
+            match tag {
+                Some(tag) => println!("{name}: copy in {tag}; items in another language are held"),
+                None => println!("{name}: no declared language"),
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -1,6 +1,7 @@
 //! The ingest pipeline, end to end: archive the raw payload first, then parse → normalize → gate
-//! (pure, on a blocking thread) and commit each item to the store. This is the only code that
-//! writes stories; fetch, push and the inbox all hand their payloads here.
+//! (pure, on a blocking thread; the gate applies the quality checks and the operator's routing
+//! rules) and commit each item to the store. This is the only code that writes stories; fetch,
+//! push and the inbox all hand their payloads here.
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
@@ -48,6 +49,15 @@ pub struct ItemReport {
     pub state: StoryState,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hold_reasons: Vec<String>,
+    /// Sections the routing rules put it in.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sections: Vec<String>,
+    /// The rule that dropped it (outcome `dropped`: not stored).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped_by: Option<String>,
+    /// The story it was folded into: the same agency story, already stored from another feed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub folded_into: Option<String>,
 }
 
 /// What happened to one payload.
@@ -93,6 +103,30 @@ pub struct Pipeline {
     pub limits: Limits,
     /// Signs every version's provenance record.
     pub keys: Arc<KeyRing>,
+    /// The operator's rules and the quality gate.
+    pub gate: Arc<GateSettings>,
+}
+
+/// What the gate applies besides the fixed rules, from the config.
+#[derive(Debug, Clone, Default)]
+pub struct GateSettings {
+    pub rules: verbatim_gate::Rules,
+    /// Run the quality checks.
+    pub quality: bool,
+    /// Webhook endpoints by name (for `notify`): name → URL.
+    pub endpoints: std::collections::HashMap<String, String>,
+    /// The site's base URL, for links in notifications.
+    pub base_url: String,
+}
+
+/// How many of a source's newest stories give its usual body length.
+const PROFILE_STORIES: usize = 50;
+
+/// An item a routing rule dropped: not stored (its payload stays archived).
+#[derive(Debug, Clone)]
+pub struct Dropped {
+    pub guid: String,
+    pub rule: String,
 }
 
 /// The signed record of where `item` came from (see `verbatim_provenance`).
@@ -133,6 +167,27 @@ pub fn prepare(
     keys: &KeyRing,
     now: DateTime<Utc>,
 ) -> Result<Prepared, ParseError> {
+    prepare_gated(
+        received,
+        raw_sha256,
+        limits,
+        keys,
+        now,
+        &GateSettings::default(),
+        &verbatim_gate::SourceProfile::default(),
+    )
+}
+
+/// [`prepare`] with the operator's rules, the quality gate and what is known of the source.
+pub fn prepare_gated(
+    received: &Received,
+    raw_sha256: &str,
+    limits: &Limits,
+    keys: &KeyRing,
+    now: DateTime<Utc>,
+    settings: &GateSettings,
+    profile: &verbatim_gate::SourceProfile,
+) -> Result<Prepared, ParseError> {
     let parsed = verbatim_parse::parse(
         Input {
             bytes: &received.bytes,
@@ -141,37 +196,62 @@ pub fn prepare(
         },
         limits,
     )?;
-    let versions = parsed
-        .drafts
-        .into_iter()
-        .map(|mut draft| {
-            draft.item.source = received.source.clone();
-            draft.item.raw = Some(raw_sha256.to_string());
-            draft.item.received_at = Some(received.received_at);
-            let normalized = verbatim_normalize::normalize(draft);
-            let verdict = verbatim_gate::gate(&normalized, now);
-            let signed = provenance_of(&normalized.item, received, raw_sha256, keys);
-            NewVersion {
+    let context = verbatim_gate::Context {
+        rules: Some(&settings.rules),
+        source: Some(profile),
+        quality: settings.quality,
+    };
+    let mut versions = Vec::with_capacity(parsed.drafts.len());
+    let mut dropped = Vec::new();
+    for mut draft in parsed.drafts {
+        draft.item.source = received.source.clone();
+        draft.item.raw = Some(raw_sha256.to_string());
+        draft.item.received_at = Some(received.received_at);
+        let normalized = verbatim_normalize::normalize(draft);
+        let verdict = verbatim_gate::gate_with(&normalized, now, context);
+        if let Some(rule) = verdict.dropped_by {
+            dropped.push(Dropped {
+                guid: normalized.item.guid,
+                rule,
+            });
+            continue;
+        }
+        let signed = provenance_of(&normalized.item, received, raw_sha256, keys);
+        versions.push(Gated {
+            version: NewVersion {
                 item: normalized.item,
                 hold_reasons: verdict.hold_reasons,
                 embargoed_until: verdict.embargoed_until,
                 provenance: serde_json::to_string(&signed.record).ok(),
                 signature: Some(signed.signature),
-            }
-        })
-        .collect();
+                sections: verdict.sections,
+                link_only: verdict.link_only,
+            },
+            notify: verdict.notify,
+        });
+    }
     Ok(Prepared {
         format: parsed.format.name().to_string(),
         versions,
+        dropped,
         errors: parsed.errors,
         feed: parsed.feed,
     })
 }
 
+/// A version ready to commit, with the webhooks its rules want told.
+pub struct Gated {
+    pub version: NewVersion,
+    /// (endpoint name, rule name).
+    pub notify: Vec<(String, String)>,
+}
+
 /// A payload parsed, normalized, gated and signed, ready to commit.
 pub struct Prepared {
     pub format: String,
-    pub versions: Vec<NewVersion>,
+    pub versions: Vec<Gated>,
+    /// Items a routing rule dropped.
+    pub dropped: Vec<Dropped>,
     /// Items that could not be read; the others went through.
     pub errors: Vec<ParseError>,
     /// What the feed says about itself (its WebSub hub among it).
@@ -214,11 +294,22 @@ impl Pipeline {
     /// Processes an archived payload (also used on start-up for payloads a crash left pending).
     pub async fn process(&self, received: Received, raw_sha256: String) -> Result<IngestReport> {
         let limits = self.limits;
+        let received_source = received.source.clone();
         let origin = received.origin.clone();
         let sha = raw_sha256.clone();
         let keys = self.keys.clone();
+        let settings = self.gate.clone();
+        let profile = self.source_profile(&received.source).await?;
         let prepared = tokio::task::spawn_blocking(move || {
-            prepare(&received, &sha, &limits, &keys, Utc::now())
+            prepare_gated(
+                &received,
+                &sha,
+                &limits,
+                &keys,
+                Utc::now(),
+                &settings,
+                &profile,
+            )
         })
         .await
         .context("parse task failed")?;
@@ -230,6 +321,7 @@ impl Pipeline {
         let Prepared {
             format,
             versions,
+            dropped,
             errors,
             feed,
         } = match prepared {
@@ -244,14 +336,36 @@ impl Pipeline {
         report.format = Some(format);
         report.feed = feed;
         report.errors = errors.iter().map(ToString::to_string).collect();
-        for version in versions {
+        for Gated { version, notify } in versions {
             let committed = self.store.commit(&version, Utc::now()).await?;
+            // Told once per stored version: a feed polled again changes nothing.
+            if committed.kind != CommitKind::Unchanged {
+                for (endpoint, rule) in &notify {
+                    self.notify(endpoint, rule, &committed, &version).await?;
+                }
+            }
             report.items.push(ItemReport {
                 id: committed.id,
                 guid: version.item.guid,
                 outcome: committed.kind,
                 state: committed.state,
                 hold_reasons: version.hold_reasons,
+                sections: version.sections,
+                dropped_by: None,
+                folded_into: committed.folded_into,
+            });
+        }
+        for Dropped { guid, rule } in dropped {
+            tracing::info!(source = %report.origin, %guid, %rule, "dropped by a routing rule");
+            report.items.push(ItemReport {
+                id: verbatim_store::story_id(&received_source, &guid),
+                guid,
+                outcome: CommitKind::Dropped,
+                state: StoryState::Held,
+                hold_reasons: Vec::new(),
+                sections: Vec::new(),
+                dropped_by: Some(rule),
+                folded_into: None,
             });
         }
         let error_summary = (!report.errors.is_empty()).then(|| report.errors.join("\n"));
@@ -259,6 +373,71 @@ impl Pipeline {
             .finish_raw(&raw_sha256, error_summary.as_deref())
             .await?;
         Ok(report)
+    }
+
+    /// What the quality gate knows of a source: its declared language and usual body length.
+    async fn source_profile(&self, source: &str) -> Result<verbatim_gate::SourceProfile> {
+        if !self.gate.quality {
+            return Ok(verbatim_gate::SourceProfile::default());
+        }
+        let language = self
+            .store
+            .source(source)
+            .await?
+            .and_then(|source| source.language);
+        let mut lengths = self
+            .store
+            .source_body_lengths(source, PROFILE_STORIES)
+            .await?;
+        lengths.sort_unstable();
+        Ok(verbatim_gate::SourceProfile {
+            language,
+            median_body_chars: lengths
+                .get(lengths.len() / 2)
+                .and_then(|median| usize::try_from(*median).ok()),
+            samples: lengths.len(),
+        })
+    }
+
+    /// Queues a `notify` webhook event for a rule that matched (once per stored version).
+    async fn notify(
+        &self,
+        endpoint: &str,
+        rule: &str,
+        committed: &verbatim_store::Committed,
+        version: &NewVersion,
+    ) -> Result<()> {
+        let Some(url) = self.gate.endpoints.get(endpoint) else {
+            return Ok(());
+        };
+        let item = &version.item;
+        let base = &self.gate.base_url;
+        let body = serde_json::json!({
+            "event": "notify",
+            "rule": rule,
+            "id": committed.id,
+            "source": item.source,
+            "guid": item.guid,
+            "headline": item.headline,
+            "urgency": item.urgency,
+            "state": committed.state,
+            "hold_reasons": version.hold_reasons,
+            "url": format!("{base}/items/{}", committed.id),
+            "api": format!("{base}/api/v1/items/{}", committed.id),
+        })
+        .to_string();
+        let received = item.received_at.unwrap_or_else(Utc::now);
+        self.store
+            .add_webhook_event(
+                &format!("{}#notify:{rule}", committed.id),
+                received,
+                "notify",
+                &body,
+                std::slice::from_ref(url),
+                Utc::now(),
+            )
+            .await?;
+        Ok(())
     }
 
     /// Processes every payload that was archived but never finished (after a crash).

@@ -156,7 +156,7 @@ pub async fn check_story(pipeline: &Pipeline, story: &StoryRecord) -> Result<Fin
         Ok(prepared) => prepared
             .versions
             .into_iter()
-            .map(|version| version.item)
+            .map(|gated| gated.version.item)
             .filter(|candidate| candidate.guid == item.guid)
             .collect(),
         Err(error) => {

@@ -208,6 +208,7 @@ fn main() {
                 .collect::<Vec<_>>()
                 .join("\n\n"),
             published: start + chrono::Duration::seconds(number as i64 * 30),
+            sections: Vec::new(),
         };
         if let Err(error) = index.upsert(&doc) {
             eprintln!("error: {error}");

@@ -20,6 +20,8 @@ pub const MAX_PUSH_BYTES: usize = 16 * 1024 * 1024;
 pub struct ListParams {
     q: Option<String>,
     source: Option<String>,
+    /// Only stories in this section.
+    section: Option<String>,
     since: Option<String>,
     limit: Option<usize>,
     cursor: Option<String>,
@@ -125,6 +127,7 @@ pub async fn list(
         let search = crate::search::SearchParams {
             q: q.to_string(),
             source: params.source.clone(),
+            section: params.section.clone(),
             language: params.language.clone(),
             from: params.since.clone(),
             to: params.until.clone(),
@@ -155,6 +158,7 @@ pub async fn list(
     }
     let query = ListQuery {
         source: params.source,
+        section: params.section,
         since,
         q: params.q,
         limit: params.limit.unwrap_or(20).clamp(1, 200),

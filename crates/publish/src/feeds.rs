@@ -23,21 +23,24 @@ const SIGNAL_SCHEME: &str = "urn:verbatim:signal";
 #[derive(Debug, Clone, Default)]
 pub struct Scope {
     pub source: Option<String>,
+    pub section: Option<String>,
 }
 
 impl Scope {
-    /// The feed's own path without its extension (`/feeds/all`, `/feeds/sources/NAME`).
+    /// The feed's own path without its extension (`/feeds/all`, `/feeds/sources/NAME`,
+    /// `/feeds/sections/NAME`).
     fn path(&self) -> String {
-        match &self.source {
-            Some(source) => format!("/feeds/sources/{source}"),
-            None => "/feeds/all".to_string(),
+        match (&self.source, &self.section) {
+            (Some(source), _) => format!("/feeds/sources/{source}"),
+            (None, Some(section)) => format!("/feeds/sections/{section}"),
+            (None, None) => "/feeds/all".to_string(),
         }
     }
 
     fn title(&self, site: &str) -> String {
-        match &self.source {
-            Some(source) => format!("{site}: {source}"),
-            None => site.to_string(),
+        match (&self.source, &self.section) {
+            (Some(name), _) | (None, Some(name)) => format!("{site}: {name}"),
+            (None, None) => site.to_string(),
         }
     }
 }
@@ -73,6 +76,7 @@ async fn newest(
         .list(&ListQuery {
             limit: state.site.feed_size,
             source: scope.source.clone(),
+            section: scope.section.clone(),
             ..ListQuery::default()
         })
         .await?;
@@ -125,6 +129,34 @@ pub async fn source_feed(
     }
     let scope = Scope {
         source: Some(name.to_string()),
+        section: None,
+    };
+    match extension {
+        "atom" => atom_of(&state, &headers, &scope).await,
+        "rss" => rss_of(&state, &headers, &scope).await,
+        "json" => json_feed_of(&state, &headers, &scope).await,
+        _ => crate::site::not_found_page(&state, &headers),
+    }
+}
+
+/// `/feeds/sections/{name}.atom|rss|json`. Take-downs are not filtered by section (a
+/// tombstone for an entry the reader never had is ignored), so a kill always reaches it.
+pub async fn section_feed(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Path(file): axum::extract::Path<String>,
+) -> Response {
+    let Some((name, extension)) = file.rsplit_once('.') else {
+        return crate::site::not_found_page(&state, &headers);
+    };
+    match state.store.sections().await {
+        Ok(sections) if sections.iter().any(|(section, _)| section == name) => {}
+        Ok(_) => return crate::site::not_found_page(&state, &headers),
+        Err(error) => return internal_error(error),
+    }
+    let scope = Scope {
+        source: None,
+        section: Some(name.to_string()),
     };
     match extension {
         "atom" => atom_of(&state, &headers, &scope).await,
@@ -218,7 +250,7 @@ async fn atom_of(state: &AppState, headers: &HeaderMap, scope: &Scope) -> Respon
         let _ = writeln!(
             xml,
             "<content type=\"html\">{}</content>",
-            escape(item.body_html.as_str())
+            escape(crate::view::shown_body(version).0)
         );
         xml.push_str("</entry>\n");
     }
@@ -317,7 +349,7 @@ async fn rss_of(state: &AppState, headers: &HeaderMap, scope: &Scope) -> Respons
         let _ = writeln!(
             xml,
             "<description>{}</description>",
-            escape(item.body_html.as_str())
+            escape(crate::view::shown_body(version).0)
         );
         xml.push_str("</item>\n");
     }
@@ -356,7 +388,7 @@ async fn json_feed_of(state: &AppState, headers: &HeaderMap, scope: &Scope) -> R
                 "id": entry_id(&story.id),
                 "url": format!("{base}{}", story_path(&story.id)),
                 "title": item.headline,
-                "content_html": item.body_html,
+                "content_html": crate::view::shown_body(version).0,
                 "date_published": iso_time(item.firstcreated.unwrap_or_else(|| story_time(version))),
                 "date_modified": iso_time(story_time(version)),
                 "tags": item.keywords,

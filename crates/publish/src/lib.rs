@@ -142,6 +142,8 @@ pub fn router(state: AppState) -> Router {
         .route("/feeds/all.json", get(feeds::json_feed))
         .route("/feeds/sources/{file}", get(feeds::source_feed))
         .route("/sources/{name}", get(site::source_page))
+        .route("/feeds/sections/{file}", get(feeds::section_feed))
+        .route("/sections/{name}", get(site::section_page))
         .route("/api/v1/items", get(api::list))
         .route("/api/v1/items/{id}", get(api::one))
         .route("/api/v1/push/{source}", post(api::push))

@@ -38,6 +38,7 @@ pub enum LiveEvent {
         time_iso: String,
         time_display: String,
         teaser: String,
+        sections: Vec<String>,
     },
     /// A story is no longer shown (killed, withheld, held again).
     Removed { id: String },
@@ -89,6 +90,7 @@ impl Live {
                             time_iso: view.time_iso,
                             time_display: view.time_display,
                             teaser: view.teaser,
+                            sections: view.sections,
                         }
                     }
                     _ => LiveEvent::Removed { id: story.id },

@@ -22,6 +22,7 @@ pub struct SearchParams {
     #[serde(default)]
     pub q: String,
     pub source: Option<String>,
+    pub section: Option<String>,
     pub language: Option<String>,
     /// `YYYY-MM-DD` or RFC 3339.
     pub from: Option<String>,
@@ -90,7 +91,9 @@ pub async fn find(
     let results = match index.search(&SearchQuery {
         text: params.q.clone(),
         source: nonempty(&params.source),
+        section: nonempty(&params.section),
         language: nonempty(&params.language),
+        only_ids: None,
         since,
         until,
         order,

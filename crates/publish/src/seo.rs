@@ -44,7 +44,7 @@ pub fn news_article_json_ld(
         "isAccessibleForFree": true,
         "publisher": { "@type": "Organization", "name": site.title },
         "sourceOrganization": { "@type": "Organization", "name": story.source },
-        "articleBody": item.body_text,
+        "articleBody": crate::view::shown_body(version).1,
     });
     if let Some(map) = value.as_object_mut() {
         if let Some(language) = &item.language {

@@ -4,7 +4,9 @@
 use crate::AppState;
 use crate::diff::{Segment, changed, word_diff};
 use crate::http::{HTML, internal_error, with_etag};
-use crate::view::{StoryView, display_time, is_correction, iso_time, notice_line, story_path};
+use crate::view::{
+    StoryView, display_time, is_correction, iso_time, notice_line, shown_body, story_path,
+};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -144,7 +146,7 @@ pub async fn front(
     headers: HeaderMap,
     Query(query): Query<FrontQuery>,
 ) -> Response {
-    story_list(&state, &headers, query.cursor, None).await
+    story_list(&state, &headers, query.cursor, ListScope::All).await
 }
 
 /// `/sources/{name}`: one source's stories, newest first, with its feeds.
@@ -155,29 +157,65 @@ pub async fn source_page(
     Query(query): Query<FrontQuery>,
 ) -> Response {
     match state.store.source(&name).await {
-        Ok(Some(_)) => story_list(&state, &headers, query.cursor, Some(name)).await,
+        Ok(Some(_)) => story_list(&state, &headers, query.cursor, ListScope::Source(name)).await,
         Ok(None) => not_found_page(&state, &headers),
         Err(error) => internal_error(error),
     }
+}
+
+/// `/sections/{name}`: the stories the routing rules put in a section.
+pub async fn section_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Query(query): Query<FrontQuery>,
+) -> Response {
+    match state.store.sections().await {
+        Ok(sections) if sections.iter().any(|(section, _)| *section == name) => {
+            story_list(&state, &headers, query.cursor, ListScope::Section(name)).await
+        }
+        Ok(_) => not_found_page(&state, &headers),
+        Err(error) => internal_error(error),
+    }
+}
+
+/// Which stories a list page shows.
+pub enum ListScope {
+    All,
+    Source(String),
+    Section(String),
 }
 
 async fn story_list(
     state: &AppState,
     headers: &HeaderMap,
     cursor: Option<String>,
-    source: Option<String>,
+    scope: ListScope,
 ) -> Response {
+    let (source, section) = match &scope {
+        ListScope::All => (None, None),
+        ListScope::Source(name) => (Some(name.clone()), None),
+        ListScope::Section(name) => (None, Some(name.clone())),
+    };
     let page = match state
         .store
         .list(&ListQuery {
             limit: 30,
             cursor,
             source: source.clone(),
+            section: section.clone(),
             ..ListQuery::default()
         })
         .await
     {
         Ok(page) => page,
+        Err(error) => return internal_error(error),
+    };
+    let sections: Vec<minijinja::Value> = match state.store.sections().await {
+        Ok(sections) => sections
+            .into_iter()
+            .map(|(name, count)| context! { name, count })
+            .collect(),
         Err(error) => return internal_error(error),
     };
     let stories: Vec<StoryView> = page
@@ -188,16 +226,17 @@ async fn story_list(
             Some(StoryView::new(&state.site, story, version, String::new()))
         })
         .collect();
-    let base_path = match &source {
-        Some(name) => format!("/sources/{name}"),
-        None => "/".to_string(),
+    let (base_path, live) = match &scope {
+        ListScope::All => ("/".to_string(), "all".to_string()),
+        ListScope::Source(name) => (format!("/sources/{name}"), format!("source:{name}")),
+        ListScope::Section(name) => (format!("/sections/{name}"), format!("section:{name}")),
     };
     render(
         state,
         headers,
         StatusCode::OK,
         "front.html",
-        context! { stories, next => page.next, source, base_path },
+        context! { stories, next => page.next, source, section, sections, base_path, live },
     )
 }
 
@@ -352,7 +391,7 @@ pub async fn history(
     let versions = shown_versions(versions, chrono::Utc::now());
     let mut views: Vec<VersionView> = Vec::with_capacity(versions.len());
     for (index, version) in versions.iter().enumerate() {
-        let previous = index.checked_sub(1).map(|before| &versions[before].item);
+        let previous = index.checked_sub(1).map(|before| &versions[before]);
         let diff_of = |old: &str, new: &str| {
             let segments = word_diff(old, new);
             changed(&segments).then_some(segments)
@@ -367,9 +406,10 @@ pub async fn history(
             received_iso: iso_time(version.received_at),
             received_display: display_time(version.received_at),
             headline_diff: previous
-                .and_then(|previous| diff_of(&previous.headline, &version.item.headline)),
+                .and_then(|previous| diff_of(&previous.item.headline, &version.item.headline)),
+            // Link-only text is not the publisher's to show, not even as a diff.
             body_diff: previous
-                .and_then(|previous| diff_of(&previous.body_text, &version.item.body_text)),
+                .and_then(|previous| diff_of(shown_body(previous).1, shown_body(version).1)),
         });
     }
     let headline = story

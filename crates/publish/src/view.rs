@@ -36,6 +36,17 @@ pub fn story_time(version: &VersionRecord) -> DateTime<Utc> {
     version.item.versioncreated.unwrap_or(version.received_at)
 }
 
+/// The body outputs show, HTML and text: none for a link-only version (the publisher's rights
+/// cover the headline and a link to the agency, not the text). Every output reads the body
+/// through this.
+pub fn shown_body(version: &VersionRecord) -> (&str, &str) {
+    if version.link_only {
+        ("", "")
+    } else {
+        (&version.item.body_html, &version.item.body_text)
+    }
+}
+
 /// The story's page on this site.
 pub fn story_path(id: &str) -> String {
     format!("/items/{id}")
@@ -97,6 +108,9 @@ pub struct StoryView {
     /// The agency's own headline when an operator's headline is shown instead.
     pub agency_headline: Option<String>,
     pub headline_set_by: Option<String>,
+    /// Headline and link only (rights).
+    pub link_only: bool,
+    pub sections: Vec<String>,
 }
 
 impl StoryView {
@@ -108,7 +122,10 @@ impl StoryView {
     ) -> StoryView {
         let item = &version.item;
         let time = story_time(version);
+        let (body_html, body_text) = shown_body(version);
         StoryView {
+            link_only: version.link_only,
+            sections: story.sections.clone(),
             id: story.id.clone(),
             path: story_path(&story.id),
             url: format!("{}{}", site.base_url, story_path(&story.id)),
@@ -134,8 +151,8 @@ impl StoryView {
             time_iso: iso_time(time),
             time_display: display_time(time),
             received_display: display_time(version.received_at),
-            teaser: teaser(&item.body_text),
-            body_html: item.body_html.clone(),
+            teaser: teaser(body_text),
+            body_html: body_html.to_string(),
             copyrightnotice: item.copyrightnotice.clone(),
             usageterms: item.usageterms.clone(),
             link: item.link.clone(),
@@ -166,6 +183,11 @@ fn teaser(body_text: &str) -> String {
 pub fn item_ninjs(site: &SiteConfig, story: &StoryRecord, version: &VersionRecord) -> Value {
     let mut value = verbatim_item::ninjs::to_ninjs(&version.item);
     if let Value::Object(map) = &mut value {
+        if version.link_only {
+            map.remove("body_html");
+            map.remove("body_text");
+            map.remove("bodies");
+        }
         map.insert(
             "altids".into(),
             json!([
@@ -186,6 +208,14 @@ pub fn item_json(site: &SiteConfig, story: &StoryRecord, version: &VersionRecord
             json!(format!("{}{}", site.base_url, story_path(&story.id))),
         );
         map.insert("received_at".into(), json!(iso_time(version.received_at)));
+        if version.link_only {
+            map.insert("body_html".into(), Value::Null);
+            map.insert("body_text".into(), Value::Null);
+            map.insert("link_only".into(), json!(true));
+        }
+        if !story.sections.is_empty() {
+            map.insert("sections".into(), json!(story.sections));
+        }
         let record: Option<Value> = version
             .provenance
             .as_deref()

@@ -51,7 +51,9 @@
   var events = new EventSource("/events");
   events.addEventListener("story", function (message) {
     var story = JSON.parse(message.data);
-    if (!list || (scope !== "all" && scope !== "source:" + story.source)) return;
+    var inScope = scope === "all" || scope === "source:" + story.source ||
+      (story.sections || []).some(function (name) { return scope === "section:" + name; });
+    if (!list || !inScope) return;
     var old = find(story.id);
     if (old) old.parentNode.removeChild(old);
     list.insertBefore(item(story), list.firstChild);

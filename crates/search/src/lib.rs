@@ -55,6 +55,8 @@ pub struct SearchDoc {
     pub headline: String,
     pub body_text: String,
     pub published: DateTime<Utc>,
+    /// The sections the routing rules put it in.
+    pub sections: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -70,7 +72,10 @@ pub enum SortOrder {
 pub struct SearchQuery {
     pub text: String,
     pub source: Option<String>,
+    pub section: Option<String>,
     pub language: Option<String>,
+    /// Only among these stories (saved searches check just the new ones).
+    pub only_ids: Option<Vec<String>>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
     pub order: SortOrder,
@@ -103,6 +108,7 @@ struct Fields {
     headline: Field,
     body: Field,
     published: Field,
+    section: Field,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -124,6 +130,7 @@ fn schema() -> (Schema, Fields) {
             "published",
             DateOptions::from(INDEXED).set_fast().set_stored(),
         ),
+        section: builder.add_text_field("section", STRING),
     };
     (builder.build(), fields)
 }
@@ -183,7 +190,14 @@ impl SearchIndex {
             .try_into()?;
         let writer = if write {
             match index.writer(WRITER_MEMORY) {
-                Ok(writer) => Some(Mutex::new(writer)),
+                Ok(writer) => {
+                    // A process killed mid-commit leaves files no commit refers to (segments,
+                    // `.del` files). Their names can come round again (a `.del` file is named
+                    // by segment and opstamp, and the opstamp restarts from the last commit),
+                    // so they are removed before anything is written.
+                    writer.garbage_collect_files().wait()?;
+                    Some(Mutex::new(writer))
+                }
                 Err(tantivy::TantivyError::LockFailure(..)) => return Err(SearchError::Busy),
                 Err(error) => return Err(error.into()),
             }
@@ -223,6 +237,9 @@ impl SearchIndex {
             document.add_text(fields.headline, &doc.headline);
             document.add_text(fields.body, &doc.body_text);
             document.add_date(fields.published, to_tantivy_time(doc.published));
+            for section in &doc.sections {
+                document.add_text(fields.section, section);
+            }
             writer.add_document(document)?;
             Ok(())
         })
@@ -320,6 +337,19 @@ impl SearchIndex {
         };
         if let Some(source) = &query.source {
             clauses.push((Occur::Must, exact(fields.source, source)));
+        }
+        if let Some(section) = &query.section {
+            clauses.push((Occur::Must, exact(fields.section, section)));
+        }
+        if let Some(ids) = &query.only_ids {
+            let terms = ids
+                .iter()
+                .map(|id| Term::from_field_text(fields.id, id))
+                .collect::<Vec<_>>();
+            clauses.push((
+                Occur::Must,
+                Box::new(tantivy::query::TermSetQuery::new(terms)),
+            ));
         }
         if let Some(language) = &query.language {
             clauses.push((

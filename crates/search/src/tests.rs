@@ -13,6 +13,7 @@ fn doc(id: &str, source: &str, language: &str, headline: &str, body: &str, hour:
         headline: headline.into(),
         body_text: body.into(),
         published: at(hour),
+        sections: vec![format!("{source}-desk")],
     }
 }
 

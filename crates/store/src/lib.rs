@@ -27,6 +27,8 @@ pub enum StoreError {
     SourceExists(String),
     #[error("no source named {0:?}")]
     NoSuchSource(String),
+    #[error("no story with id {0:?}")]
+    NotFound(String),
     #[error("unsupported store URL {0:?} (use sqlite://PATH)")]
     UnsupportedUrl(String),
 }
@@ -76,6 +78,8 @@ pub struct Source {
     pub last_error: Option<String>,
     pub consecutive_errors: i64,
     pub next_due: Option<DateTime<Utc>>,
+    /// The language the operator declared for the source (the quality gate compares).
+    pub language: Option<String>,
 }
 
 /// Where a WebSub subscription stands.
@@ -167,6 +171,8 @@ pub struct NewSource {
     pub push_token_sha256: Option<String>,
     /// `basic:USER:PASSWORD`, `bearer:TOKEN` or `header:NAME:VALUE`.
     pub auth: Option<String>,
+    /// The language the source's copy is in, as the operator declares it.
+    pub language: Option<String>,
 }
 
 /// The result of one fetch attempt, for the source's health.
@@ -181,7 +187,7 @@ pub struct FetchRecord {
 }
 
 /// A payload written to the raw archive.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct RawRecord {
     pub sha256: String,
     pub source: String,
@@ -204,6 +210,25 @@ pub struct NewVersion {
     /// The signed provenance record (JSON) and its signature, stored with the version.
     pub provenance: Option<String>,
     pub signature: Option<String>,
+    /// Sections the routing rules put it in.
+    pub sections: Vec<String>,
+    /// Rights: published as headline and link only.
+    pub link_only: bool,
+}
+
+impl NewVersion {
+    /// A version with nothing held, routed or signed (tests and tools).
+    pub fn plain(item: Item) -> NewVersion {
+        NewVersion {
+            item,
+            hold_reasons: Vec::new(),
+            embargoed_until: None,
+            provenance: None,
+            signature: None,
+            sections: Vec::new(),
+            link_only: false,
+        }
+    }
 }
 
 /// What committing one version did.
@@ -216,6 +241,8 @@ pub enum CommitKind {
     Version,
     /// Exactly this version was already stored.
     Unchanged,
+    /// Not stored: a routing rule dropped it (reported by the pipeline, never by the store).
+    Dropped,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -223,6 +250,9 @@ pub struct Committed {
     pub id: String,
     pub kind: CommitKind,
     pub state: StoryState,
+    /// The item came through another feed of a story already stored (same guid, same text)
+    /// and was folded into it.
+    pub folded_into: Option<String>,
 }
 
 /// One stored version.
@@ -238,6 +268,10 @@ pub struct VersionRecord {
     /// provenance existed.
     pub provenance: Option<String>,
     pub signature: Option<String>,
+    /// Rights: published as headline and link only.
+    pub link_only: bool,
+    /// The operator's decision on a held version: `released` or `dropped`.
+    pub review: Option<String>,
 }
 
 /// An operator's headline shown instead of the agency's.
@@ -261,6 +295,55 @@ pub struct StoryRecord {
     pub headline_override: Option<HeadlineOverride>,
     /// The cluster of stories about the same event this story belongs to, once assigned.
     pub cluster_id: Option<i64>,
+    /// The sections it is published in, sorted.
+    pub sections: Vec<String>,
+}
+
+/// A held version waiting for the operator (the held queue).
+#[derive(Debug, Clone, Serialize)]
+pub struct HeldRecord {
+    pub story_id: String,
+    pub source: String,
+    pub guid: String,
+    /// What outputs show for the story now (a published story may have a held update).
+    pub story_state: StoryState,
+    pub version: VersionRecord,
+}
+
+/// The operator's decision on a story's held versions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Review {
+    /// Publish it after all.
+    Released,
+    /// Keep it held, out of the queue.
+    Dropped,
+}
+
+impl Review {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Review::Released => "released",
+            Review::Dropped => "dropped",
+        }
+    }
+}
+
+/// A payload that could not be read at all, or only in part.
+#[derive(Debug, Clone, Serialize)]
+pub struct FailedPayload {
+    pub raw: RawRecord,
+    pub error: String,
+    /// `failed` (nothing readable) or `processed` (some items skipped).
+    pub state: String,
+}
+
+/// A version as the desk lists it: which story, which version.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecentVersion {
+    pub story_id: String,
+    pub story_state: StoryState,
+    pub version: VersionRecord,
 }
 
 /// A story that was published and has been taken down: what downstream systems must remove.
@@ -279,6 +362,8 @@ pub struct GoneRecord {
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
     pub source: Option<String>,
+    /// Only stories in this section.
+    pub section: Option<String>,
     pub since: Option<DateTime<Utc>>,
     pub q: Option<String>,
     pub limit: usize,
@@ -468,6 +553,39 @@ pub trait Store: Send + Sync {
     ) -> Result<(), StoreError>;
     /// When anything visible last changed (for ETags and feed `updated`).
     async fn last_change(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// The held queue: held versions no operator has decided on, newest first.
+    async fn held(&self, limit: usize) -> Result<Vec<HeldRecord>, StoreError>;
+    /// Releases or drops every undecided held version of a story and recomputes its state;
+    /// returns how many versions were decided and the story's state after.
+    async fn review_held(
+        &self,
+        story_id: &str,
+        review: Review,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(usize, StoryState), StoreError>;
+    /// The source's declared language and the body lengths (characters) of its newest
+    /// published stories, newest first, at most `limit`.
+    async fn source_body_lengths(&self, source: &str, limit: usize)
+    -> Result<Vec<i64>, StoreError>;
+    /// Sets the language the operator declares for a source; `false` if there is no such source.
+    async fn set_source_language(
+        &self,
+        name: &str,
+        language: Option<&str>,
+    ) -> Result<bool, StoreError>;
+    /// Versions received per bucket of `bucket_seconds` since `since` (bucket start, count).
+    async fn ingest_rate(
+        &self,
+        since: DateTime<Utc>,
+        bucket_seconds: i64,
+    ) -> Result<Vec<(DateTime<Utc>, i64)>, StoreError>;
+    /// The newest versions stored, newest first.
+    async fn recent_versions(&self, limit: usize) -> Result<Vec<RecentVersion>, StoreError>;
+    /// Payloads that failed to parse, or parsed with skipped items, newest first.
+    async fn failed_payloads(&self, limit: usize) -> Result<Vec<FailedPayload>, StoreError>;
+    /// Every section with its number of published stories.
+    async fn sections(&self) -> Result<Vec<(String, i64)>, StoreError>;
     async fn counts(&self) -> Result<Counts, StoreError>;
     /// Records the result of an audit.
     async fn record_audit(

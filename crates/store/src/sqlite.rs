@@ -2,10 +2,10 @@
 
 use crate::lifecycle::{StoryState, VersionFacts, resolve};
 use crate::{
-    ClusterLink, CommitKind, Committed, Counts, FetchRecord, GoneRecord, HeadlineOverride,
-    ListQuery, NewSource, NewVersion, RawRecord, Source, SourceKind, Store, StoreError, StoryPage,
-    StoryRecord, Subscription, SubscriptionState, VersionRecord, WebhookDelivery, format_time,
-    parse_time, story_id,
+    ClusterLink, CommitKind, Committed, Counts, FailedPayload, FetchRecord, GoneRecord,
+    HeadlineOverride, HeldRecord, ListQuery, NewSource, NewVersion, RawRecord, RecentVersion,
+    Review, Source, SourceKind, Store, StoreError, StoryPage, StoryRecord, Subscription,
+    SubscriptionState, VersionRecord, WebhookDelivery, format_time, parse_time, story_id,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -67,8 +67,8 @@ impl SqliteStore {
         on_conflict: &str,
     ) -> Result<(), StoreError> {
         sqlx::query(&format!(
-            "INSERT INTO sources (name, url, kind, every_seconds, notice, push_token_sha256, auth, created_at, next_due) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?){on_conflict}"
+            "INSERT INTO sources (name, url, kind, every_seconds, notice, push_token_sha256, auth, language, created_at, next_due) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?){on_conflict}"
         ))
         .bind(&source.name)
         .bind(&source.url)
@@ -77,6 +77,7 @@ impl SqliteStore {
         .bind(&source.notice)
         .bind(&source.push_token_sha256)
         .bind(&source.auth)
+        .bind(&source.language)
         .bind(format_time(now))
         .bind(format_time(now))
         .execute(&self.pool)
@@ -123,6 +124,7 @@ fn source_from_row(row: &SqliteRow) -> Result<Source, StoreError> {
         last_error: row.try_get("last_error")?,
         consecutive_errors: row.try_get("consecutive_errors")?,
         next_due: time_opt(row, "next_due")?,
+        language: row.try_get("language")?,
     })
 }
 
@@ -196,6 +198,8 @@ fn version_from_row(row: &SqliteRow) -> Result<VersionRecord, StoreError> {
         item,
         provenance: row.try_get("provenance")?,
         signature: row.try_get("signature")?,
+        link_only: row.try_get::<Option<i64>, _>("link_only")?.unwrap_or(0) != 0,
+        review: row.try_get("review")?,
     })
 }
 
@@ -221,21 +225,90 @@ fn story_from_row(row: &SqliteRow) -> Result<StoryRecord, StoreError> {
             None => None,
         },
         cluster_id: row.try_get("cluster_id")?,
+        sections: row
+            .try_get::<Option<String>, _>("sections")?
+            .map(|joined| {
+                let mut sections: Vec<String> = joined.split(' ').map(str::to_string).collect();
+                sections.sort();
+                sections
+            })
+            .unwrap_or_default(),
     })
 }
 
 const STORY_COLUMNS: &str = "s.id AS sid, s.source, s.guid, s.state, s.sort_time, s.changed_at, s.cluster_id, \
      v.id AS vid, v.received_at, v.hold_reasons, v.embargoed_until, v.item_json, v.provenance, \
-     v.signature, o.headline AS override_headline, o.set_by AS override_by, o.set_at AS override_at";
+     v.signature, v.link_only, v.review, o.headline AS override_headline, o.set_by AS override_by, \
+     o.set_at AS override_at, \
+     (SELECT group_concat(section, ' ') FROM story_sections WHERE story_id = s.id) AS sections";
 
 /// The hash that says whether a version is already stored: the item without arrival data.
 fn content_hash(item: &Item) -> Result<String, StoreError> {
+    content_hash_as(item, &item.source)
+}
+
+/// The same, as if the item had come from `source` (a second feed of one agency story).
+fn content_hash_as(item: &Item, source: &str) -> Result<String, StoreError> {
     let mut comparable = item.clone();
     comparable.received_at = None;
     comparable.raw = None;
+    comparable.source = source.to_string();
     let json = serde_json::to_string(&comparable)
         .map_err(|error| StoreError::Corrupt(format!("item cannot be serialized: {error}")))?;
     Ok(sha256_hex(json.as_bytes()))
+}
+
+/// The story another feed already created for this agency story: an alias recorded earlier,
+/// or (first time) a story of another source with the same guid and a version with the same
+/// text. Never a story of this item's own (source, guid), which is simply its story; never a
+/// different text, so two agencies' stories are never merged.
+async fn fold_target(
+    transaction: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    item: &Item,
+    own_id: &str,
+    text_hash: &str,
+) -> Result<Option<(String, String)>, StoreError> {
+    let own: Option<String> = sqlx::query_scalar("SELECT id FROM stories WHERE id = ?")
+        .bind(own_id)
+        .fetch_optional(&mut **transaction)
+        .await?;
+    if own.is_some() {
+        return Ok(None);
+    }
+    let alias = sqlx::query(
+        "SELECT s.id, s.source FROM story_aliases a JOIN stories s ON s.id = a.story_id \
+         WHERE a.source = ? AND a.guid = ?",
+    )
+    .bind(&item.source)
+    .bind(&item.guid)
+    .fetch_optional(&mut **transaction)
+    .await?;
+    if let Some(row) = alias {
+        return Ok(Some((row.try_get("id")?, row.try_get("source")?)));
+    }
+    if text_hash.is_empty() || item.guid.trim().is_empty() || item.body_text.trim().is_empty() {
+        return Ok(None);
+    }
+    let same = sqlx::query(
+        "SELECT s.id, s.source FROM stories s JOIN versions v ON v.story_id = s.id \
+         WHERE s.guid = ? AND s.source <> ? AND v.text_hash = ? ORDER BY s.id LIMIT 1",
+    )
+    .bind(&item.guid)
+    .bind(&item.source)
+    .bind(text_hash)
+    .fetch_optional(&mut **transaction)
+    .await?;
+    let Some(row) = same else {
+        return Ok(None);
+    };
+    let target: String = row.try_get("id")?;
+    sqlx::query("INSERT INTO story_aliases (source, guid, story_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+        .bind(&item.source)
+        .bind(&item.guid)
+        .bind(&target)
+        .execute(&mut **transaction)
+        .await?;
+    Ok(Some((target, row.try_get("source")?)))
 }
 
 async fn resolve_story(
@@ -244,7 +317,7 @@ async fn resolve_story(
     now: DateTime<Utc>,
 ) -> Result<StoryState, StoreError> {
     let rows = sqlx::query(
-        "SELECT id, agency_version, versioncreated, pubstatus, hold_reasons, embargoed_until \
+        "SELECT id, agency_version, versioncreated, pubstatus, hold_reasons, embargoed_until, review \
          FROM versions WHERE story_id = ? ORDER BY id",
     )
     .bind(id)
@@ -258,7 +331,9 @@ async fn resolve_story(
             agency_version: agency_version.and_then(|version| u64::try_from(version).ok()),
             versioncreated: time_opt(row, "versioncreated")?,
             pubstatus: Pubstatus::from_agency_word(&row.try_get::<String, _>("pubstatus")?),
-            held: row.try_get::<Option<String>, _>("hold_reasons")?.is_some(),
+            // A held version counts once an operator released it.
+            held: row.try_get::<Option<String>, _>("hold_reasons")?.is_some()
+                && row.try_get::<Option<String>, _>("review")?.as_deref() != Some("released"),
             embargoed_until: time_opt(row, "embargoed_until")?,
         });
     }
@@ -336,7 +411,7 @@ impl Store for SqliteStore {
             " ON CONFLICT (name) DO UPDATE SET url = excluded.url, kind = excluded.kind, \
              every_seconds = excluded.every_seconds, notice = excluded.notice, \
              push_token_sha256 = COALESCE(excluded.push_token_sha256, sources.push_token_sha256), \
-             auth = excluded.auth",
+             auth = excluded.auth, language = COALESCE(excluded.language, sources.language)",
         )
         .await
     }
@@ -579,8 +654,7 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<Committed, StoreError> {
         let item = &version.item;
-        let id = story_id(&item.source, &item.guid);
-        let content_sha256 = content_hash(item)?;
+        let own_id = story_id(&item.source, &item.guid);
         let item_json = serde_json::to_string(item)
             .map_err(|error| StoreError::Corrupt(format!("item cannot be serialized: {error}")))?;
         let hold_reasons = if version.hold_reasons.is_empty() {
@@ -588,26 +662,56 @@ impl Store for SqliteStore {
         } else {
             serde_json::to_string(&version.hold_reasons).ok()
         };
+        let text_hash = item.text_hash.as_deref().unwrap_or_default();
         let mut transaction = self.write_transaction().await?;
-        let created = sqlx::query(
-            "INSERT INTO stories (id, source, guid, state, sort_time, changed_at) VALUES (?, ?, ?, 'held', ?, ?) \
-             ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(&id)
-        .bind(&item.source)
-        .bind(&item.guid)
-        .bind(format_time(item.received_at.unwrap_or(now)))
-        .bind(format_time(now))
-        .execute(&mut *transaction)
-        .await?
-        .rows_affected()
-            == 1;
+        // Which story: its own; or, for the same agency story arriving through a second feed
+        // (same guid, same text), the story the first feed created.
+        let (id, story_source, folded) =
+            match fold_target(&mut transaction, item, &own_id, text_hash).await? {
+                Some((target, target_source)) => (target, target_source, true),
+                None => (own_id, item.source.clone(), false),
+            };
+        let created = !folded
+            && sqlx::query(
+                "INSERT INTO stories (id, source, guid, state, sort_time, changed_at) VALUES (?, ?, ?, 'held', ?, ?) \
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(&id)
+            .bind(&item.source)
+            .bind(&item.guid)
+            .bind(format_time(item.received_at.unwrap_or(now)))
+            .bind(format_time(now))
+            .execute(&mut *transaction)
+            .await?
+            .rows_affected()
+                == 1;
+        let mut added_sections = 0;
+        for section in &version.sections {
+            added_sections += sqlx::query(
+                "INSERT INTO story_sections (section, story_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            )
+            .bind(section)
+            .bind(&id)
+            .execute(&mut *transaction)
+            .await?
+            .rows_affected();
+        }
+        if added_sections > 0 {
+            sqlx::query("UPDATE stories SET changed_at = ? WHERE id = ?")
+                .bind(format_time(now))
+                .bind(&id)
+                .execute(&mut *transaction)
+                .await?;
+        }
+        let content_sha256 = content_hash(item)?;
+        let as_story = content_hash_as(item, &story_source)?;
         let duplicate: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM versions WHERE story_id = ? AND content_sha256 = ? \
+            "SELECT id FROM versions WHERE story_id = ? AND content_sha256 IN (?, ?) \
              AND (hold_reasons IS NULL) = ? LIMIT 1",
         )
         .bind(&id)
         .bind(&content_sha256)
+        .bind(&as_story)
         .bind(hold_reasons.is_none())
         .fetch_optional(&mut *transaction)
         .await?;
@@ -618,6 +722,7 @@ impl Store for SqliteStore {
                 .await?;
             transaction.commit().await?;
             return Ok(Committed {
+                folded_into: folded.then(|| id.clone()),
                 id,
                 kind: CommitKind::Unchanged,
                 state: StoryState::parse(&state),
@@ -626,8 +731,8 @@ impl Store for SqliteStore {
         sqlx::query(
             "INSERT INTO versions (story_id, agency_version, versioncreated, received_at, pubstatus, \
              embargoed_until, text_hash, content_sha256, raw_sha256, hold_reasons, item_json, \
-             provenance, signature) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             provenance, signature, body_chars, link_only) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&id)
         .bind(item.version.and_then(|version| i64::try_from(version).ok()))
@@ -635,18 +740,21 @@ impl Store for SqliteStore {
         .bind(format_time(item.received_at.unwrap_or(now)))
         .bind(item.pubstatus.as_str())
         .bind(version.embargoed_until.map(format_time))
-        .bind(item.text_hash.as_deref().unwrap_or_default())
+        .bind(text_hash)
         .bind(&content_sha256)
         .bind(&item.raw)
         .bind(&hold_reasons)
         .bind(&item_json)
         .bind(&version.provenance)
         .bind(&version.signature)
+        .bind(i64::try_from(item.body_text.chars().count()).unwrap_or(i64::MAX))
+        .bind(i64::from(version.link_only))
         .execute(&mut *transaction)
         .await?;
         let state = resolve_story(&mut transaction, &id, now).await?;
         transaction.commit().await?;
         Ok(Committed {
+            folded_into: folded.then(|| id.clone()),
             id,
             kind: if created {
                 CommitKind::New
@@ -720,6 +828,10 @@ impl Store for SqliteStore {
         if let Some(source) = &query.source {
             sql.push_str(" AND s.source = ?");
             binds.push(source.clone());
+        }
+        if let Some(section) = &query.section {
+            sql.push_str(" AND s.id IN (SELECT story_id FROM story_sections WHERE section = ?)");
+            binds.push(section.clone());
         }
         if let Some(since) = query.since {
             sql.push_str(" AND s.sort_time >= ?");
@@ -1027,7 +1139,7 @@ impl Store for SqliteStore {
     async fn versions(&self, id: &str) -> Result<Vec<VersionRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT id AS vid, received_at, hold_reasons, embargoed_until, item_json, provenance, \
-             signature FROM versions WHERE story_id = ? ORDER BY id",
+             signature, link_only, review FROM versions WHERE story_id = ? ORDER BY id",
         )
         .bind(id)
         .fetch_all(&self.pool)
@@ -1093,6 +1205,173 @@ impl Store for SqliteStore {
             .fetch_one(&self.pool)
             .await?;
         text.as_deref().map(parse_time).transpose()
+    }
+
+    async fn held(&self, limit: usize) -> Result<Vec<HeldRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT s.id AS sid, s.source, s.guid, s.state, v.id AS vid, v.received_at, \
+             v.hold_reasons, v.embargoed_until, v.item_json, v.provenance, v.signature, \
+             v.link_only, v.review \
+             FROM versions v JOIN stories s ON s.id = v.story_id \
+             WHERE v.hold_reasons IS NOT NULL AND v.review IS NULL ORDER BY v.id DESC LIMIT ?",
+        )
+        .bind(limit.clamp(1, 10_000) as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(HeldRecord {
+                    story_id: row.try_get("sid")?,
+                    source: row.try_get("source")?,
+                    guid: row.try_get("guid")?,
+                    story_state: StoryState::parse(&row.try_get::<String, _>("state")?),
+                    version: version_from_row(row)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn review_held(
+        &self,
+        story_id: &str,
+        review: Review,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(usize, StoryState), StoreError> {
+        let mut transaction = self.write_transaction().await?;
+        let decided = sqlx::query(
+            "UPDATE versions SET review = ?, reviewed_by = ?, reviewed_at = ? \
+             WHERE story_id = ? AND hold_reasons IS NOT NULL AND review IS NULL",
+        )
+        .bind(review.as_str())
+        .bind(by)
+        .bind(format_time(now))
+        .bind(story_id)
+        .execute(&mut *transaction)
+        .await?
+        .rows_affected() as usize;
+        let exists: Option<String> = sqlx::query_scalar("SELECT state FROM stories WHERE id = ?")
+            .bind(story_id)
+            .fetch_optional(&mut *transaction)
+            .await?;
+        let Some(state) = exists else {
+            return Err(StoreError::NotFound(story_id.to_string()));
+        };
+        let state = if decided > 0 {
+            resolve_story(&mut transaction, story_id, now).await?
+        } else {
+            StoryState::parse(&state)
+        };
+        transaction.commit().await?;
+        Ok((decided, state))
+    }
+
+    async fn source_body_lengths(
+        &self,
+        source: &str,
+        limit: usize,
+    ) -> Result<Vec<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT v.body_chars FROM stories s JOIN versions v ON v.id = s.current_version \
+             WHERE s.source = ? AND s.state = 'published' AND v.body_chars IS NOT NULL \
+             ORDER BY s.sort_time DESC LIMIT ?",
+        )
+        .bind(source)
+        .bind(limit.clamp(1, 1_000) as i64)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn set_source_language(
+        &self,
+        name: &str,
+        language: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        Ok(
+            sqlx::query("UPDATE sources SET language = ? WHERE name = ?")
+                .bind(language)
+                .bind(name)
+                .execute(&self.pool)
+                .await?
+                .rows_affected()
+                == 1,
+        )
+    }
+
+    async fn ingest_rate(
+        &self,
+        since: DateTime<Utc>,
+        bucket_seconds: i64,
+    ) -> Result<Vec<(DateTime<Utc>, i64)>, StoreError> {
+        let bucket = bucket_seconds.max(1);
+        let rows = sqlx::query(
+            "SELECT (CAST(strftime('%s', received_at) AS INTEGER) / ?) * ? AS bucket, COUNT(*) AS n \
+             FROM versions WHERE received_at >= ? GROUP BY bucket ORDER BY bucket",
+        )
+        .bind(bucket)
+        .bind(bucket)
+        .bind(format_time(since))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let start: i64 = row.try_get("bucket")?;
+                let time = DateTime::<Utc>::from_timestamp(start, 0)
+                    .ok_or_else(|| StoreError::Corrupt(format!("bucket time {start}")))?;
+                Ok((time, row.try_get("n")?))
+            })
+            .collect()
+    }
+
+    async fn recent_versions(&self, limit: usize) -> Result<Vec<RecentVersion>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT s.id AS sid, s.state, v.id AS vid, v.received_at, v.hold_reasons, \
+             v.embargoed_until, v.item_json, v.provenance, v.signature, v.link_only, v.review \
+             FROM versions v JOIN stories s ON s.id = v.story_id ORDER BY v.id DESC LIMIT ?",
+        )
+        .bind(limit.clamp(1, 5_000) as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(RecentVersion {
+                    story_id: row.try_get("sid")?,
+                    story_state: StoryState::parse(&row.try_get::<String, _>("state")?),
+                    version: version_from_row(row)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn failed_payloads(&self, limit: usize) -> Result<Vec<FailedPayload>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM raw_payloads WHERE error IS NOT NULL ORDER BY received_at DESC LIMIT ?",
+        )
+        .bind(limit.clamp(1, 1_000) as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(FailedPayload {
+                    raw: raw_from_row(row)?,
+                    error: row.try_get("error")?,
+                    state: row.try_get("state")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn sections(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT ss.section, COUNT(*) AS n FROM story_sections ss \
+             JOIN stories s ON s.id = ss.story_id WHERE s.state = 'published' \
+             GROUP BY ss.section ORDER BY ss.section",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("section")?, row.try_get("n")?)))
+            .collect()
     }
 
     async fn counts(&self) -> Result<Counts, StoreError> {
@@ -1183,13 +1462,7 @@ mod tests {
     }
 
     fn new_version(item: Item) -> NewVersion {
-        NewVersion {
-            item,
-            hold_reasons: Vec::new(),
-            embargoed_until: None,
-            provenance: None,
-            signature: None,
-        }
+        NewVersion::plain(item)
     }
 
     #[tokio::test]
@@ -1212,6 +1485,7 @@ mod tests {
                         notice: None,
                         push_token_sha256: None,
                         auth: None,
+                        language: None,
                     },
                     now,
                 )
@@ -1266,6 +1540,103 @@ mod tests {
         );
         assert!(mine.iter().all(|id| !theirs.contains(id)));
         assert!(first.release_due(later).await?.is_empty());
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn one_agency_story_through_two_feeds_is_one_story_in_both_sections()
+    -> Result<(), StoreError> {
+        let (_dir, store) = store().await?;
+        let now = Utc::now();
+        let through = |source: &str, section: &str, headline: &str| {
+            let mut item = item("urn:agency:1", headline, Some(1), Pubstatus::Usable);
+            item.source = source.into();
+            NewVersion {
+                sections: vec![section.to_string()],
+                ..NewVersion::plain(item)
+            }
+        };
+        let world = store
+            .commit(&through("world", "world", "Quake"), now)
+            .await?;
+        let europe = store
+            .commit(&through("europe", "europe", "Quake"), now)
+            .await?;
+        assert_eq!(europe.folded_into.as_deref(), Some(world.id.as_str()));
+        assert_eq!(
+            europe.kind,
+            CommitKind::Unchanged,
+            "the same version, not a new one"
+        );
+        let story = store
+            .story(&world.id)
+            .await?
+            .ok_or(StoreError::NotFound(world.id.clone()))?;
+        assert_eq!(story.sections, vec!["europe", "world"]);
+        // An update through the second feed updates the one story.
+        let mut update = through("europe", "europe", "Quake: toll rises");
+        update.item.version = Some(2);
+        let updated = store.commit(&update, now).await?;
+        assert_eq!(
+            (updated.id.as_str(), updated.kind),
+            (world.id.as_str(), CommitKind::Version)
+        );
+        // Another agency's story with the same guid but other text is never merged.
+        let other = store
+            .commit(&through("rival", "world", "Different text"), now)
+            .await?;
+        assert_eq!(other.folded_into, None);
+        assert_ne!(other.id, world.id);
+        let listed = store
+            .list(&ListQuery {
+                section: Some("europe".into()),
+                limit: 10,
+                ..ListQuery::default()
+            })
+            .await?;
+        assert_eq!(listed.stories.len(), 1);
+        assert_eq!(
+            store.sections().await?,
+            vec![("europe".to_string(), 1), ("world".to_string(), 2)]
+        );
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn held_versions_are_released_or_dropped_by_the_operator() -> Result<(), StoreError> {
+        let (_dir, store) = store().await?;
+        let now = Utc::now();
+        let held = |guid: &str| NewVersion {
+            hold_reasons: vec!["teaser only".into()],
+            ..NewVersion::plain(item(guid, guid, Some(1), Pubstatus::Usable))
+        };
+        let a = store.commit(&held("a"), now).await?;
+        let b = store.commit(&held("b"), now).await?;
+        assert_eq!(a.state, StoryState::Held);
+        assert_eq!(store.held(10).await?.len(), 2);
+        let (count, state) = store
+            .review_held(&a.id, Review::Released, "desk", now)
+            .await?;
+        assert_eq!((count, state), (1, StoryState::Published));
+        let (count, state) = store
+            .review_held(&b.id, Review::Dropped, "desk", now)
+            .await?;
+        assert_eq!((count, state), (1, StoryState::Held));
+        assert!(store.held(10).await?.is_empty());
+        // Deciding twice changes nothing.
+        assert_eq!(
+            store
+                .review_held(&a.id, Review::Dropped, "desk", now)
+                .await?
+                .0,
+            0
+        );
+        assert!(matches!(
+            store
+                .review_held("nope", Review::Released, "desk", now)
+                .await,
+            Err(StoreError::NotFound(_))
+        ));
         Ok(())
     }
 
