@@ -453,6 +453,11 @@ impl Config {
                     source.name
                 );
             }
+            if let Some(language) = &source.language {
+                crate::validate_language_tag(language).map_err(|error| {
+                    anyhow::anyhow!("{}: sources.{}: language: {error}", path.display(), source.name)
+                })?;
+            }
             if source.every < self.fetch.min_interval {
                 anyhow::bail!(
                     "{}: sources.{}: every must be at least fetch.min_interval ({})",

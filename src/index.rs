@@ -3,6 +3,8 @@
 //! published story joins its cluster (stories about the same event, `verbatim-cluster`). The
 //! position reached is saved with each index commit, so `serve` resumes where it stopped, a new
 //! node builds its index from the store, and `verbatim reindex` is the same walk from the start.
+//! Saved searches ride on the same walk: each new story the index takes is matched against
+//! them, and a match becomes a webhook event, once per story and search.
 
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -54,6 +56,127 @@ pub struct Follower {
     /// Changes already indexed inside the overlap window, so they are not indexed again.
     recent: HashMap<String, DateTime<Utc>>,
     clusters: verbatim_cluster::Clusterer,
+    searches: Option<SavedSearches>,
+}
+
+/// A saved search: its query and the endpoint told of matches.
+#[derive(Debug, Clone)]
+pub struct SavedSearch {
+    pub name: String,
+    pub query: verbatim_search::SearchQuery,
+    pub endpoint_url: String,
+}
+
+/// The saved searches, and how far matching got: stories received after the mark are new.
+/// The mark is kept in the store, so a rebuilt index does not notify its whole history again.
+pub struct SavedSearches {
+    pub searches: Vec<SavedSearch>,
+    pub base_url: String,
+    mark: Option<DateTime<Utc>>,
+}
+
+/// The setting that holds how far saved searches got.
+const SEARCHES_MARK: &str = "saved_searches_mark";
+
+impl SavedSearches {
+    pub fn new(searches: Vec<SavedSearch>, base_url: String) -> SavedSearches {
+        SavedSearches {
+            searches,
+            base_url,
+            mark: None,
+        }
+    }
+
+    /// Matches the new stories among `stories` (just indexed) and records one event per match.
+    async fn notify(
+        &mut self,
+        store: &dyn Store,
+        index: &SearchIndex,
+        stories: &[StoryRecord],
+    ) -> Result<(), FollowError> {
+        let mark = match self.mark {
+            Some(mark) => mark,
+            None => {
+                // First pass: from the saved mark, or from now (history is not replayed).
+                let saved = store
+                    .setting(SEARCHES_MARK)
+                    .await?
+                    .and_then(|mark| parse_time(&mark).ok());
+                let mark = saved.unwrap_or_else(Utc::now);
+                self.mark = Some(mark);
+                mark
+            }
+        };
+        let fresh: Vec<&StoryRecord> = stories
+            .iter()
+            .filter(|story| story.state == StoryState::Published)
+            .filter(|story| {
+                story
+                    .current
+                    .as_ref()
+                    .is_some_and(|version| version.received_at > mark - OVERLAP)
+            })
+            .collect();
+        let Some(newest) = fresh
+            .iter()
+            .filter_map(|story| story.current.as_ref().map(|version| version.received_at))
+            .max()
+        else {
+            return Ok(());
+        };
+        let ids: Vec<String> = fresh.iter().map(|story| story.id.clone()).collect();
+        for search in &self.searches {
+            for chunk in ids.chunks(verbatim_search::MAX_LIMIT) {
+                let results = index.search(&verbatim_search::SearchQuery {
+                    only_ids: Some(chunk.to_vec()),
+                    offset: 0,
+                    limit: verbatim_search::MAX_LIMIT,
+                    ..search.query.clone()
+                })?;
+                for hit in results.hits {
+                    let Some(story) = fresh.iter().find(|story| story.id == hit.id) else {
+                        continue;
+                    };
+                    let body = search_payload(&self.base_url, &search.name, story);
+                    // One event per story and search: the fixed time makes a repeat a no-op.
+                    store
+                        .add_webhook_event(
+                            &format!("{}#search:{}", story.id, search.name),
+                            DateTime::<Utc>::UNIX_EPOCH,
+                            "search",
+                            &body,
+                            std::slice::from_ref(&search.endpoint_url),
+                            Utc::now(),
+                        )
+                        .await?;
+                }
+            }
+        }
+        if newest > mark {
+            self.mark = Some(newest);
+            store.set_setting(SEARCHES_MARK, &format_time(newest)).await?;
+        }
+        Ok(())
+    }
+}
+
+fn search_payload(base_url: &str, search: &str, story: &StoryRecord) -> String {
+    let headline = story
+        .current
+        .as_ref()
+        .map(|version| version.item.headline.clone())
+        .unwrap_or_default();
+    serde_json::json!({
+        "event": "search",
+        "search": search,
+        "id": story.id,
+        "source": story.source,
+        "guid": story.guid,
+        "headline": headline,
+        "url": format!("{base_url}/items/{}", story.id),
+        "api": format!("{base_url}/api/v1/items/{}", story.id),
+    })
+    .to_string()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,7 +198,16 @@ impl Follower {
             mark,
             recent: HashMap::new(),
             clusters: verbatim_cluster::Clusterer::new(),
+            searches: None,
         }
+    }
+
+    /// Matches new stories against saved searches as it indexes them.
+    pub fn with_saved_searches(mut self, searches: SavedSearches) -> Follower {
+        if !searches.searches.is_empty() {
+            self.searches = Some(searches);
+        }
+        self
     }
 
     /// Puts the last 48 hours of clustered stories back into the clusterer, so new stories join
@@ -123,6 +255,7 @@ impl Follower {
             mark: DateTime::<Utc>::MIN_UTC,
             recent: HashMap::new(),
             clusters: verbatim_cluster::Clusterer::new(),
+            searches: None,
         }
     }
 
@@ -138,6 +271,7 @@ impl Follower {
             .unwrap_or(DateTime::<Utc>::MIN_UTC);
         let mut applied = 0;
         let mut newest = self.mark;
+        let mut indexed: Vec<StoryRecord> = Vec::new();
         loop {
             let mut limit = PAGE;
             let mut stories = store.changed_stories(since, limit).await?;
@@ -163,6 +297,9 @@ impl Follower {
                 self.cluster(store, story).await?;
                 self.recent.insert(story.id.clone(), story.changed_at);
                 applied += 1;
+                if self.searches.is_some() && story.state == StoryState::Published {
+                    indexed.push(story.clone());
+                }
             }
             match stories.last() {
                 Some(last) if full && last.changed_at > since => since = last.changed_at,
@@ -171,6 +308,11 @@ impl Follower {
         }
         if applied > 0 {
             index.commit_with_mark(&format_time(newest))?;
+        }
+        if let Some(searches) = self.searches.as_mut()
+            && !indexed.is_empty()
+        {
+            searches.notify(store, index, &indexed).await?;
         }
         self.mark = newest;
         if let Some(window_start) = self.mark.checked_sub_signed(OVERLAP) {
@@ -184,8 +326,12 @@ impl Follower {
 }
 
 /// `serve`'s loop: keeps the index within a tick of the store.
-pub async fn follow(store: std::sync::Arc<dyn Store>, index: std::sync::Arc<SearchIndex>) {
-    let mut follower = Follower::new(&index);
+pub async fn follow(
+    store: std::sync::Arc<dyn Store>,
+    index: std::sync::Arc<SearchIndex>,
+    searches: SavedSearches,
+) {
+    let mut follower = Follower::new(&index).with_saved_searches(searches);
     match follower.restore_clusters(&*store).await {
         Ok(restored) => tracing::debug!(restored, "story clusters restored"),
         Err(error) => tracing::error!(%error, "cannot restore story clusters"),

@@ -751,7 +751,12 @@ async fn serve(
     allow_private_networks: bool,
     ready: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
 ) -> Result<()> {
-    let pipeline = context.pipeline().await?;
+    let mut pipeline = context.pipeline().await?;
+    // Notifications link to the address this server answers at.
+    pipeline.gate = Arc::new(pipeline::GateSettings {
+        base_url: context.site(listen).base_url,
+        ..(*pipeline.gate).clone()
+    });
     let now = Utc::now();
     for source in &context.config.sources {
         pipeline
@@ -852,7 +857,11 @@ async fn serve(
     });
     let search = open_search_index(&context.data)?;
     if search.is_writer() {
-        tokio::spawn(index::follow(pipeline.store.clone(), search.clone()));
+        tokio::spawn(index::follow(
+            pipeline.store.clone(),
+            search.clone(),
+            saved_searches(context, listen),
+        ));
     }
     let mut state = AppState::new(pipeline.store.clone(), site, Some(push))
         .with_keys(pipeline.keys.public_keys().to_vec())
@@ -868,6 +877,34 @@ async fn serve(
         let _ = ready.send(bound);
     }
     serve::run_server(listener, app).await
+}
+
+/// The configured saved searches, with the URL of the webhook each one notifies.
+fn saved_searches(context: &Setup, listen: SocketAddr) -> index::SavedSearches {
+    let searches = context
+        .config
+        .saved_searches
+        .iter()
+        .filter_map(|search| {
+            let endpoint = context
+                .config
+                .webhooks
+                .iter()
+                .find(|webhook| webhook.name.as_deref() == Some(search.webhook.as_str()))?;
+            Some(index::SavedSearch {
+                name: search.name.clone(),
+                query: verbatim_search::SearchQuery {
+                    text: search.query.clone(),
+                    source: search.source.clone(),
+                    section: search.section.clone(),
+                    language: search.language.clone(),
+                    ..verbatim_search::SearchQuery::default()
+                },
+                endpoint_url: endpoint.url.clone(),
+            })
+        })
+        .collect();
+    index::SavedSearches::new(searches, context.site(listen).base_url)
 }
 
 /// The search index folder.

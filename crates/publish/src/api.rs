@@ -188,19 +188,9 @@ pub async fn list(
 /// The setting that holds the SHA-256 of the admin token (`verbatim admin-token`).
 pub const ADMIN_TOKEN_SETTING: &str = "admin_token_sha256";
 
-/// Whether the request carries the admin token. Hashes are compared, so the comparison's time
-/// says nothing about the token.
+/// Whether the request carries the admin token (see `desk::authorized`).
 async fn is_admin(state: &AppState, headers: &HeaderMap) -> Result<bool, Response> {
-    let expected = match state.store.setting(ADMIN_TOKEN_SETTING).await {
-        Ok(expected) => expected,
-        Err(error) => return Err(internal_error(error)),
-    };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(|token| verbatim_item::sha256_hex(token.trim().as_bytes()));
-    Ok(matches!((expected, given), (Some(expected), Some(given)) if expected == given))
+    crate::desk::authorized(state, headers).await
 }
 
 /// `GET /api/v1/sources` (admin token): every source with its health and items per day.

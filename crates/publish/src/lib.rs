@@ -3,6 +3,7 @@
 //! Every response carries security headers and a validator; HTML pages send a strict CSP.
 
 mod api;
+mod desk;
 mod diff;
 mod feeds;
 mod http;
@@ -144,6 +145,10 @@ pub fn router(state: AppState) -> Router {
         .route("/sources/{name}", get(site::source_page))
         .route("/feeds/sections/{file}", get(feeds::section_feed))
         .route("/sections/{name}", get(site::section_page))
+        .route("/admin", get(desk::overview))
+        .route("/admin/login", get(desk::login_form).post(desk::login))
+        .route("/admin/held", get(desk::held_list))
+        .route("/admin/held/{id}/{decision}", post(desk::held_decide))
         .route("/api/v1/items", get(api::list))
         .route("/api/v1/items/{id}", get(api::one))
         .route("/api/v1/push/{source}", post(api::push))
