@@ -455,7 +455,11 @@ impl Config {
             }
             if let Some(language) = &source.language {
                 crate::validate_language_tag(language).map_err(|error| {
-                    anyhow::anyhow!("{}: sources.{}: language: {error}", path.display(), source.name)
+                    anyhow::anyhow!(
+                        "{}: sources.{}: language: {error}",
+                        path.display(),
+                        source.name
+                    )
                 })?;
             }
             if source.every < self.fetch.min_interval {

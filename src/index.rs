@@ -154,7 +154,9 @@ impl SavedSearches {
         }
         if newest > mark {
             self.mark = Some(newest);
-            store.set_setting(SEARCHES_MARK, &format_time(newest)).await?;
+            store
+                .set_setting(SEARCHES_MARK, &format_time(newest))
+                .await?;
         }
         Ok(())
     }

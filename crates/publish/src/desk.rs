@@ -75,7 +75,10 @@ fn login_page(state: &AppState, headers: &HeaderMap, status: StatusCode, error: 
 
 /// A form POST must come from this site's own pages (the cookie is SameSite=Strict too).
 fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|value| value.to_str().ok()) else {
+    let Some(origin) = headers
+        .get(header::ORIGIN)
+        .and_then(|value| value.to_str().ok())
+    else {
         return true;
     };
     let host = headers
@@ -398,7 +401,10 @@ mod tests {
         let hour = chrono::DateTime::<Utc>::from_timestamp(now.timestamp() / 3600 * 3600, 0)
             .unwrap_or(now);
         let chart = ingest_chart(&[(hour, 12), (hour - Duration::hours(3), 3)], now);
-        let svg = chart.get_attr("svg").map(|svg| svg.to_string()).unwrap_or_default();
+        let svg = chart
+            .get_attr("svg")
+            .map(|svg| svg.to_string())
+            .unwrap_or_default();
         assert_eq!(svg.matches("<rect").count(), 24);
         assert!(svg.contains("15 in all, at most 12 in an hour"), "{svg}");
     }
@@ -407,10 +413,19 @@ mod tests {
     fn forms_from_other_sites_are_refused() {
         let mut headers = HeaderMap::new();
         headers.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8080"));
-        assert!(same_origin(&headers), "no Origin: a same-site form or a script");
-        headers.insert(header::ORIGIN, HeaderValue::from_static("http://127.0.0.1:8080"));
+        assert!(
+            same_origin(&headers),
+            "no Origin: a same-site form or a script"
+        );
+        headers.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://127.0.0.1:8080"),
+        );
         assert!(same_origin(&headers));
-        headers.insert(header::ORIGIN, HeaderValue::from_static("https://evil.example"));
+        headers.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://evil.example"),
+        );
         assert!(!same_origin(&headers));
     }
 }

@@ -28,20 +28,24 @@ pub const MAX_SUBSCRIBERS: usize = 1_000;
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum LiveEvent {
     /// A story was published or its current version changed.
-    Story {
-        id: String,
-        path: String,
-        source: String,
-        headline: String,
-        language: String,
-        dir: &'static str,
-        time_iso: String,
-        time_display: String,
-        teaser: String,
-        sections: Vec<String>,
-    },
+    Story(Box<LiveStory>),
     /// A story is no longer shown (killed, withheld, held again).
     Removed { id: String },
+}
+
+/// A story as a live page inserts it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveStory {
+    id: String,
+    path: String,
+    source: String,
+    headline: String,
+    language: String,
+    dir: &'static str,
+    time_iso: String,
+    time_display: String,
+    teaser: String,
+    sections: Vec<String>,
 }
 
 /// The broadcaster: started once per server, shared by every `/events` request.
@@ -80,7 +84,7 @@ impl Live {
                 let event = match (story.state, story.current.as_ref()) {
                     (StoryState::Published, Some(version)) => {
                         let view = StoryView::new(&site, &story, version, String::new());
-                        LiveEvent::Story {
+                        LiveEvent::Story(Box::new(LiveStory {
                             id: view.id,
                             path: view.path,
                             source: view.source,
@@ -91,7 +95,7 @@ impl Live {
                             time_display: view.time_display,
                             teaser: view.teaser,
                             sections: view.sections,
-                        }
+                        }))
                     }
                     _ => LiveEvent::Removed { id: story.id },
                 };
@@ -121,7 +125,7 @@ pub async fn events(State(state): State<AppState>) -> Response {
         let event = match receiver.recv().await {
             Ok(event) => {
                 let name = match &event {
-                    LiveEvent::Story { .. } => "story",
+                    LiveEvent::Story(_) => "story",
                     LiveEvent::Removed { .. } => "removed",
                 };
                 let data = serde_json::to_string(&event).unwrap_or_default();

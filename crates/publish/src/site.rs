@@ -31,8 +31,14 @@ const BUILT_IN: &[(&str, &str)] = &[
     ),
     ("search.html", include_str!("../templates/search.html")),
     ("admin.html", include_str!("../templates/admin.html")),
-    ("admin_held.html", include_str!("../templates/admin_held.html")),
-    ("admin_login.html", include_str!("../templates/admin_login.html")),
+    (
+        "admin_held.html",
+        include_str!("../templates/admin_held.html"),
+    ),
+    (
+        "admin_login.html",
+        include_str!("../templates/admin_login.html"),
+    ),
 ];
 
 const STYLESHEET: &str = include_str!("../static/style.css");
