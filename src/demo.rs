@@ -30,6 +30,29 @@ pub const SAMPLES: &[(&str, &str, &str)] = &[
         "andes-press.rdf",
         include_str!("demo/andes-press.rdf"),
     ),
+    (
+        "baltic-news",
+        "baltic-news.json",
+        include_str!("demo/baltic-news.json"),
+    ),
+    (
+        "sahel-info",
+        "sahel-info.xml",
+        include_str!("demo/sahel-info.xml"),
+    ),
+    (
+        "alpine-presse",
+        "alpine-presse.xml",
+        include_str!("demo/alpine-presse.xml"),
+    ),
+];
+
+/// The demo's routing: a section per region, so section pages and feeds have something in them.
+const SECTIONS: &[(&str, &[&str])] = &[
+    ("europe", &["nordic-wire", "baltic-news", "alpine-presse"]),
+    ("middle-east-africa", &["levant-presse", "sahel-info"]),
+    ("asia", &["sakura-news"]),
+    ("americas", &["andes-press"]),
 ];
 
 pub async fn run(
@@ -44,9 +67,23 @@ pub async fn run(
     if context.config.site.title.is_none() {
         context.config.site.title = Some("Verbatim demo — agency copy, word for word".to_string());
     }
+    let store = context.open_store().await?;
+    for (source, _, _) in SAMPLES {
+        ensure_source(&*store, source, SourceKind::Inbox).await?;
+    }
+    if context.config.rules.is_empty() {
+        context.config.rules = SECTIONS
+            .iter()
+            .map(|(section, sources)| verbatim_gate::RuleSpec {
+                name: (*section).to_string(),
+                source: sources.iter().map(|source| source.to_string()).collect(),
+                sections: vec![(*section).to_string()],
+                ..verbatim_gate::RuleSpec::default()
+            })
+            .collect();
+    }
     let pipeline = context.pipeline().await?;
     for (source, file, text) in SAMPLES {
-        ensure_source(&*pipeline.store, source, SourceKind::Inbox).await?;
         let report = pipeline
             .ingest(Received::new(
                 source,

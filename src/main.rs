@@ -268,7 +268,7 @@ fn main() -> ExitCode {
         Command::Parse { .. } | Command::Ingest { .. } | Command::Source(_)
     );
     let filter = tracing_subscriber::EnvFilter::try_from_env("VERBATIM_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(if quiet { "warn" } else { "info" })
+        tracing_subscriber::EnvFilter::new(if quiet { "warn" } else { "info,tantivy=warn" })
     });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
