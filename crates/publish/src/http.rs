@@ -49,7 +49,10 @@ pub async fn last_modified(
     next: Next,
 ) -> Response {
     let mut response = next.run(request).await;
-    if response.status().is_success() && response.headers().contains_key(header::ETAG) {
+    if response.status().is_success()
+        && response.headers().contains_key(header::ETAG)
+        && !response.headers().contains_key(header::LAST_MODIFIED)
+    {
         let newest = state
             .store
             .last_change()
@@ -57,12 +60,23 @@ pub async fn last_modified(
             .ok()
             .flatten()
             .unwrap_or_else(chrono::Utc::now);
-        let http_date = newest.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
-        if let Ok(value) = HeaderValue::from_str(&http_date) {
-            response.headers_mut().insert(header::LAST_MODIFIED, value);
-        }
+        set_last_modified(&mut response, newest);
     }
     response
+}
+
+/// Sets `Last-Modified` (handlers that know a later time than the middleware would read set it
+/// themselves).
+pub fn set_last_modified(response: &mut Response, time: chrono::DateTime<chrono::Utc>) {
+    let http_date = time.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    if let Ok(value) = HeaderValue::from_str(&http_date) {
+        response.headers_mut().insert(header::LAST_MODIFIED, value);
+    }
+}
+
+/// The strong ETag of a body.
+pub fn etag_of(body: &[u8]) -> String {
+    format!("\"{}\"", &sha256_hex(body)[..32])
 }
 
 /// A response with a strong ETag over its body; answers 304 when the client already has it.
@@ -73,7 +87,18 @@ pub fn with_etag(
     body: impl Into<axum::body::Bytes>,
 ) -> Response {
     let body: axum::body::Bytes = body.into();
-    let etag = format!("\"{}\"", &sha256_hex(&body)[..32]);
+    let etag = etag_of(&body);
+    with_known_etag(request_headers, status, content_type, body, &etag)
+}
+
+/// [`with_etag`] with the ETag already computed (cached pages keep theirs).
+pub fn with_known_etag(
+    request_headers: &HeaderMap,
+    status: StatusCode,
+    content_type: &'static str,
+    body: axum::body::Bytes,
+    etag: &str,
+) -> Response {
     let matches = request_headers
         .get(header::IF_NONE_MATCH)
         .and_then(|value| value.to_str().ok())
@@ -83,7 +108,7 @@ pub fn with_etag(
                 .any(|candidate| candidate.trim() == etag || candidate.trim() == "*")
         });
     let mut builder = Response::builder()
-        .header(header::ETAG, &etag)
+        .header(header::ETAG, etag)
         .header(header::CONTENT_TYPE, content_type);
     if matches && status == StatusCode::OK {
         builder = builder.status(StatusCode::NOT_MODIFIED);

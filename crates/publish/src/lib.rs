@@ -68,6 +68,8 @@ pub struct AppState {
     pub live: Option<Arc<live::Live>>,
     /// Rendered article pages, valid until the store next changes.
     pub pages: Arc<site::PageCache>,
+    /// The newest change to any story, read at most every 50 ms (article pages).
+    pub clock: Arc<site::ChangeClock>,
     /// The site's public keys (current first), served at the well-known URL and used to check
     /// signatures on provenance pages.
     pub keys: Arc<Vec<verbatim_provenance::PublicKey>>,
@@ -89,6 +91,7 @@ impl AppState {
             search: None,
             live: None,
             pages: Arc::default(),
+            clock: Arc::default(),
             keys: Arc::new(Vec::new()),
         }
     }

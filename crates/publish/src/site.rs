@@ -111,29 +111,35 @@ fn render_html(
 
 /// Rendered article pages. A page is served from here only while its key still holds: the
 /// story's own stamp (state, current version, cluster, last change — so a kill or update of
-/// this story, whatever any clock said, makes it stale) and the newest change to any story
-/// (so the "also reported by" list follows other stories). Both are read before rendering.
+/// this story, whatever any clock said, makes it stale; read from the store on every request)
+/// and the newest change to any story (so the "also reported by" list follows other stories;
+/// read through the [`ChangeClock`], at most 50 ms old). Each page keeps its ETag, so serving
+/// it hashes nothing.
 #[derive(Default)]
 pub struct PageCache {
-    pages: std::sync::Mutex<std::collections::HashMap<String, (String, String)>>,
+    pages: std::sync::Mutex<std::collections::HashMap<String, CachedPage>>,
+}
+
+#[derive(Clone)]
+struct CachedPage {
+    key: String,
+    html: axum::body::Bytes,
+    etag: String,
 }
 
 /// Pages kept at most; the cache is emptied when it is full.
 const PAGE_CACHE_SIZE: usize = 2_000;
 
 impl PageCache {
-    fn get(&self, id: &str, key: &str) -> Option<String> {
+    fn get(&self, id: &str, key: &str) -> Option<CachedPage> {
         let pages = self
             .pages
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        pages
-            .get(id)
-            .filter(|(rendered_for, _)| rendered_for == key)
-            .map(|(_, html)| html.clone())
+        pages.get(id).filter(|page| page.key == key).cloned()
     }
 
-    fn put(&self, id: &str, key: String, html: &str) {
+    fn put(&self, id: &str, page: CachedPage) {
         let mut pages = self
             .pages
             .lock()
@@ -141,8 +147,58 @@ impl PageCache {
         if pages.len() >= PAGE_CACHE_SIZE {
             pages.clear();
         }
-        pages.insert(id.to_string(), (key, html.to_string()));
+        pages.insert(id.to_string(), page);
     }
+}
+
+/// The newest change to any story, read from the store at most every [`CLOCK_FRESH`]: article
+/// pages ask for it on every request, and one read per 50 ms is enough for what it decides
+/// (whether a cached page's "also reported by" list may have changed).
+#[derive(Default)]
+pub struct ChangeClock {
+    last: std::sync::Mutex<Option<(std::time::Instant, Option<chrono::DateTime<chrono::Utc>>)>>,
+}
+
+const CLOCK_FRESH: std::time::Duration = std::time::Duration::from_millis(50);
+
+impl ChangeClock {
+    pub async fn newest(
+        &self,
+        store: &dyn verbatim_store::Store,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, verbatim_store::StoreError> {
+        let cached = *self
+            .last
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((read_at, newest)) = cached
+            && read_at.elapsed() < CLOCK_FRESH
+        {
+            return Ok(newest);
+        }
+        let newest = store.last_change().await?;
+        *self
+            .last
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) =
+            Some((std::time::Instant::now(), newest));
+        Ok(newest)
+    }
+}
+
+/// An article response: the page, its ETag, and `Last-Modified` no earlier than the story's own
+/// last change (the clock may be up to 50 ms behind it).
+fn article_response(
+    headers: &HeaderMap,
+    page: &CachedPage,
+    newest: Option<chrono::DateTime<chrono::Utc>>,
+    changed_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Response {
+    let mut response =
+        crate::http::with_known_etag(headers, StatusCode::OK, HTML, page.html.clone(), &page.etag);
+    if let Some(time) = newest.max(changed_at) {
+        crate::http::set_last_modified(&mut response, time);
+    }
+    response
 }
 
 #[derive(Debug, Deserialize)]
@@ -255,19 +311,30 @@ pub async fn article(
     Path(id): Path<String>,
 ) -> Response {
     // Read before the story, so a change in between only makes the cached copy stale sooner.
-    let key = match (
+    let (key, newest, changed_at) = match (
         state.store.story_stamp(&id).await,
-        state.store.last_change().await,
+        state.clock.newest(&*state.store).await,
     ) {
-        (Ok(Some(stamp)), Ok(newest)) => Some(format!(
-            "{stamp}|{}",
-            newest.map(|newest| newest.to_rfc3339()).unwrap_or_default()
-        )),
+        (Ok(Some(stamp)), Ok(newest)) => {
+            // The stamp ends with the story's own last change.
+            let changed_at = stamp
+                .rsplit('/')
+                .next()
+                .and_then(|time| verbatim_store::parse_time(time).ok());
+            (
+                format!(
+                    "{stamp}|{}",
+                    newest.map(|newest| newest.to_rfc3339()).unwrap_or_default()
+                ),
+                newest,
+                changed_at,
+            )
+        }
         (Ok(None), _) => return not_found_page(&state, &headers),
         (Err(error), _) | (_, Err(error)) => return internal_error(error),
     };
-    if let Some(html) = key.as_deref().and_then(|key| state.pages.get(&id, key)) {
-        return with_etag(&headers, StatusCode::OK, HTML, html);
+    if let Some(page) = state.pages.get(&id, &key) {
+        return article_response(&headers, &page, newest, changed_at);
     }
     let story = match state.store.story(&id).await {
         Ok(Some(story)) => story,
@@ -324,10 +391,14 @@ pub async fn article(
                 context! { story => view, revision, json_ld, also },
             ) {
                 Ok(html) => {
-                    if let Some(key) = key {
-                        state.pages.put(&id, key, &html);
-                    }
-                    with_etag(&headers, StatusCode::OK, HTML, html)
+                    let html = axum::body::Bytes::from(html);
+                    let page = CachedPage {
+                        key,
+                        etag: crate::http::etag_of(&html),
+                        html,
+                    };
+                    state.pages.put(&id, page.clone());
+                    article_response(&headers, &page, newest, changed_at)
                 }
                 Err(error) => internal_error(error),
             }
