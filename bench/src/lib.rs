@@ -1,0 +1,4 @@
+//! What Verbatim's benchmarks share: generated text and the Python peers' virtualenv.
+
+pub mod corpus;
+pub mod python;
