@@ -5,4 +5,5 @@ pub mod corpus;
 pub mod memory;
 pub mod plot;
 pub mod python;
+pub mod suite;
 pub mod wire;

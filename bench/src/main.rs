@@ -2,7 +2,9 @@
 //! generated input in the same process, and prints the ratio: absolute times on a shared 2-core
 //! machine are noise, ratios are not.
 //!
-//! `cargo run --release -p bench -- parse [--mb 5] [--rounds 7]`
+//! `cargo run --release -p bench -- parse [--mb 5] [--rounds 7]`; `bench all [NAME…]` runs every
+//! benchmark (or the named ones) at a modest size with each run's peak memory (see `bench::suite`
+//! and `bench/run-all.sh`, which builds everything first).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -18,7 +20,9 @@ fn main() {
             .unwrap_or(default)
     };
     match command {
-        "parse" | "all" => parse_benchmark(option("--mb", 5), option("--rounds", 7)),
+        "parse" => parse_benchmark(option("--mb", 5), option("--rounds", 7)),
+        "all" => std::process::exit(bench::suite::run_all(&args[1..])),
+        "peak-of" => std::process::exit(bench::suite::peak_of(&args[1..])),
         other => {
             eprintln!("unknown benchmark {other:?}; available: parse, all");
             std::process::exit(2);
