@@ -312,6 +312,14 @@ impl Measured {
     }
 }
 
+/// CPU seconds a process has used (user + system), from /proc.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit(')').next()?.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
 /// The 1-minute load average (NaN when unknown).
 fn load_average() -> f64 {
     std::fs::read_to_string("/proc/loadavg")
@@ -390,7 +398,10 @@ fn run_verbatim(
 
     let mut peak = 0u64;
     let mut fetched_seconds = None;
-    let (mut found, mut progress_at) = (0usize, Instant::now());
+    // Still working: stories found, feeds fetched or CPU used since the last look. (The search
+    // index can commit nothing for minutes while it catches up with a long burst of stories.)
+    let (mut found, mut served, mut cpu) = (0usize, 0u64, 0.0f64);
+    let (mut progress_at, mut told_at) = (Instant::now(), Instant::now());
     let outcome = loop {
         std::thread::sleep(Duration::from_millis(200));
         if let Some(kib) = memory::peak_kib(pid) {
@@ -409,11 +420,24 @@ fn run_verbatim(
             .and_then(|response| response.json::<serde_json::Value>().ok())
             .and_then(|answer| answer["total"].as_u64())
             .unwrap_or(0) as usize;
-        if total > found {
-            (found, progress_at) = (total, Instant::now());
+        let (served_now, cpu_now) = (
+            server.served.load(Ordering::Relaxed),
+            cpu_seconds(pid).unwrap_or(cpu),
+        );
+        if total > found || served_now > served || cpu_now > cpu + 1.0 {
+            (found, served, cpu, progress_at) =
+                (total.max(found), served_now, cpu_now, Instant::now());
         }
         if found >= items {
             break Outcome::Done;
+        }
+        if told_at.elapsed() > Duration::from_secs(60) {
+            told_at = Instant::now();
+            eprintln!(
+                "  … verbatim at {:.0} s: {served} of {} feeds fetched, {found} of {items} searchable",
+                started.elapsed().as_secs_f64(),
+                urls.len()
+            );
         }
         if started.elapsed() > limit * 2 {
             break Outcome::Incomplete(format!(
@@ -423,7 +447,7 @@ fn run_verbatim(
         }
         if progress_at.elapsed() > Duration::from_secs(180) {
             break Outcome::Incomplete(format!(
-                "no progress for 3 minutes: {found} of {items} searchable"
+                "idle for 3 minutes (no feed fetched, no CPU used) with {found} of {items} searchable"
             ));
         }
     };
@@ -596,6 +620,18 @@ fn estimate(previous: Option<&Measured>, items: usize) -> Option<f64> {
     }
 }
 
+/// Why a run is skipped: its estimated time passes `limit`.
+fn over_limit(estimated: f64, limit: Duration) -> String {
+    if estimated.is_finite() {
+        format!(
+            "estimated {estimated:.0} s (the size before, scaled linearly), over the {} min limit",
+            limit.as_secs() / 60
+        )
+    } else {
+        "the size before did not finish".to_string()
+    }
+}
+
 fn write_growth(out: &Path, rows: &[Measured], note: &str) -> Result<()> {
     std::fs::create_dir_all(out)?;
     let mut csv = String::from(
@@ -702,31 +738,42 @@ fn run() -> Result<()> {
     );
     let mut rows: Vec<Measured> = Vec::new();
     for (round, &items) in sizes.iter().enumerate() {
-        let generated = Instant::now();
-        let set = corpus.feeds_for(items)?;
-        println!(
-            "\n{items} stories in {} feeds, {:.1} MB (generated in {:.1} s)",
-            set.feeds.len(),
-            set.bytes as f64 / 1e6,
-            generated.elapsed().as_secs_f64()
-        );
-        let feeds = set.feeds.len();
+        let feeds = items.div_ceil(options.per_feed);
         let last = |system: &str| rows.iter().rev().find(|row| row.system == system);
         let (verbatim_estimate, reader_estimate) = (
             estimate(last("verbatim"), items),
             estimate(last("reader"), items),
         );
 
+        let skip_verbatim = verbatim_estimate
+            .is_some_and(|estimated| estimated > options.verbatim_limit.as_secs_f64());
+        let skip_reader = python.is_none()
+            || reader_estimate
+                .is_some_and(|estimated| estimated > options.peer_limit.as_secs_f64());
+        // The feeds are written only when something will read them (1M stories are 2 GB).
+        let set = if skip_verbatim && skip_reader {
+            println!("\n{items} stories in {feeds} feeds:");
+            FeedSet {
+                feeds: Vec::new(),
+                bytes: 0,
+            }
+        } else {
+            let generated = Instant::now();
+            let set = corpus.feeds_for(items)?;
+            println!(
+                "\n{items} stories in {feeds} feeds, {:.1} MB (generated in {:.1} s)",
+                set.bytes as f64 / 1e6,
+                generated.elapsed().as_secs_f64()
+            );
+            set
+        };
         let verbatim = match verbatim_estimate {
             Some(estimated) if estimated > options.verbatim_limit.as_secs_f64() => {
                 Measured::skipped(
                     "verbatim",
                     items,
                     feeds,
-                    format!(
-                        "estimated {estimated:.0} s from the size before, over the {} min limit",
-                        options.verbatim_limit.as_secs() / 60
-                    ),
+                    over_limit(estimated, options.verbatim_limit),
                 )
             }
             _ => {
@@ -753,10 +800,7 @@ fn run() -> Result<()> {
                     "reader",
                     items,
                     feeds,
-                    format!(
-                        "estimated {estimated:.0} s from the size before, over the {} min limit",
-                        options.peer_limit.as_secs() / 60
-                    ),
+                    over_limit(estimated, options.peer_limit),
                 )
             }
             (Some(python), _) => {
