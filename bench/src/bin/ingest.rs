@@ -43,6 +43,8 @@ struct Options {
     peer_limit: Duration,
     verbatim_limit: Duration,
     out: PathBuf,
+    /// Only draw the chart again from this CSV of an earlier `--grow`.
+    plot: Option<PathBuf>,
 }
 
 fn options() -> Result<Options> {
@@ -55,6 +57,7 @@ fn options() -> Result<Options> {
         peer_limit: Duration::from_secs(600),
         verbatim_limit: Duration::from_secs(1800),
         out: Path::new(env!("CARGO_MANIFEST_DIR")).join("results"),
+        plot: None,
     };
     let mut args = std::env::args().skip(1);
     let number = |value: Option<String>, name: &str| -> Result<usize> {
@@ -97,8 +100,15 @@ fn options() -> Result<Options> {
                     .map(PathBuf::from)
                     .ok_or_else(|| anyhow!("--out needs a folder"))?
             }
+            "--plot" => {
+                options.plot = Some(
+                    args.next()
+                        .map(PathBuf::from)
+                        .ok_or_else(|| anyhow!("--plot needs the CSV of a --grow run"))?,
+                )
+            }
             other => bail!(
-                "unknown argument {other}; usage: ingest [--items N] [--per-feed P] [--reader-workers W] [--no-peer] [--grow] [--sizes A,B,C] [--peer-limit-min M] [--verbatim-limit-min M] [--out DIR]"
+                "unknown argument {other}; usage: ingest [--items N] [--per-feed P] [--reader-workers W] [--no-peer] [--grow] [--sizes A,B,C] [--peer-limit-min M] [--verbatim-limit-min M] [--out DIR] [--plot CSV]"
             ),
         }
     }
@@ -628,7 +638,7 @@ fn over_limit(estimated: f64, limit: Duration) -> String {
             limit.as_secs() / 60
         )
     } else {
-        "the size before did not finish".to_string()
+        "the size before was skipped or did not finish".to_string()
     }
 }
 
@@ -661,6 +671,58 @@ fn write_growth(out: &Path, rows: &[Measured], note: &str) -> Result<()> {
         ));
     }
     std::fs::write(out.join("ingest-growth.csv"), csv)?;
+    std::fs::write(out.join("ingest-growth.svg"), growth_svg(rows, note))?;
+    Ok(())
+}
+
+/// The rows of a `--grow` CSV (skipped and incomplete runs keep only their outcome).
+fn read_growth(csv: &str) -> Result<Vec<Measured>> {
+    let mut rows = Vec::new();
+    for line in csv.lines().skip(1).filter(|line| !line.trim().is_empty()) {
+        let fields: Vec<&str> = line.splitn(11, ',').collect();
+        let [
+            system,
+            items,
+            feeds,
+            seconds,
+            _,
+            peak,
+            disk,
+            fetched,
+            before,
+            after,
+            outcome,
+        ] = fields[..]
+        else {
+            bail!("not a line of ingest-growth.csv: {line}");
+        };
+        let number = |text: &str| text.parse::<f64>().unwrap_or(f64::NAN);
+        let outcome = outcome.trim_matches('"');
+        rows.push(Measured {
+            system: if system == "verbatim" {
+                "verbatim"
+            } else {
+                "reader"
+            },
+            items: items.parse()?,
+            feeds: feeds.parse()?,
+            seconds: number(seconds),
+            peak_kib: (number(peak) * 1024.0).max(0.0) as u64,
+            disk_bytes: (number(disk) * 1e6).max(0.0) as u64,
+            fetched_seconds: fetched.parse().ok(),
+            detail: String::new(),
+            outcome: match outcome.split_once(": ") {
+                Some(("skipped", why)) => Outcome::Skipped(why.to_string()),
+                Some((_, why)) => Outcome::Incomplete(why.to_string()),
+                None => Outcome::Done,
+            },
+            load: (number(before), number(after)),
+        });
+    }
+    Ok(rows)
+}
+
+fn growth_svg(rows: &[Measured], note: &str) -> String {
     let series = |system: &str, value: fn(&Measured) -> f64| -> Vec<(f64, f64)> {
         rows.iter()
             .filter(|row| row.system == system && matches!(row.outcome, Outcome::Done))
@@ -709,17 +771,42 @@ fn write_growth(out: &Path, rows: &[Measured], note: &str) -> Result<()> {
             ],
         },
     ];
-    let svg = plot::svg(
+    let skipped: Vec<String> = rows
+        .iter()
+        .filter(|row| !matches!(row.outcome, Outcome::Done))
+        .map(|row| format!("{} {}", row.system, plot::count_label(row.items as f64)))
+        .collect();
+    let note = if skipped.is_empty() {
+        note.to_string()
+    } else {
+        format!("{note}; not run or not finished: {}", skipped.join(", "))
+    };
+    plot::svg(
         "End-to-end ingest from 127.0.0.1: Verbatim and Python reader",
-        note,
+        &note,
         &panels,
-    );
-    std::fs::write(out.join("ingest-growth.svg"), svg)?;
-    Ok(())
+    )
+}
+
+fn growth_note(options: &Options) -> String {
+    format!(
+        "{} stories per feed, full-text RSS 2.0 and Atom; reader {} worker(s); {} cores; {}",
+        options.per_feed,
+        options.reader_workers,
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        chrono::Utc::now().format("%Y-%m-%d")
+    )
 }
 
 fn run() -> Result<()> {
     let options = options()?;
+    if let Some(csv) = &options.plot {
+        let rows = read_growth(&std::fs::read_to_string(csv)?)?;
+        let svg = csv.with_file_name("ingest-growth.svg");
+        std::fs::write(&svg, growth_svg(&rows, &growth_note(&options)))?;
+        println!("wrote {}", svg.display());
+        return Ok(());
+    }
     let binary = verbatim_binary()?;
     let python = if options.peer {
         // reader 3.26 vendors a feedparser that imports `sgmllib`, which the feedparser 6.0.14
@@ -820,14 +907,7 @@ fn run() -> Result<()> {
     }
     print_table(&rows);
     if options.grow.is_some() {
-        let note = format!(
-            "{} stories per feed, full-text RSS 2.0 and Atom; reader {} worker(s); {} cores; {}",
-            options.per_feed,
-            options.reader_workers,
-            std::thread::available_parallelism().map_or(1, |n| n.get()),
-            chrono::Utc::now().format("%Y-%m-%d")
-        );
-        write_growth(&options.out, &rows, &note)?;
+        write_growth(&options.out, &rows, &growth_note(&options))?;
         println!(
             "\nwrote {} and {}",
             options.out.join("ingest-growth.csv").display(),
