@@ -200,15 +200,25 @@ fn draw_panel(out: &mut String, panel: &Panel, offset: f64) {
         );
         for (x, y) in &series.points {
             let (px, py) = (x_at(*x), y_at(*y));
-            // The first series labels above its points, the second below, so they rarely meet.
-            let label_y = if number.is_multiple_of(2) {
-                py - 8.0
+            // At each x, the highest point is labelled above, the others below; labels lean
+            // inwards at the edges so they meet neither the axis labels nor the frame.
+            let highest = panel
+                .series
+                .iter()
+                .flat_map(|other| other.points.iter())
+                .filter(|(other_x, _)| other_x == x)
+                .all(|(_, other_y)| other_y <= y);
+            let label_y = if highest { py - 8.0 } else { py + 16.0 };
+            let (label_x, anchor) = if px > offset + WIDTH - RIGHT - 40.0 {
+                (px - 6.0, "end")
+            } else if px < offset + LEFT + 40.0 {
+                (px + 6.0, "start")
             } else {
-                py + 16.0
+                (px, "middle")
             };
             let _ = writeln!(
                 out,
-                "<circle cx=\"{px:.1}\" cy=\"{py:.1}\" r=\"3.5\" fill=\"{}\"/><text x=\"{px:.1}\" y=\"{label_y:.1}\" text-anchor=\"middle\" font-size=\"10\" fill=\"{}\">{}</text>",
+                "<circle cx=\"{px:.1}\" cy=\"{py:.1}\" r=\"3.5\" fill=\"{}\"/><text x=\"{label_x:.1}\" y=\"{label_y:.1}\" text-anchor=\"{anchor}\" font-size=\"10\" fill=\"{}\">{}</text>",
                 series.color,
                 series.color,
                 escape(&(series.label)(*y))
