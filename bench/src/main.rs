@@ -2,7 +2,9 @@
 //! generated input in the same process, and prints the ratio: absolute times on a shared 2-core
 //! machine are noise, ratios are not.
 //!
-//! `cargo run --release -p bench -- parse [--mb 5] [--rounds 7]`
+//! `cargo run --release -p bench -- parse [--mb 5] [--rounds 7]`; `bench all [NAME…]` runs every
+//! benchmark (or the named ones) at a modest size with each run's peak memory (see `bench::suite`
+//! and `bench/run-all.sh`, which builds everything first).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -18,7 +20,9 @@ fn main() {
             .unwrap_or(default)
     };
     match command {
-        "parse" | "all" => parse_benchmark(option("--mb", 5), option("--rounds", 7)),
+        "parse" => parse_benchmark(option("--mb", 5), option("--rounds", 7)),
+        "all" => std::process::exit(bench::suite::run_all(&args[1..])),
+        "peak-of" => std::process::exit(bench::suite::peak_of(&args[1..])),
         other => {
             eprintln!("unknown benchmark {other:?}; available: parse, all");
             std::process::exit(2);
@@ -135,36 +139,12 @@ fn median_time(rounds: usize, mut run: impl FnMut() -> usize) -> Duration {
     times[times.len() / 2]
 }
 
-/// The virtualenv with the Python peers (made from PyPI on first use):
-/// `$VERBATIM_BENCH_VENV`, else `~/.cache/verbatim-bench-venv`.
+/// The virtualenv's Python with the parse peers (installed from PyPI on first use).
 fn python_venv() -> Option<std::path::PathBuf> {
-    let venv = std::env::var("VERBATIM_BENCH_VENV")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| {
-            std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default())
-                .join(".cache/verbatim-bench-venv")
-        });
-    let python = venv.join("bin/python");
-    if !python.exists() {
-        eprintln!(
-            "making the Python virtualenv {} (feedparser, fastfeedparser from PyPI)",
-            venv.display()
-        );
-        let made = std::process::Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .is_ok_and(|status| status.success())
-            && std::process::Command::new(venv.join("bin/pip"))
-                .args(["install", "-q", "feedparser", "fastfeedparser"])
-                .status()
-                .is_ok_and(|status| status.success());
-        if !made {
-            eprintln!("no Python peers: cannot make the virtualenv");
-            return None;
-        }
-    }
-    Some(python)
+    bench::python::python_with(&[
+        ("feedparser", "feedparser"),
+        ("fastfeedparser", "fastfeedparser"),
+    ])
 }
 
 /// (parser, median seconds) for each Python peer, parsing the same feed from a file.

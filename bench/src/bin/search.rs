@@ -6,107 +6,10 @@
 //!
 //! Run: `cargo run --release -p bench --bin search -- [--stories N] [--queries Q]`.
 
+use bench::corpus::{Rng, sentence, word_of, zipf_rank};
 use std::time::{Duration, Instant};
 use verbatim_search::{SearchDoc, SearchIndex, SearchQuery, SortOrder};
 
-/// Deterministic pseudo-random numbers (xorshift), so every run indexes the same stories.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn pick<'a>(&mut self, words: &[&'a str]) -> &'a str {
-        words[(self.next() % words.len() as u64) as usize]
-    }
-}
-
-const WORDS: &[&str] = &[
-    "harbour",
-    "fire",
-    "strike",
-    "minister",
-    "election",
-    "budget",
-    "flood",
-    "storm",
-    "rescue",
-    "court",
-    "verdict",
-    "market",
-    "shares",
-    "inflation",
-    "bank",
-    "rate",
-    "police",
-    "border",
-    "talks",
-    "ceasefire",
-    "vaccine",
-    "hospital",
-    "school",
-    "teachers",
-    "farmers",
-    "drought",
-    "earthquake",
-    "coast",
-    "ferry",
-    "airport",
-    "pilots",
-    "union",
-    "wages",
-    "energy",
-    "gas",
-    "pipeline",
-    "river",
-    "bridge",
-    "railway",
-    "tunnel",
-    "mayor",
-    "council",
-    "protest",
-    "capital",
-    "north",
-    "south",
-    "east",
-    "west",
-    "government",
-    "parliament",
-    "vote",
-    "summit",
-    "leaders",
-    "trade",
-    "exports",
-    "imports",
-    "grain",
-    "oil",
-    "prices",
-    "record",
-    "crowd",
-    "stadium",
-    "final",
-    "champions",
-    "coach",
-    "season",
-    "injury",
-    "transfer",
-    "festival",
-    "museum",
-    "exhibition",
-    "café",
-    "señal",
-    "müller",
-    "zürich",
-    "пожар",
-    "выборы",
-    "الميناء",
-    "罢工",
-    "港口",
-    "東京",
-];
 const SOURCES: &[&str] = &[
     "northwire",
     "meridien",
@@ -115,47 +18,6 @@ const SOURCES: &[&str] = &[
     "andes",
     "sahel",
 ];
-
-/// Distinct words in the generated corpus besides `WORDS`: news text follows Zipf's law, a few
-/// words everywhere and most words rare, so a word's rank is drawn log-uniformly.
-const VOCABULARY: u64 = 50_000;
-const SYLLABLES: &[&str] = &[
-    "ka", "lo", "ri", "ten", "mar", "vo", "sen", "da", "pel", "un", "gor", "bi", "fe", "ta", "mon",
-    "ar", "sk", "el", "nu", "zo",
-];
-
-/// The word of a rank: the first ranks are the real words, then pseudo-words of syllables.
-fn word_of(rank: u64) -> String {
-    if let Some(word) = WORDS.get(rank as usize) {
-        return (*word).to_string();
-    }
-    let mut rank = rank;
-    let mut word = String::new();
-    loop {
-        word.push_str(SYLLABLES[(rank % SYLLABLES.len() as u64) as usize]);
-        rank /= SYLLABLES.len() as u64;
-        if rank == 0 {
-            break;
-        }
-    }
-    word
-}
-
-fn zipf_rank(rng: &mut Rng) -> u64 {
-    let uniform = (rng.next() % 1_000_000) as f64 / 1_000_000.0;
-    ((VOCABULARY as f64).powf(uniform) as u64).saturating_sub(1)
-}
-
-fn sentence(rng: &mut Rng, words: usize) -> String {
-    let mut text = String::new();
-    for index in 0..words {
-        if index > 0 {
-            text.push(' ');
-        }
-        text.push_str(&word_of(zipf_rank(rng)));
-    }
-    text
-}
 
 fn percentile(sorted: &[f64], fraction: f64) -> f64 {
     if sorted.is_empty() {
