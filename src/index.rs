@@ -304,7 +304,14 @@ impl Follower {
                 }
             }
             match stories.last() {
-                Some(last) if full && last.changed_at > since => since = last.changed_at,
+                Some(last) if full && last.changed_at > since => {
+                    since = last.changed_at;
+                    // A long catch-up (a new node, a rebuilt index) commits page by page, so
+                    // searches see its progress and a restart resumes from here.
+                    if applied > 0 {
+                        index.commit_with_mark(&format_time(newest))?;
+                    }
+                }
                 _ => break,
             }
         }
