@@ -1071,12 +1071,7 @@ async fn held_command(context: &Setup, command: HeldCommand) -> Result<ExitCode>
             Ok(ExitCode::SUCCESS)
         }
         HeldCommand::Show { id, json } => {
-            let held: Vec<_> = store
-                .held(10_000)
-                .await?
-                .into_iter()
-                .filter(|entry| entry.story_id == id)
-                .collect();
+            let held = store.held_story(&id).await?;
             if held.is_empty() {
                 bail!(BadInput(format!("{id:?} has nothing in the held queue")));
             }
@@ -1107,12 +1102,7 @@ async fn held_command(context: &Setup, command: HeldCommand) -> Result<ExitCode>
             Ok(ExitCode::SUCCESS)
         }
         HeldCommand::Release { id, by } => {
-            let held: Vec<_> = store
-                .held(10_000)
-                .await?
-                .into_iter()
-                .filter(|entry| entry.story_id == id)
-                .collect();
+            let held = store.held_story(&id).await?;
             if held.is_empty() {
                 bail!(BadInput(format!("{id:?} has nothing in the held queue")));
             }

@@ -424,6 +424,11 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         vec![(String::new(), counts.held)],
     );
     gauge(
+        "verbatim_held_queue",
+        "Held versions waiting for an operator (verbatim held, /admin/held).",
+        vec![(String::new(), counts.held_queue)],
+    );
+    gauge(
         "verbatim_raw_payloads",
         "Payloads in the raw archive.",
         vec![(String::new(), counts.raw_payloads)],

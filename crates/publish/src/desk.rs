@@ -135,7 +135,7 @@ async fn overview_context(
         .ingest_rate(now - Duration::hours(CHART_HOURS), 3600)
         .await?;
     let chart = ingest_chart(&rate, now);
-    let held_total = store.held(10_000).await?.len();
+    let held_total = counts.held_queue;
     let held: Vec<minijinja::Value> = store
         .held(10)
         .await?
@@ -307,15 +307,14 @@ pub async fn held_decide(
         _ => return crate::site::not_found_page(&state, &headers),
     };
     if review == Review::Released {
-        match state.store.held(10_000).await {
+        match state.store.held_story(&id).await {
             Ok(held) => {
                 if held.iter().any(|entry| {
-                    entry.story_id == id
-                        && !entry
-                            .version
-                            .hold_reasons
-                            .iter()
-                            .all(|reason| verbatim_gate::releasable(reason))
+                    !entry
+                        .version
+                        .hold_reasons
+                        .iter()
+                        .all(|reason| verbatim_gate::releasable(reason))
                 }) {
                     return private(
                         (

@@ -384,6 +384,8 @@ pub struct Counts {
     pub published: i64,
     pub versions: i64,
     pub held: i64,
+    /// Held versions no operator has decided on (the held queue).
+    pub held_queue: i64,
     pub raw_payloads: i64,
     pub raw_failed: i64,
     /// The newest audit: when it finished, how many stories it checked, how many failed.
@@ -555,6 +557,8 @@ pub trait Store: Send + Sync {
     async fn last_change(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
     /// The held queue: held versions no operator has decided on, newest first.
     async fn held(&self, limit: usize) -> Result<Vec<HeldRecord>, StoreError>;
+    /// One story's entries in the held queue, newest first.
+    async fn held_story(&self, story_id: &str) -> Result<Vec<HeldRecord>, StoreError>;
     /// Releases or drops every undecided held version of a story and recomputes its state;
     /// returns how many versions were decided and the story's state after.
     async fn review_held(

@@ -242,6 +242,21 @@ const STORY_COLUMNS: &str = "s.id AS sid, s.source, s.guid, s.state, s.sort_time
      o.set_at AS override_at, \
      (SELECT group_concat(section, ' ') FROM story_sections WHERE story_id = s.id) AS sections";
 
+/// Held versions with their story (the held queue), before its WHERE clause.
+const HELD_QUERY: &str = "SELECT s.id AS sid, s.source, s.guid, s.state, v.id AS vid, v.received_at, \
+     v.hold_reasons, v.embargoed_until, v.item_json, v.provenance, v.signature, v.link_only, \
+     v.review FROM versions v JOIN stories s ON s.id = v.story_id";
+
+fn held_from_row(row: &SqliteRow) -> Result<HeldRecord, StoreError> {
+    Ok(HeldRecord {
+        story_id: row.try_get("sid")?,
+        source: row.try_get("source")?,
+        guid: row.try_get("guid")?,
+        story_state: StoryState::parse(&row.try_get::<String, _>("state")?),
+        version: version_from_row(row)?,
+    })
+}
+
 /// The hash that says whether a version is already stored: the item without arrival data.
 fn content_hash(item: &Item) -> Result<String, StoreError> {
     content_hash_as(item, &item.source)
@@ -1208,27 +1223,25 @@ impl Store for SqliteStore {
     }
 
     async fn held(&self, limit: usize) -> Result<Vec<HeldRecord>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT s.id AS sid, s.source, s.guid, s.state, v.id AS vid, v.received_at, \
-             v.hold_reasons, v.embargoed_until, v.item_json, v.provenance, v.signature, \
-             v.link_only, v.review \
-             FROM versions v JOIN stories s ON s.id = v.story_id \
-             WHERE v.hold_reasons IS NOT NULL AND v.review IS NULL ORDER BY v.id DESC LIMIT ?",
-        )
+        let rows = sqlx::query(&format!(
+            "{HELD_QUERY} WHERE v.hold_reasons IS NOT NULL AND v.review IS NULL \
+             ORDER BY v.id DESC LIMIT ?"
+        ))
         .bind(limit.clamp(1, 10_000) as i64)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(HeldRecord {
-                    story_id: row.try_get("sid")?,
-                    source: row.try_get("source")?,
-                    guid: row.try_get("guid")?,
-                    story_state: StoryState::parse(&row.try_get::<String, _>("state")?),
-                    version: version_from_row(row)?,
-                })
-            })
-            .collect()
+        rows.iter().map(held_from_row).collect()
+    }
+
+    async fn held_story(&self, story_id: &str) -> Result<Vec<HeldRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "{HELD_QUERY} WHERE v.story_id = ? AND v.hold_reasons IS NOT NULL AND v.review IS NULL \
+             ORDER BY v.id DESC"
+        ))
+        .bind(story_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(held_from_row).collect()
     }
 
     async fn review_held(
@@ -1382,7 +1395,8 @@ impl Store for SqliteStore {
              (SELECT COUNT(*) FROM versions) AS versions, \
              (SELECT COUNT(*) FROM versions WHERE hold_reasons IS NOT NULL) AS held, \
              (SELECT COUNT(*) FROM raw_payloads) AS raw_payloads, \
-             (SELECT COUNT(*) FROM raw_payloads WHERE state = 'failed') AS raw_failed",
+             (SELECT COUNT(*) FROM raw_payloads WHERE state = 'failed') AS raw_failed, \
+             (SELECT COUNT(*) FROM versions WHERE hold_reasons IS NOT NULL AND review IS NULL) AS held_queue",
         )
         .fetch_one(&self.pool)
         .await?;
@@ -1392,6 +1406,7 @@ impl Store for SqliteStore {
             published: row.try_get("published")?,
             versions: row.try_get("versions")?,
             held: row.try_get("held")?,
+            held_queue: row.try_get("held_queue")?,
             raw_payloads: row.try_get("raw_payloads")?,
             raw_failed: row.try_get("raw_failed")?,
             last_audit: match sqlx::query(
