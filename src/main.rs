@@ -1024,14 +1024,9 @@ pub(crate) async fn ensure_source(
 }
 
 /// Source names appear in URLs and folder names: letters, digits, `-`, `_` and `.`.
-/// A BCP 47 language tag as far as Verbatim uses one: letters and digits in parts joined by `-`.
+/// A language tag the gate can compare (see `verbatim_gate::rules::valid_language_tag`).
 pub(crate) fn validate_language_tag(tag: &str) -> Result<(), String> {
-    let valid = !tag.is_empty()
-        && tag.len() <= 35
-        && tag
-            .split('-')
-            .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric()));
-    if valid {
+    if verbatim_gate::rules::valid_language_tag(tag) {
         Ok(())
     } else {
         Err(format!(

@@ -122,6 +122,16 @@ pub fn valid_section(name: &str) -> bool {
         && !name.starts_with('-')
 }
 
+/// A BCP 47 language tag as far as Verbatim uses one: letters and digits in parts joined by
+/// `-` (`en`, `pt-BR`, `zh-Hant-TW`).
+pub fn valid_language_tag(tag: &str) -> bool {
+    !tag.is_empty()
+        && tag.len() <= 35
+        && tag
+            .split('-')
+            .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
 impl Rules {
     /// Checks every rule: names unique and present, at least one condition (or `all = true`),
     /// urgency a range within 1–9, known action, sources and webhooks that exist, section names
@@ -192,12 +202,7 @@ impl Rules {
                 return Err(fail(format!("empty subject {empty:?}")));
             }
             for language in &spec.language {
-                let valid = !language.is_empty()
-                    && language.len() <= 35
-                    && language.split('-').all(|part| {
-                        !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric())
-                    });
-                if !valid {
+                if !valid_language_tag(language) {
                     return Err(fail(format!(
                         "language {language:?} is not a language tag (like \"en\" or \"pt-BR\")"
                     )));

@@ -188,14 +188,9 @@ pub async fn list(
 /// The setting that holds the SHA-256 of the admin token (`verbatim admin-token`).
 pub const ADMIN_TOKEN_SETTING: &str = "admin_token_sha256";
 
-/// Whether the request carries the admin token (see `desk::authorized`).
-async fn is_admin(state: &AppState, headers: &HeaderMap) -> Result<bool, Response> {
-    crate::desk::authorized(state, headers).await
-}
-
 /// `GET /api/v1/sources` (admin token): every source with its health and items per day.
 pub async fn sources(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    match is_admin(&state, &headers).await {
+    match crate::desk::authorized(&state, &headers).await {
         Ok(true) => {}
         Ok(false) => {
             return (

@@ -131,11 +131,21 @@ pub async fn source_feed(
         source: Some(name.to_string()),
         section: None,
     };
+    feed_of(&state, &headers, extension, &scope).await
+}
+
+/// The feed of a scope in the format its file extension names.
+async fn feed_of(
+    state: &AppState,
+    headers: &HeaderMap,
+    extension: &str,
+    scope: &Scope,
+) -> Response {
     match extension {
-        "atom" => atom_of(&state, &headers, &scope).await,
-        "rss" => rss_of(&state, &headers, &scope).await,
-        "json" => json_feed_of(&state, &headers, &scope).await,
-        _ => crate::site::not_found_page(&state, &headers),
+        "atom" => atom_of(state, headers, scope).await,
+        "rss" => rss_of(state, headers, scope).await,
+        "json" => json_feed_of(state, headers, scope).await,
+        _ => crate::site::not_found_page(state, headers),
     }
 }
 
@@ -158,12 +168,7 @@ pub async fn section_feed(
         source: None,
         section: Some(name.to_string()),
     };
-    match extension {
-        "atom" => atom_of(&state, &headers, &scope).await,
-        "rss" => rss_of(&state, &headers, &scope).await,
-        "json" => json_feed_of(&state, &headers, &scope).await,
-        _ => crate::site::not_found_page(&state, &headers),
-    }
+    feed_of(&state, &headers, extension, &scope).await
 }
 
 pub async fn atom(State(state): State<AppState>, headers: HeaderMap) -> Response {

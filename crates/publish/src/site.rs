@@ -235,13 +235,8 @@ pub async fn section_page(
     Path(name): Path<String>,
     Query(query): Query<FrontQuery>,
 ) -> Response {
-    match state.store.sections().await {
-        Ok(sections) if sections.iter().any(|(section, _)| *section == name) => {
-            story_list(&state, &headers, query.cursor, ListScope::Section(name)).await
-        }
-        Ok(_) => not_found_page(&state, &headers),
-        Err(error) => internal_error(error),
-    }
+    // `story_list` answers 404 for a section with no published story.
+    story_list(&state, &headers, query.cursor, ListScope::Section(name)).await
 }
 
 /// Which stories a list page shows.
@@ -276,13 +271,19 @@ async fn story_list(
         Ok(page) => page,
         Err(error) => return internal_error(error),
     };
-    let sections: Vec<minijinja::Value> = match state.store.sections().await {
-        Ok(sections) => sections
-            .into_iter()
-            .map(|(name, count)| context! { name, count })
-            .collect(),
+    let sections = match state.store.sections().await {
+        Ok(sections) => sections,
         Err(error) => return internal_error(error),
     };
+    if let Some(wanted) = &section
+        && !sections.iter().any(|(name, _)| name == wanted)
+    {
+        return not_found_page(state, headers);
+    }
+    let sections: Vec<minijinja::Value> = sections
+        .into_iter()
+        .map(|(name, count)| context! { name, count })
+        .collect();
     let stories: Vec<StoryView> = page
         .stories
         .iter()
