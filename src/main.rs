@@ -349,23 +349,7 @@ impl Setup {
             .map(|source| source.name)
             .collect();
         known.extend(self.config.sources.iter().map(|source| source.name.clone()));
-        let rules = self.config.compile_rules(Some(&known)).map_err(|error| {
-            BadInput(match &self.config_path {
-                Some(path) => format!("{}: {error}", path.display()),
-                None => error.to_string(),
-            })
-        })?;
-        let gate = pipeline::GateSettings {
-            rules,
-            quality: self.config.gate.quality,
-            endpoints: self
-                .config
-                .webhooks
-                .iter()
-                .filter_map(|webhook| Some((webhook.name.clone()?, webhook.url.clone())))
-                .collect(),
-            base_url: self.site(self.config.server.listen).base_url,
-        };
+        let gate = self.gate_settings(Some(&known))?;
         Ok(Pipeline {
             gate: Arc::new(gate),
             store,
@@ -375,6 +359,27 @@ impl Setup {
                 max_document_bytes: self.config.limits.max_document_bytes,
                 ..verbatim_parse::Limits::default()
             },
+        })
+    }
+
+    /// The routing rules (checked against `known` sources when given) and the quality switch.
+    fn gate_settings(&self, known: Option<&[String]>) -> Result<pipeline::GateSettings> {
+        let rules = self.config.compile_rules(known).map_err(|error| {
+            BadInput(match &self.config_path {
+                Some(path) => format!("{}: {error}", path.display()),
+                None => error.to_string(),
+            })
+        })?;
+        Ok(pipeline::GateSettings {
+            rules,
+            quality: self.config.gate.quality,
+            endpoints: self
+                .config
+                .webhooks
+                .iter()
+                .filter_map(|webhook| Some((webhook.name.clone()?, webhook.url.clone())))
+                .collect(),
+            base_url: self.site(self.config.server.listen).base_url,
         })
     }
 
@@ -1369,18 +1374,25 @@ fn parse_command(
     }
     let raw = verbatim_item::sha256_hex(&bytes);
     let now = Utc::now();
+    // The configured rules and quality checks; parse reads no store, so the source's declared
+    // language and usual length are unknown here.
+    let gate = context.gate_settings(None)?;
+    let profile = verbatim_gate::SourceProfile::default();
     let mut stdout = std::io::stdout().lock();
     let source = source_for_path(path);
     for mut draft in parsed.drafts {
         draft.item.source = source.clone();
         draft.item.raw = Some(raw.clone());
         let normalized = verbatim_normalize::normalize(draft);
-        let verdict = verbatim_gate::gate(&normalized, now);
+        let verdict = gate.verdict(&normalized, &profile, now);
         let mut value = serde_json::to_value(&normalized.item)?;
-        if verdict.is_held()
-            && let Some(map) = value.as_object_mut()
-        {
-            map.insert("held".into(), serde_json::json!(verdict.hold_reasons));
+        if let Some(map) = value.as_object_mut() {
+            if verdict.is_held() {
+                map.insert("held".into(), serde_json::json!(verdict.hold_reasons));
+            }
+            if let Some(rule) = &verdict.dropped_by {
+                map.insert("dropped_by".into(), serde_json::json!(rule));
+            }
         }
         use std::io::Write;
         writeln!(stdout, "{value}")?;
@@ -1682,11 +1694,13 @@ async fn source_command(context: &Setup, command: SourceCommand) -> Result<ExitC
                 }
             };
             let now = Utc::now();
+            let pipeline = context.pipeline().await?;
+            let profile = pipeline.source_profile(&name).await?;
             let (mut new, mut known, mut held) = (0, 0, 0);
             for mut draft in parsed.drafts {
                 draft.item.source = name.clone();
                 let normalized = verbatim_normalize::normalize(draft);
-                let verdict = verbatim_gate::gate(&normalized, now);
+                let verdict = pipeline.gate.verdict(&normalized, &profile, now);
                 let id = verbatim_store::story_id(&name, &normalized.item.guid);
                 let exists = store.story(&id).await?.is_some();
                 if exists {
@@ -1702,7 +1716,9 @@ async fn source_command(context: &Setup, command: SourceCommand) -> Result<ExitC
                     id,
                     if exists { "known" } else { "new" },
                     normalized.item.headline,
-                    if verdict.is_held() {
+                    if let Some(rule) = &verdict.dropped_by {
+                        format!("  [dropped by rule {rule:?}]")
+                    } else if verdict.is_held() {
                         format!("  [held: {}]", verdict.hold_reasons.join("; "))
                     } else {
                         String::new()

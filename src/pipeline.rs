@@ -119,6 +119,27 @@ pub struct GateSettings {
     pub base_url: String,
 }
 
+impl GateSettings {
+    /// The gate's verdict on one item with these settings (ingest, `parse` and `source test`
+    /// all ask here, so what they say is what ingest does).
+    pub fn verdict(
+        &self,
+        normalized: &verbatim_normalize::Normalized,
+        profile: &verbatim_gate::SourceProfile,
+        now: DateTime<Utc>,
+    ) -> verbatim_gate::Verdict {
+        verbatim_gate::gate_with(
+            normalized,
+            now,
+            verbatim_gate::Context {
+                rules: Some(&self.rules),
+                source: Some(profile),
+                quality: self.quality,
+            },
+        )
+    }
+}
+
 /// How many of a source's newest stories give its usual body length.
 const PROFILE_STORIES: usize = 50;
 
@@ -196,11 +217,6 @@ pub fn prepare_gated(
         },
         limits,
     )?;
-    let context = verbatim_gate::Context {
-        rules: Some(&settings.rules),
-        source: Some(profile),
-        quality: settings.quality,
-    };
     let mut versions = Vec::with_capacity(parsed.drafts.len());
     let mut dropped = Vec::new();
     for mut draft in parsed.drafts {
@@ -208,7 +224,7 @@ pub fn prepare_gated(
         draft.item.raw = Some(raw_sha256.to_string());
         draft.item.received_at = Some(received.received_at);
         let normalized = verbatim_normalize::normalize(draft);
-        let verdict = verbatim_gate::gate_with(&normalized, now, context);
+        let verdict = settings.verdict(&normalized, profile, now);
         if let Some(rule) = verdict.dropped_by {
             dropped.push(Dropped {
                 guid: normalized.item.guid,
@@ -376,7 +392,7 @@ impl Pipeline {
     }
 
     /// What the quality gate knows of a source: its declared language and usual body length.
-    async fn source_profile(&self, source: &str) -> Result<verbatim_gate::SourceProfile> {
+    pub async fn source_profile(&self, source: &str) -> Result<verbatim_gate::SourceProfile> {
         if !self.gate.quality {
             return Ok(verbatim_gate::SourceProfile::default());
         }

@@ -200,6 +200,18 @@ action = "link-only"
     ));
     assert_eq!(casino["outcome"], "dropped");
     assert_eq!(casino["dropped_by"], "no-gambling");
+    // `parse` previews the same gate, rules included.
+    let preview = data.run(&[
+        "--config",
+        config.to_str().unwrap_or_default(),
+        "parse",
+        data.path().join("c.json").to_str().unwrap_or_default(),
+    ]);
+    assert!(
+        util::stdout(&preview).contains("\"dropped_by\":\"no-gambling\""),
+        "{}",
+        util::stdout(&preview)
+    );
 
     // Hold by rule, then release from the CLI.
     let legal = first_item(&ingest(

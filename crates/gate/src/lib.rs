@@ -50,12 +50,8 @@ pub struct Context<'a> {
     pub quality: bool,
 }
 
-/// Rules that apply to every item, whatever its source; then the quality checks and the
-/// operator's routing rules.
-pub fn gate(normalized: &Normalized, now: DateTime<Utc>) -> Verdict {
-    gate_with(normalized, now, Context::default())
-}
-
+/// Rules that apply to every item, whatever its source; then, as `context` asks, the quality
+/// checks and the operator's routing rules.
 pub fn gate_with(normalized: &Normalized, now: DateTime<Utc>, context: Context<'_>) -> Verdict {
     let item = &normalized.item;
     let mut hold_reasons = normalized.holds.clone();
@@ -100,6 +96,10 @@ mod tests {
     use super::*;
     use verbatim_item::Item;
 
+    fn gate_with_defaults(normalized: &Normalized, now: DateTime<Utc>) -> Verdict {
+        gate_with(normalized, now, Context::default())
+    }
+
     fn normalized(item: Item) -> Normalized {
         Normalized {
             item,
@@ -114,7 +114,7 @@ mod tests {
             pubstatus: Pubstatus::from_agency_word("withdrawn"),
             ..Item::default()
         };
-        let verdict = gate(&normalized(item), Utc::now());
+        let verdict = gate_with_defaults(&normalized(item), Utc::now());
         assert_eq!(
             verdict.hold_reasons,
             vec!["unknown publication status \"withdrawn\"".to_string()]
@@ -130,11 +130,14 @@ mod tests {
             ..Item::default()
         };
         assert_eq!(
-            gate(&normalized(item.clone()), now).embargoed_until,
+            gate_with_defaults(&normalized(item.clone()), now).embargoed_until,
             item.embargoed
         );
         item.embargoed = Some(now - chrono::Duration::minutes(5));
-        assert_eq!(gate(&normalized(item), now).embargoed_until, None);
+        assert_eq!(
+            gate_with_defaults(&normalized(item), now).embargoed_until,
+            None
+        );
     }
 
     #[test]
@@ -204,7 +207,7 @@ mod tests {
 
     #[test]
     fn normalize_holds_pass_through() {
-        let verdict = gate(
+        let verdict = gate_with_defaults(
             &Normalized {
                 item: Item {
                     guid: "1".into(),
