@@ -146,12 +146,24 @@ pub async fn watch(pipeline: Pipeline, endpoints: Vec<Endpoint>, base_url: Strin
     }
 }
 
+/// Deliveries taken at a time.
+const DELIVERY_BATCH: usize = 16;
+/// How long a node owns the deliveries it took: longer than a batch of timed-out attempts
+/// (16 × 60 s). A node that dies holding some leaves them to another node after this.
+const DELIVERY_CLAIM: chrono::Duration = chrono::Duration::minutes(20);
+
 /// Sends due deliveries, for ever.
 pub async fn send(pipeline: Pipeline, fetcher: Fetcher, endpoints: Vec<Endpoint>) {
     let store = pipeline.store.clone();
     loop {
         tokio::time::sleep(TICK).await;
-        let Ok(due) = store.due_webhook_deliveries(Utc::now(), 64).await else {
+        // Claimed for long enough to send them all; on several nodes, no other node sends
+        // them meanwhile.
+        let now = Utc::now();
+        let Ok(due) = store
+            .due_webhook_deliveries(now, now + DELIVERY_CLAIM, DELIVERY_BATCH)
+            .await
+        else {
             continue;
         };
         for delivery in due {

@@ -29,7 +29,7 @@ pub enum StoreError {
     NoSuchSource(String),
     #[error("no story with id {0:?}")]
     NotFound(String),
-    #[error("unsupported store URL {0:?} (use sqlite://PATH)")]
+    #[error("unsupported store URL {0:?} (use sqlite://PATH or postgres://…)")]
     UnsupportedUrl(String),
 }
 
@@ -80,6 +80,8 @@ pub struct Source {
     pub next_due: Option<DateTime<Utc>>,
     /// The language the operator declared for the source (the quality gate compares).
     pub language: Option<String>,
+    /// The node that fetched it last (several nodes on one PostgreSQL store).
+    pub last_node: Option<String>,
 }
 
 /// Where a WebSub subscription stands.
@@ -184,6 +186,17 @@ pub struct FetchRecord {
     pub etag: Option<String>,
     pub last_modified: Option<String>,
     pub next_due: Option<DateTime<Utc>>,
+    /// The node that fetched.
+    pub node: Option<String>,
+}
+
+/// A named piece of work that one node does at a time (polling a source, clustering), held
+/// until `until` and renewed while the node lives; a dead node's leases expire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Lease {
+    pub name: String,
+    pub node: String,
+    pub until: DateTime<Utc>,
 }
 
 /// A payload written to the raw archive.
@@ -443,6 +456,34 @@ pub trait Store: Send + Sync {
     async fn pending_raw(&self) -> Result<Vec<RawRecord>, StoreError>;
     /// The record of one archived payload.
     async fn raw(&self, sha256: &str) -> Result<Option<RawRecord>, StoreError>;
+    /// Keeps a payload's bytes in the database (the raw archive of multi-node deployments);
+    /// storing the same bytes twice is a no-op.
+    async fn put_raw_bytes(&self, sha256: &str, bytes: &[u8]) -> Result<(), StoreError>;
+    /// A payload's bytes kept in the database, if any.
+    async fn raw_bytes(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Takes the lease `name` for `node` until `until` when it is free, expired or already
+    /// the node's own (then it is extended); `false` while another node holds it.
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        node: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Extends every unexpired lease `node` holds whose name starts with `prefix`; returns
+    /// the names it still holds.
+    async fn renew_leases(
+        &self,
+        node: &str,
+        prefix: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError>;
+    /// Gives a lease up (only the holder can).
+    async fn release_lease(&self, name: &str, node: &str) -> Result<(), StoreError>;
+    /// The unexpired leases whose name starts with `prefix`.
+    async fn leases(&self, prefix: &str, now: DateTime<Utc>) -> Result<Vec<Lease>, StoreError>;
 
     /// Stores one version and recomputes what outputs show for its story, in one transaction.
     async fn commit(
@@ -511,10 +552,13 @@ pub trait Store: Send + Sync {
         endpoints: &[String],
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
-    /// Pending deliveries whose next attempt is due, oldest first.
+    /// Claims pending deliveries whose next attempt is due, oldest first: their next attempt
+    /// moves to `claim_until` in the same statement, so no other node sends them meanwhile (a
+    /// node that dies mid-delivery leaves them to be sent again after `claim_until`).
     async fn due_webhook_deliveries(
         &self,
         now: DateTime<Utc>,
+        claim_until: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<WebhookDelivery>, StoreError>;
     /// Records an attempt: delivered, or pending again at `next_attempt`, or failed for good.

@@ -3,9 +3,10 @@
 use crate::lifecycle::{StoryState, VersionFacts, resolve};
 use crate::{
     ClusterLink, CommitKind, Committed, Counts, FailedPayload, FetchRecord, GoneRecord,
-    HeadlineOverride, HeldRecord, ListQuery, NewSource, NewVersion, RawRecord, RecentVersion,
-    Review, Source, SourceKind, Store, StoreError, StoryPage, StoryRecord, Subscription,
-    SubscriptionState, VersionRecord, WebhookDelivery, format_time, parse_time, story_id,
+    HeadlineOverride, HeldRecord, Lease, ListQuery, NewSource, NewVersion, RawRecord,
+    RecentVersion, Review, Source, SourceKind, Store, StoreError, StoryPage, StoryRecord,
+    Subscription, SubscriptionState, VersionRecord, WebhookDelivery, format_time, parse_time,
+    story_id,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -125,6 +126,7 @@ fn source_from_row(row: &SqliteRow) -> Result<Source, StoreError> {
         consecutive_errors: row.try_get("consecutive_errors")?,
         next_due: time_opt(row, "next_due")?,
         language: row.try_get("language")?,
+        last_node: row.try_get("last_node")?,
     })
 }
 
@@ -591,7 +593,7 @@ impl Store for SqliteStore {
              consecutive_errors = CASE WHEN ? THEN 0 ELSE consecutive_errors + 1 END, \
              etag = CASE WHEN ? THEN COALESCE(?, etag) ELSE etag END, \
              last_modified = CASE WHEN ? THEN COALESCE(?, last_modified) ELSE last_modified END, \
-             next_due = ? WHERE name = ?",
+             next_due = ?, last_node = COALESCE(?, last_node) WHERE name = ?",
         )
         .bind(&at)
         .bind(record.status)
@@ -604,6 +606,7 @@ impl Store for SqliteStore {
         .bind(succeeded)
         .bind(&record.last_modified)
         .bind(record.next_due.map(format_time))
+        .bind(&record.node)
         .bind(name)
         .execute(&self.pool)
         .await?;
@@ -661,6 +664,96 @@ impl Store for SqliteStore {
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(raw_from_row).transpose()
+    }
+
+    async fn put_raw_bytes(&self, sha256: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO raw_blobs (sha256, bytes) VALUES (?, ?) ON CONFLICT DO NOTHING")
+            .bind(sha256)
+            .bind(bytes)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn raw_bytes(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT bytes FROM raw_blobs WHERE sha256 = ?")
+                .bind(sha256)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        node: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let taken = sqlx::query(
+            "INSERT INTO leases (name, node, until) VALUES (?, ?, ?) \
+             ON CONFLICT (name) DO UPDATE SET node = excluded.node, until = excluded.until \
+             WHERE leases.node = excluded.node OR leases.until < ?",
+        )
+        .bind(name)
+        .bind(node)
+        .bind(format_time(until))
+        .bind(format_time(now))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(taken == 1)
+    }
+
+    async fn renew_leases(
+        &self,
+        node: &str,
+        prefix: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "UPDATE leases SET until = ? WHERE node = ? AND until >= ? AND substr(name, 1, ?) = ? \
+             RETURNING name",
+        )
+        .bind(format_time(until))
+        .bind(node)
+        .bind(format_time(now))
+        .bind(prefix.chars().count() as i64)
+        .bind(prefix)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn release_lease(&self, name: &str, node: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM leases WHERE name = ? AND node = ?")
+            .bind(name)
+            .bind(node)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn leases(&self, prefix: &str, now: DateTime<Utc>) -> Result<Vec<Lease>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT name, node, until FROM leases WHERE until >= ? AND substr(name, 1, ?) = ? \
+             ORDER BY name",
+        )
+        .bind(format_time(now))
+        .bind(prefix.chars().count() as i64)
+        .bind(prefix)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Lease {
+                    name: row.try_get("name")?,
+                    node: row.try_get("node")?,
+                    until: parse_time(row.try_get::<&str, _>("until")?)?,
+                })
+            })
+            .collect()
     }
 
     async fn commit(
@@ -1068,8 +1161,10 @@ impl Store for SqliteStore {
     async fn due_webhook_deliveries(
         &self,
         now: DateTime<Utc>,
+        claim_until: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<WebhookDelivery>, StoreError> {
+        let mut transaction = self.write_transaction().await?;
         let rows = sqlx::query(
             "SELECT d.*, e.story_id, e.kind, e.payload, e.created_at FROM webhook_deliveries d \
              JOIN webhook_events e ON e.id = d.event_id \
@@ -1077,9 +1172,24 @@ impl Store for SqliteStore {
         )
         .bind(format_time(now))
         .bind(limit.clamp(1, 1000) as i64)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *transaction)
         .await?;
-        rows.iter().map(delivery_from_row).collect()
+        let due: Vec<WebhookDelivery> = rows
+            .iter()
+            .map(delivery_from_row)
+            .collect::<Result<_, _>>()?;
+        for delivery in &due {
+            sqlx::query(
+                "UPDATE webhook_deliveries SET next_attempt = ? WHERE event_id = ? AND endpoint = ?",
+            )
+            .bind(format_time(claim_until))
+            .bind(delivery.event_id)
+            .bind(&delivery.endpoint)
+            .execute(&mut *transaction)
+            .await?;
+        }
+        transaction.commit().await?;
+        Ok(due)
     }
 
     async fn record_webhook_attempt(
