@@ -13,6 +13,8 @@ pub struct Config {
     #[serde(default)]
     pub store: StoreSection,
     #[serde(default)]
+    pub node: NodeSection,
+    #[serde(default)]
     pub server: ServerSection,
     #[serde(default)]
     pub site: SiteSection,
@@ -101,8 +103,44 @@ fn all_webhook_events() -> Vec<String> {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreSection {
-    /// `sqlite://PATH`; default: `DATA/verbatim.db`.
+    /// `sqlite://PATH` or `postgres://USER@HOST/DATABASE`; default: `DATA/verbatim.db`.
     pub url: Option<String>,
+    /// Where raw payloads are kept: `files` (`DATA/raw`, the default with SQLite) or
+    /// `database` (the default with PostgreSQL, where every node must read them).
+    pub archive: Option<ArchivePlace>,
+}
+
+/// Where raw payloads are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ArchivePlace {
+    Files,
+    Database,
+}
+
+/// This process as one of several nodes on one store.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSection {
+    /// The node's name in leases and source health; default `HOST-PID`.
+    pub name: Option<String>,
+    /// How long a node's leases last without renewal: after a node dies, another takes its
+    /// sources over within this (default 10s).
+    #[serde(default = "default_node_lease", with = "humantime_serde_compat")]
+    pub lease: Duration,
+}
+
+impl Default for NodeSection {
+    fn default() -> Self {
+        NodeSection {
+            name: None,
+            lease: default_node_lease(),
+        }
+    }
+}
+
+fn default_node_lease() -> Duration {
+    Duration::from_secs(10)
 }
 
 #[derive(Debug, Clone, Deserialize)]

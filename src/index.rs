@@ -57,7 +57,15 @@ pub struct Follower {
     recent: HashMap<String, DateTime<Utc>>,
     clusters: verbatim_cluster::Clusterer,
     searches: Option<SavedSearches>,
+    /// Among several nodes, only the node holding the `cluster` lease assigns clusters (each
+    /// node's clusterer would number them its own way); `None`: this process always does.
+    cluster_role: Option<std::sync::Arc<crate::node::Node>>,
+    /// Whether this follower assigned clusters at its last catch-up.
+    clustering: bool,
 }
+
+/// The lease of the node that assigns clusters.
+const CLUSTER_ROLE: &str = "cluster";
 
 /// A saved search: its query and the endpoint told of matches.
 #[derive(Debug, Clone)]
@@ -201,7 +209,16 @@ impl Follower {
             recent: HashMap::new(),
             clusters: verbatim_cluster::Clusterer::new(),
             searches: None,
+            cluster_role: None,
+            clustering: true,
         }
+    }
+
+    /// Assigns clusters only while this node holds the `cluster` lease.
+    pub fn with_cluster_role(mut self, node: std::sync::Arc<crate::node::Node>) -> Follower {
+        self.cluster_role = Some(node);
+        self.clustering = false;
+        self
     }
 
     /// Matches new stories against saved searches as it indexes them.
@@ -258,6 +275,8 @@ impl Follower {
             recent: HashMap::new(),
             clusters: verbatim_cluster::Clusterer::new(),
             searches: None,
+            cluster_role: None,
+            clustering: true,
         }
     }
 
@@ -271,6 +290,16 @@ impl Follower {
             .mark
             .checked_sub_signed(OVERLAP)
             .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        if let Some(node) = self.cluster_role.clone() {
+            let was_clustering = self.clustering;
+            self.clustering = node.hold(CLUSTER_ROLE).await;
+            if self.clustering && !was_clustering {
+                // Taking the role over: start from the clusters the store knows.
+                self.clusters = verbatim_cluster::Clusterer::new();
+                let restored = self.restore_clusters(store).await?;
+                tracing::info!(node = %node.name, restored, "this node assigns story clusters");
+            }
+        }
         let mut applied = 0;
         let mut newest = self.mark;
         let mut indexed: Vec<StoryRecord> = Vec::new();
@@ -296,7 +325,9 @@ impl Follower {
                     Some(doc) => index.upsert(&doc)?,
                     None => index.remove(&story.id)?,
                 }
-                self.cluster(store, story).await?;
+                if self.clustering {
+                    self.cluster(store, story).await?;
+                }
                 self.recent.insert(story.id.clone(), story.changed_at);
                 applied += 1;
                 if self.searches.is_some() && story.state == StoryState::Published {
@@ -339,12 +370,12 @@ pub async fn follow(
     store: std::sync::Arc<dyn Store>,
     index: std::sync::Arc<SearchIndex>,
     searches: SavedSearches,
+    node: std::sync::Arc<crate::node::Node>,
 ) {
-    let mut follower = Follower::new(&index).with_saved_searches(searches);
-    match follower.restore_clusters(&*store).await {
-        Ok(restored) => tracing::debug!(restored, "story clusters restored"),
-        Err(error) => tracing::error!(%error, "cannot restore story clusters"),
-    }
+    // Clusters are restored when this node takes the cluster role, at its first catch-up.
+    let mut follower = Follower::new(&index)
+        .with_saved_searches(searches)
+        .with_cluster_role(node);
     loop {
         if let Err(error) = follower.catch_up(&*store, &index).await {
             tracing::error!(%error, "search index update failed");

@@ -4,6 +4,7 @@
 mod config;
 mod demo;
 mod index;
+mod node;
 mod pipeline;
 mod serve;
 mod verify;
@@ -340,6 +341,26 @@ impl Setup {
         Ok(Arc::new(store))
     }
 
+    /// Where payloads are kept: `store.archive`, by default files with SQLite and the database
+    /// with PostgreSQL (every node reads them).
+    fn archive(&self, store: &Arc<dyn Store>) -> RawArchive {
+        let place = self.config.store.archive.unwrap_or(if self.is_postgres() {
+            config::ArchivePlace::Database
+        } else {
+            config::ArchivePlace::Files
+        });
+        match place {
+            config::ArchivePlace::Files => RawArchive::new(self.data.join("raw")),
+            config::ArchivePlace::Database => RawArchive::in_database(store.clone()),
+        }
+    }
+
+    fn is_postgres(&self) -> bool {
+        self.store_url
+            .as_deref()
+            .is_some_and(|url| url.starts_with("postgres:") || url.starts_with("postgresql:"))
+    }
+
     async fn pipeline(&self) -> Result<Pipeline> {
         let store = self.open_store().await?;
         let mut known: Vec<String> = store
@@ -352,9 +373,9 @@ impl Setup {
         let gate = self.gate_settings(Some(&known))?;
         Ok(Pipeline {
             gate: Arc::new(gate),
+            archive: self.archive(&store),
             store,
             keys: Arc::new(self.keys()?),
-            archive: RawArchive::new(self.data.join("raw")),
             limits: verbatim_parse::Limits {
                 max_document_bytes: self.config.limits.max_document_bytes,
                 ..verbatim_parse::Limits::default()
@@ -604,9 +625,17 @@ pub async fn audit(
 
 /// `serve`'s scheduled audit: every `every`, verify every published story; failures are logged
 /// as errors and counted in /metrics.
-async fn audit_loop(pipeline: pipeline::Pipeline, every: Duration) {
+async fn audit_loop(pipeline: pipeline::Pipeline, every: Duration, node: Arc<node::Node>) {
     loop {
         tokio::time::sleep(every).await;
+        // One node audits the shared store per period: the lease lasts the period, slightly
+        // less so that the holder's next tick finds it its own or free.
+        if !node
+            .hold_for("audit", every.saturating_sub(Duration::from_secs(1)))
+            .await
+        {
+            continue;
+        }
         match audit(&pipeline, false).await {
             Ok((checked, failures)) => {
                 for (id, findings) in &failures {
@@ -814,10 +843,21 @@ async fn serve(
             poll_while_subscribed: websub_config.poll_while_subscribed,
         },
     });
+    let node = Arc::new(node::Node::new(
+        context
+            .config
+            .node
+            .name
+            .clone()
+            .unwrap_or_else(node::Node::default_name),
+        context.config.node.lease,
+        pipeline.store.clone(),
+    ));
     let poll_settings = serve::PollSettings {
         min_interval: context.config.fetch.min_interval,
         max_age_cap: context.config.fetch.max_age_cap,
         websub: websub.clone(),
+        node: node.clone(),
     };
     tokio::spawn(serve::poll_loop(
         pipeline.clone(),
@@ -843,7 +883,7 @@ async fn serve(
         tokio::spawn(webhooks::send(pipeline.clone(), fetcher.clone(), endpoints));
     }
     if let Some(websub) = &websub {
-        tokio::spawn(websub.clone().renew_loop());
+        tokio::spawn(websub.clone().renew_loop(node.clone()));
     }
     tokio::spawn(serve::embargo_loop(pipeline.clone()));
     tokio::spawn(serve::inbox_loop(
@@ -852,7 +892,11 @@ async fn serve(
         context.config.inbox.settle,
     ));
     if !context.config.audit.every.is_zero() {
-        tokio::spawn(audit_loop(pipeline.clone(), context.config.audit.every));
+        tokio::spawn(audit_loop(
+            pipeline.clone(),
+            context.config.audit.every,
+            node.clone(),
+        ));
     }
 
     let limits = &context.config.limits;
@@ -866,6 +910,7 @@ async fn serve(
             pipeline.store.clone(),
             search.clone(),
             saved_searches(context, listen),
+            node.clone(),
         ));
     }
     let mut state = AppState::new(pipeline.store.clone(), site, Some(push))
@@ -1294,7 +1339,7 @@ async fn ingest(
         println!(
             "{} payload(s), {total} item(s); raw payloads archived in {}",
             reports.len(),
-            context.data.join("raw").display()
+            pipeline.archive.describe()
         );
     }
     Ok(if bad_input {

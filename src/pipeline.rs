@@ -278,12 +278,9 @@ impl Pipeline {
     /// Archives and processes one payload. `Err` is for our own failures (disk, database); bad
     /// input is reported in the `IngestReport`.
     pub async fn ingest(&self, mut received: Received) -> Result<IngestReport> {
-        let archive = self.archive.clone();
-        // The payload moves to the blocking thread and back rather than being copied.
+        // The payload moves to the archive and back rather than being copied.
         let bytes = std::mem::take(&mut received.bytes);
-        let (stored, bytes) = tokio::task::spawn_blocking(move || (archive.put(&bytes), bytes))
-            .await
-            .context("archive task failed")?;
+        let (stored, bytes) = self.archive.put(bytes).await;
         received.bytes = bytes;
         let raw_sha256 = stored.with_context(|| {
             format!(
@@ -461,7 +458,7 @@ impl Pipeline {
         let pending = self.store.pending_raw().await?;
         let count = pending.len();
         for raw in pending {
-            let bytes = match self.archive.get(&raw.sha256) {
+            let bytes = match self.archive.get(&raw.sha256).await {
                 Ok(bytes) => bytes,
                 Err(error) => {
                     let message = format!("archived payload is missing: {error}");

@@ -41,6 +41,8 @@ pub struct PollSettings {
     pub max_age_cap: Duration,
     /// The WebSub subscriber, when enabled.
     pub websub: Option<crate::websub::WebSub>,
+    /// This node: sources are polled under its leases.
+    pub node: Arc<crate::node::Node>,
 }
 
 /// Polls due sources for ever.
@@ -52,16 +54,31 @@ pub async fn poll_loop(pipeline: Pipeline, fetcher: Fetcher, settings: PollSetti
     ));
     // A finished fetch frees a slot: look for due sources at once rather than at the next tick.
     let slot_freed = Arc::new(tokio::sync::Notify::new());
+    let mut share = crate::node::PollShare::new(settings.node.clone());
     loop {
+        let busy = in_flight
+            .lock()
+            .map(|running| running.clone())
+            .unwrap_or_default();
+        if let Err(error) = share.refresh(&busy).await {
+            tracing::error!(%error, "cannot renew this node's leases");
+        }
         match pipeline.store.due_sources(Utc::now(), DUE_BATCH).await {
             Ok(sources) => {
                 // Most overdue first. A fetch starts only when a slot is free, globally and for
                 // its host; the others stay due in the store for the next tick, so waiting costs
                 // no memory however many sources there are.
                 for source in sources {
+                    if busy.contains(&source.name) {
+                        continue;
+                    }
                     let Ok(permit) = permits.clone().try_acquire_owned() else {
                         break;
                     };
+                    // Another node's source, or over this node's share.
+                    if !share.claim(&source.name).await {
+                        continue;
+                    }
                     let host = source
                         .url
                         .as_deref()
@@ -125,6 +142,7 @@ pub async fn poll_one(
         Duration::from_secs(source.every_seconds.max(0) as u64).max(settings.min_interval);
     let mut record = FetchRecord {
         at: started,
+        node: Some(settings.node.name.clone()),
         ..FetchRecord::default()
     };
     let mut retry_after: Option<Duration> = None;

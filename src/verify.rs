@@ -113,7 +113,7 @@ pub async fn check_story(pipeline: &Pipeline, story: &StoryRecord) -> Result<Fin
     }
 
     // The archive: the file must still hash to its name, and re-reading it must give the text.
-    let bytes = match pipeline.archive.get(&record.raw_sha256) {
+    let bytes = match pipeline.archive.get(&record.raw_sha256).await {
         Ok(bytes) => bytes,
         Err(error) => {
             findings.problem(format!(

@@ -203,9 +203,13 @@ impl WebSub {
     }
 
     /// Renews leases before they end and gives up on hubs that never verified.
-    pub async fn renew_loop(self) {
+    pub async fn renew_loop(self, node: std::sync::Arc<crate::node::Node>) {
         loop {
             tokio::time::sleep(RENEW_TICK).await;
+            // Among several nodes, one renews (two would subscribe twice).
+            if !node.hold("websub").await {
+                continue;
+            }
             let Ok(subscriptions) = self.pipeline.store.subscriptions().await else {
                 continue;
             };
