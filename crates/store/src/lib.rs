@@ -5,6 +5,7 @@
 pub mod archive;
 pub mod lifecycle;
 mod sqlite;
+pub mod throwaway_postgres;
 
 pub use archive::RawArchive;
 pub use lifecycle::{Resolution, StoryState, VersionFacts, resolve, story_order};
