@@ -411,9 +411,8 @@ fn an_update_then_a_correction_are_marked_and_diffed_word_by_word() {
 /// `verbatim serve` with its log (at info) collected, for counting what each process did.
 fn serve_logged(data: &DataDir) -> (Server, std::sync::Arc<std::sync::Mutex<String>>) {
     use std::io::{BufRead, BufReader};
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_verbatim"))
-        .arg("--data")
-        .arg(data.path())
+    let mut child = data
+        .command()
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("VERBATIM_LOG", "info")
         .env("NO_COLOR", "1")

@@ -13,16 +13,73 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A fresh data folder, removed when dropped.
+/// The PostgreSQL server this test binary shares, started on first use (it stops when the
+/// test process ends); `None`, with the reason printed, when PostgreSQL is not installed and
+/// `VERBATIM_REQUIRE_ALL` is not set.
+pub fn postgres() -> Option<&'static verbatim_store::throwaway_postgres::ThrowawayPostgres> {
+    static SERVER: std::sync::OnceLock<
+        Option<verbatim_store::throwaway_postgres::ThrowawayPostgres>,
+    > = std::sync::OnceLock::new();
+    SERVER
+        .get_or_init(|| {
+            verbatim_store::throwaway_postgres::ThrowawayPostgres::start()
+                .unwrap_or_else(|error| panic!("cannot start PostgreSQL: {error}"))
+        })
+        .as_ref()
+}
+
+/// A new, empty database on the shared server: its URL.
+pub fn postgres_database() -> Option<String> {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let server = postgres()?;
+    let number = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let name = format!("verbatim_{}_{number}", std::process::id());
+    Some(
+        server
+            .create_database(&name)
+            .unwrap_or_else(|error| panic!("{error}")),
+    )
+}
+
+/// A fresh data folder, removed when dropped. With `VERBATIM_TEST_STORE=postgres` its store is
+/// a fresh PostgreSQL database instead of `DIR/verbatim.db`, so one suite runs on both stores.
 pub struct DataDir {
     pub dir: tempfile::TempDir,
+    /// The `--store` URL every command gets, when not the default SQLite file.
+    pub store: Option<String>,
 }
 
 impl DataDir {
     pub fn new() -> DataDir {
+        let store = match std::env::var("VERBATIM_TEST_STORE").as_deref() {
+            Ok("postgres") => {
+                let url = postgres_database();
+                if url.is_none() {
+                    eprintln!("VERBATIM_TEST_STORE=postgres, but there is no PostgreSQL: SQLite");
+                }
+                url
+            }
+            _ => None,
+        };
         DataDir {
             dir: tempfile::tempdir().unwrap_or_else(|error| panic!("temp dir: {error}")),
+            store,
         }
+    }
+
+    /// `verbatim --data DIR` (with the store's URL), to add arguments to.
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_verbatim"));
+        command.arg("--data").arg(self.path());
+        match &self.store {
+            Some(url) => command.env("VERBATIM_STORE", url),
+            None => command.env_remove("VERBATIM_STORE"),
+        };
+        command
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.store.is_some()
     }
 
     pub fn path(&self) -> &Path {
@@ -31,9 +88,7 @@ impl DataDir {
 
     /// Runs `verbatim --data DIR ARGS...` to completion.
     pub fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_verbatim"))
-            .arg("--data")
-            .arg(self.path())
+        self.command()
             .args(args)
             .env("VERBATIM_LOG", "warn")
             .output()
@@ -56,9 +111,8 @@ impl DataDir {
 
     /// Starts `verbatim --data DIR serve --listen 127.0.0.1:0 EXTRA...` and waits until it listens.
     pub fn serve(&self, extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_verbatim"))
-            .arg("--data")
-            .arg(self.path())
+        let mut child = self
+            .command()
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(extra)
             .env("VERBATIM_LOG", "warn")
@@ -134,6 +188,24 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `GET base+path`: status and body.
+pub fn get_text_at(base: &str, path: &str) -> (u16, String) {
+    let response = client()
+        .get(format!("{base}{path}"))
+        .send()
+        .unwrap_or_else(|error| panic!("GET {path}: {error}"));
+    let status = response.status().as_u16();
+    (status, response.text().unwrap_or_default())
+}
+
+/// `GET base+path` as JSON.
+pub fn get_json_at(base: &str, path: &str) -> (u16, serde_json::Value) {
+    let (status, text) = get_text_at(base, path);
+    let value = serde_json::from_str(&text)
+        .unwrap_or_else(|error| panic!("GET {path}: not JSON ({error}): {text}"));
+    (status, value)
 }
 
 pub fn client() -> reqwest::blocking::Client {
