@@ -90,6 +90,9 @@ pub mod params {
     /// Most recent entries of one bucket looked at per insert (bounds the cost of a text sent
     /// thousands of times).
     pub const MAX_BUCKET_SCAN: usize = 512;
+    /// At most this many stored stories, those sharing the most LSH bands, are compared with a
+    /// new story in full.
+    pub const MAX_CANDIDATES: usize = 200;
 
     /// Containment is used only when the smaller text has at least this many shingles.
     pub const MIN_CONTAINMENT_SHINGLES: usize = 8;

@@ -397,6 +397,19 @@ pub(crate) fn similarity_ignoring(
     b: &Signature,
     common: impl Fn(u64) -> bool,
 ) -> Similarity {
+    let kept: Vec<u64> = a.terms.iter().copied().filter(|t| !common(*t)).collect();
+    similarity_to(a, &kept, b, common)
+}
+
+/// [`similarity_ignoring`] for a story compared with many: `a_kept` is `a`'s event terms with
+/// the common ones already left out (once per story, not once per candidate), and `b`'s are
+/// filtered while they are merged, so comparing allocates nothing.
+pub(crate) fn similarity_to(
+    a: &Signature,
+    a_kept: &[u64],
+    b: &Signature,
+    common: impl Fn(u64) -> bool,
+) -> Similarity {
     let (shingle_jaccard, shingle_containment) =
         if a.shingles.is_empty() || b.shingles.is_empty() || a.shingles.len() != b.shingles.len() {
             (0.0, 0.0)
@@ -418,11 +431,8 @@ pub(crate) fn similarity_ignoring(
             (j, containment)
         };
     let has_terms = a.terms.len() >= params::MIN_TERMS && b.terms.len() >= params::MIN_TERMS;
-    let keep =
-        |terms: &[u64]| -> Vec<u64> { terms.iter().copied().filter(|t| !common(*t)).collect() };
-    let (ta, tb) = (keep(&a.terms), keep(&b.terms));
-    let (shared_terms, shared_names) = count_shared(&ta, &tb);
-    let union = ta.len() + tb.len() - shared_terms;
+    let (b_kept, shared_terms, shared_names) = count_shared_kept(a_kept, &b.terms, common);
+    let union = a_kept.len() + b_kept - shared_terms;
     let term_jaccard = if !has_terms || union == 0 {
         0.0
     } else {
@@ -438,8 +448,35 @@ pub(crate) fn similarity_ignoring(
     }
 }
 
+/// Merges `kept` (sorted, distinct, no common term) with `terms` (sorted, distinct) leaving
+/// `terms`' common ones out: how many of `terms` are kept, how many of those are shared with
+/// `kept`, and how many of the shared are names (lowest bit 0).
+fn count_shared_kept(
+    kept: &[u64],
+    terms: &[u64],
+    common: impl Fn(u64) -> bool,
+) -> (usize, usize, usize) {
+    let (mut i, mut kept_terms, mut shared, mut names) = (0, 0, 0, 0);
+    for &term in terms {
+        if common(term) {
+            continue;
+        }
+        kept_terms += 1;
+        while kept.get(i).is_some_and(|&x| x < term) {
+            i += 1;
+        }
+        if kept.get(i) == Some(&term) {
+            shared += 1;
+            names += usize::from(term & 1 == 0);
+            i += 1;
+        }
+    }
+    (kept_terms, shared, names)
+}
+
 /// Size of the intersection of two sorted, distinct slices, and how many of the shared values
 /// are names (lowest bit 0).
+#[cfg(test)]
 fn count_shared(a: &[u64], b: &[u64]) -> (usize, usize) {
     let (mut i, mut j, mut n, mut names) = (0, 0, 0, 0);
     while let (Some(x), Some(y)) = (a.get(i), b.get(j)) {
@@ -616,5 +653,25 @@ mod tests {
         let _ = Signature::new(&marks, &marks, &marks);
         let digits = "9".repeat(100_000);
         let _ = Signature::new("N", &digits, &format!("{digits}.{digits}"));
+    }
+
+    proptest::proptest! {
+        /// The allocation-free merge counts what filtering both sides and intersecting does.
+        #[test]
+        fn kept_merge_counts_what_filtering_then_intersecting_counts(
+            a in proptest::collection::btree_set(0u64..400, 0..60),
+            b in proptest::collection::btree_set(0u64..400, 0..60),
+            common in proptest::collection::btree_set(0u64..400, 0..80),
+        ) {
+            let is_common = |t: u64| common.contains(&t);
+            let kept_a: Vec<u64> = a.iter().copied().filter(|t| !is_common(*t)).collect();
+            let kept_b: Vec<u64> = b.iter().copied().filter(|t| !is_common(*t)).collect();
+            let b: Vec<u64> = b.into_iter().collect();
+            let (shared, names) = count_shared(&kept_a, &kept_b);
+            proptest::prop_assert_eq!(
+                count_shared_kept(&kept_a, &b, is_common),
+                (kept_b.len(), shared, names)
+            );
+        }
     }
 }
