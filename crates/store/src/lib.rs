@@ -4,11 +4,14 @@
 
 pub mod archive;
 pub mod lifecycle;
+mod postgres;
+mod rows;
 mod sqlite;
 pub mod throwaway_postgres;
 
 pub use archive::RawArchive;
 pub use lifecycle::{Resolution, StoryState, VersionFacts, resolve, story_order};
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;

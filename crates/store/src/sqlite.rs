@@ -1,23 +1,25 @@
 //! The embedded store: one SQLite database in WAL mode, migrated on open.
 
-use crate::lifecycle::{StoryState, VersionFacts, resolve};
+use crate::lifecycle::{StoryState, resolve};
+use crate::rows::{
+    content_hash, content_hash_as, decode_cursor, delivery_from_row, encode_cursor, facts_from_row,
+    held_from_row, raw_from_row, sort_time_from_row, source_from_row, story_from_row,
+    subscription_from_row, version_from_row,
+};
 use crate::{
     ClusterLink, CommitKind, Committed, Counts, FailedPayload, FetchRecord, GoneRecord,
     HeadlineOverride, HeldRecord, Lease, ListQuery, NewSource, NewVersion, RawRecord,
-    RecentVersion, Review, Source, SourceKind, Store, StoreError, StoryPage, StoryRecord,
-    Subscription, SubscriptionState, VersionRecord, WebhookDelivery, format_time, parse_time,
-    story_id,
+    RecentVersion, Review, Source, Store, StoreError, StoryPage, StoryRecord, Subscription,
+    VersionRecord, WebhookDelivery, format_time, parse_time, story_id,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
-use verbatim_item::{Item, Pubstatus, sha256_hex};
+use verbatim_item::Item;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -49,6 +51,11 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         Self::connect(options).await
+    }
+
+    /// The connection pool (for tools that read tables directly, e.g. `migrate-store`).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
     }
 
     /// A transaction that holds SQLite's write lock from its first statement. A deferred
@@ -96,148 +103,6 @@ impl SqliteStore {
     }
 }
 
-fn time_opt(row: &SqliteRow, column: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-    let text: Option<String> = row.try_get(column)?;
-    text.as_deref().map(parse_time).transpose()
-}
-
-fn source_from_row(row: &SqliteRow) -> Result<Source, StoreError> {
-    let kind: String = row.try_get("kind")?;
-    Ok(Source {
-        name: row.try_get("name")?,
-        url: row.try_get("url")?,
-        kind: match kind.as_str() {
-            "push" => SourceKind::Push,
-            "inbox" => SourceKind::Inbox,
-            _ => SourceKind::Poll,
-        },
-        every_seconds: row.try_get("every_seconds")?,
-        notice: row.try_get("notice")?,
-        paused: row.try_get::<i64, _>("paused")? != 0,
-        push_token_sha256: row.try_get("push_token_sha256")?,
-        push_hmac_secret: row.try_get("push_hmac_secret")?,
-        auth: row.try_get("auth")?,
-        etag: row.try_get("etag")?,
-        last_modified: row.try_get("last_modified")?,
-        last_attempt: time_opt(row, "last_attempt")?,
-        last_success: time_opt(row, "last_success")?,
-        last_status: row.try_get("last_status")?,
-        last_error: row.try_get("last_error")?,
-        consecutive_errors: row.try_get("consecutive_errors")?,
-        next_due: time_opt(row, "next_due")?,
-        language: row.try_get("language")?,
-        last_node: row.try_get("last_node")?,
-    })
-}
-
-fn subscription_from_row(row: &SqliteRow) -> Result<Subscription, StoreError> {
-    let state: String = row.try_get("state")?;
-    Ok(Subscription {
-        source: row.try_get("source")?,
-        hub: row.try_get("hub")?,
-        topic: row.try_get("topic")?,
-        secret: row.try_get("secret")?,
-        state: match state.as_str() {
-            "active" => SubscriptionState::Active,
-            "requested" => SubscriptionState::Requested,
-            _ => SubscriptionState::Failed,
-        },
-        requested_at: parse_time(&row.try_get::<String, _>("requested_at")?)?,
-        lease_seconds: row.try_get("lease_seconds")?,
-        lease_until: time_opt(row, "lease_until")?,
-        last_error: row.try_get("last_error")?,
-        deliveries: row.try_get("deliveries")?,
-        last_delivery: time_opt(row, "last_delivery")?,
-    })
-}
-
-fn delivery_from_row(row: &SqliteRow) -> Result<WebhookDelivery, StoreError> {
-    Ok(WebhookDelivery {
-        event_id: row.try_get("event_id")?,
-        story_id: row.try_get("story_id")?,
-        kind: row.try_get("kind")?,
-        endpoint: row.try_get("endpoint")?,
-        state: row.try_get("state")?,
-        attempts: row.try_get("attempts")?,
-        next_attempt: parse_time(&row.try_get::<String, _>("next_attempt")?)?,
-        last_status: row.try_get("last_status")?,
-        last_error: row.try_get("last_error")?,
-        delivered_at: time_opt(row, "delivered_at")?,
-        created_at: parse_time(&row.try_get::<String, _>("created_at")?)?,
-        payload: row.try_get("payload")?,
-    })
-}
-
-fn raw_from_row(row: &SqliteRow) -> Result<RawRecord, StoreError> {
-    Ok(RawRecord {
-        sha256: row.try_get("sha256")?,
-        source: row.try_get("source")?,
-        origin: row.try_get("origin")?,
-        received_at: parse_time(&row.try_get::<String, _>("received_at")?)?,
-        size: row.try_get("size")?,
-        content_type: row.try_get("content_type")?,
-        http_status: row.try_get("http_status")?,
-        etag: row.try_get("etag")?,
-        last_modified: row.try_get("last_modified")?,
-    })
-}
-
-fn version_from_row(row: &SqliteRow) -> Result<VersionRecord, StoreError> {
-    let item_json: String = row.try_get("item_json")?;
-    let item: Item = serde_json::from_str(&item_json)
-        .map_err(|error| StoreError::Corrupt(format!("version item: {error}")))?;
-    let reasons: Option<String> = row.try_get("hold_reasons")?;
-    let hold_reasons = match reasons {
-        Some(json) => serde_json::from_str(&json)
-            .map_err(|error| StoreError::Corrupt(format!("hold reasons: {error}")))?,
-        None => Vec::new(),
-    };
-    Ok(VersionRecord {
-        seq: row.try_get("vid")?,
-        received_at: parse_time(&row.try_get::<String, _>("received_at")?)?,
-        hold_reasons,
-        embargoed_until: time_opt(row, "embargoed_until")?,
-        item,
-        provenance: row.try_get("provenance")?,
-        signature: row.try_get("signature")?,
-        link_only: row.try_get::<Option<i64>, _>("link_only")?.unwrap_or(0) != 0,
-        review: row.try_get("review")?,
-    })
-}
-
-fn story_from_row(row: &SqliteRow) -> Result<StoryRecord, StoreError> {
-    let has_version: Option<i64> = row.try_get("vid")?;
-    Ok(StoryRecord {
-        id: row.try_get("sid")?,
-        source: row.try_get("source")?,
-        guid: row.try_get("guid")?,
-        state: StoryState::parse(&row.try_get::<String, _>("state")?),
-        sort_time: parse_time(&row.try_get::<String, _>("sort_time")?)?,
-        changed_at: parse_time(&row.try_get::<String, _>("changed_at")?)?,
-        current: match has_version {
-            Some(_) => Some(version_from_row(row)?),
-            None => None,
-        },
-        headline_override: match row.try_get::<Option<String>, _>("override_headline")? {
-            Some(headline) => Some(HeadlineOverride {
-                headline,
-                set_by: row.try_get("override_by")?,
-                set_at: parse_time(&row.try_get::<String, _>("override_at")?)?,
-            }),
-            None => None,
-        },
-        cluster_id: row.try_get("cluster_id")?,
-        sections: row
-            .try_get::<Option<String>, _>("sections")?
-            .map(|joined| {
-                let mut sections: Vec<String> = joined.split(' ').map(str::to_string).collect();
-                sections.sort();
-                sections
-            })
-            .unwrap_or_default(),
-    })
-}
-
 const STORY_COLUMNS: &str = "s.id AS sid, s.source, s.guid, s.state, s.sort_time, s.changed_at, s.cluster_id, \
      v.id AS vid, v.received_at, v.hold_reasons, v.embargoed_until, v.item_json, v.provenance, \
      v.signature, v.link_only, v.review, o.headline AS override_headline, o.set_by AS override_by, \
@@ -248,32 +113,6 @@ const STORY_COLUMNS: &str = "s.id AS sid, s.source, s.guid, s.state, s.sort_time
 const HELD_QUERY: &str = "SELECT s.id AS sid, s.source, s.guid, s.state, v.id AS vid, v.received_at, \
      v.hold_reasons, v.embargoed_until, v.item_json, v.provenance, v.signature, v.link_only, \
      v.review FROM versions v JOIN stories s ON s.id = v.story_id";
-
-fn held_from_row(row: &SqliteRow) -> Result<HeldRecord, StoreError> {
-    Ok(HeldRecord {
-        story_id: row.try_get("sid")?,
-        source: row.try_get("source")?,
-        guid: row.try_get("guid")?,
-        story_state: StoryState::parse(&row.try_get::<String, _>("state")?),
-        version: version_from_row(row)?,
-    })
-}
-
-/// The hash that says whether a version is already stored: the item without arrival data.
-fn content_hash(item: &Item) -> Result<String, StoreError> {
-    content_hash_as(item, &item.source)
-}
-
-/// The same, as if the item had come from `source` (a second feed of one agency story).
-fn content_hash_as(item: &Item, source: &str) -> Result<String, StoreError> {
-    let mut comparable = item.clone();
-    comparable.received_at = None;
-    comparable.raw = None;
-    comparable.source = source.to_string();
-    let json = serde_json::to_string(&comparable)
-        .map_err(|error| StoreError::Corrupt(format!("item cannot be serialized: {error}")))?;
-    Ok(sha256_hex(json.as_bytes()))
-}
 
 /// The story another feed already created for this agency story: an alias recorded earlier,
 /// or (first time) a story of another source with the same guid and a version with the same
@@ -340,20 +179,10 @@ async fn resolve_story(
     .bind(id)
     .fetch_all(&mut **transaction)
     .await?;
-    let mut facts = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let agency_version: Option<i64> = row.try_get("agency_version")?;
-        facts.push(VersionFacts {
-            arrival: row.try_get("id")?,
-            agency_version: agency_version.and_then(|version| u64::try_from(version).ok()),
-            versioncreated: time_opt(row, "versioncreated")?,
-            pubstatus: Pubstatus::from_agency_word(&row.try_get::<String, _>("pubstatus")?),
-            // A held version counts once an operator released it.
-            held: row.try_get::<Option<String>, _>("hold_reasons")?.is_some()
-                && row.try_get::<Option<String>, _>("review")?.as_deref() != Some("released"),
-            embargoed_until: time_opt(row, "embargoed_until")?,
-        });
-    }
+    let facts = rows
+        .iter()
+        .map(facts_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
     let resolution = resolve(&facts, now);
     let previous = sqlx::query("SELECT state, current_version FROM stories WHERE id = ?")
         .bind(id)
@@ -376,9 +205,7 @@ async fn resolve_story(
                         .bind(current)
                         .fetch_one(&mut **transaction)
                         .await?;
-                let received = parse_time(&row.try_get::<String, _>("received_at")?)?;
-                let created = time_opt(&row, "versioncreated")?;
-                Some(created.map_or(received, |created| created.min(received)))
+                Some(sort_time_from_row(&row)?)
             }
             None => None,
         };
@@ -1551,21 +1378,11 @@ impl Store for SqliteStore {
     }
 }
 
-fn encode_cursor(time: &str, id: &str) -> String {
-    hex::encode(format!("{time}|{id}"))
-}
-
-fn decode_cursor(cursor: &str) -> Result<(String, String), StoreError> {
-    let bad = || StoreError::Corrupt(format!("bad cursor {cursor:?}"));
-    let bytes = hex::decode(cursor).map_err(|_| bad())?;
-    let text = String::from_utf8(bytes).map_err(|_| bad())?;
-    let (time, id) = text.split_once('|').ok_or_else(bad)?;
-    Ok((time.to_string(), id.to_string()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::SourceKind;
+    use verbatim_item::Pubstatus;
 
     async fn store() -> Result<(tempfile::TempDir, SqliteStore), StoreError> {
         let dir = tempfile::tempdir().map_err(|error| StoreError::Corrupt(error.to_string()))?;
