@@ -3,6 +3,7 @@
 //! SQLite is the embedded implementation; other backends implement the same trait.
 
 pub mod archive;
+pub mod copy;
 pub mod lifecycle;
 mod postgres;
 mod rows;
@@ -10,6 +11,7 @@ mod sqlite;
 pub mod throwaway_postgres;
 
 pub use archive::RawArchive;
+pub use copy::{CopyProgress, CopyReport, copy_sqlite_to_postgres};
 pub use lifecycle::{Resolution, StoryState, VersionFacts, resolve, story_order};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
