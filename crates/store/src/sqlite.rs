@@ -94,6 +94,25 @@ impl SqliteStore {
     }
 
     async fn connect(options: SqliteConnectOptions) -> Result<SqliteStore, StoreError> {
+        // Processes starting together on a new data folder race: switching a new file to WAL
+        // needs its lock (SQLite answers "database is locked" at once, without waiting), and
+        // sqlx's SQLite migrator takes no lock, so the loser's migration fails ("already
+        // exists"). Each migration is one transaction, so the loser changed nothing; once the
+        // winner is done, trying again finds the file in WAL mode and the migrations applied.
+        let mut attempts = 0u64;
+        loop {
+            match Self::connect_once(options.clone()).await {
+                Ok(store) => return Ok(store),
+                Err(error) if attempts < 20 && is_start_race(&error) => {
+                    attempts += 1;
+                    tokio::time::sleep(Duration::from_millis(25 * attempts)).await;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    async fn connect_once(options: SqliteConnectOptions) -> Result<SqliteStore, StoreError> {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options)
@@ -101,6 +120,14 @@ impl SqliteStore {
         MIGRATOR.run(&pool).await?;
         Ok(SqliteStore { pool })
     }
+}
+
+/// The errors of two processes opening a new file at once (anything else is not retried).
+fn is_start_race(error: &StoreError) -> bool {
+    let text = error.to_string();
+    ["locked", "busy", "already exists", "duplicate column"]
+        .iter()
+        .any(|race| text.contains(race))
 }
 
 const STORY_COLUMNS: &str = "s.id AS sid, s.source, s.guid, s.state, s.sort_time, s.changed_at, s.cluster_id, \
@@ -1451,6 +1478,24 @@ mod tests {
             .map(|source| source.name)
             .collect();
         assert_eq!(due, vec!["due"]);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn processes_starting_together_on_a_new_file_all_open_it() -> Result<(), StoreError> {
+        for _ in 0..5 {
+            let dir =
+                tempfile::tempdir().map_err(|error| StoreError::Corrupt(error.to_string()))?;
+            let path = dir.path().join("verbatim.db");
+            let (a, b, c) = tokio::join!(
+                SqliteStore::open(&path),
+                SqliteStore::open(&path),
+                SqliteStore::open(&path)
+            );
+            for store in [a?, b?, c?] {
+                assert_eq!(store.counts().await?.sources, 0);
+            }
+        }
         Ok(())
     }
 
