@@ -15,6 +15,8 @@ pub struct Config {
     #[serde(default)]
     pub node: NodeSection,
     #[serde(default)]
+    pub provenance: ProvenanceSection,
+    #[serde(default)]
     pub server: ServerSection,
     #[serde(default)]
     pub site: SiteSection,
@@ -116,6 +118,14 @@ pub struct StoreSection {
 pub enum ArchivePlace {
     Files,
     Database,
+}
+
+/// Signing.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProvenanceSection {
+    /// The signing keys' folder (default `DATA/keys`); nodes sharing a store share it.
+    pub keys: Option<PathBuf>,
 }
 
 /// This process as one of several nodes on one store.

@@ -4,6 +4,7 @@
 mod config;
 mod demo;
 mod index;
+mod migrate;
 mod node;
 mod pipeline;
 mod serve;
@@ -54,7 +55,7 @@ struct GlobalArgs {
     /// The configuration file (TOML).
     #[arg(long, global = true, value_name = "FILE", env = "VERBATIM_CONFIG")]
     config: Option<PathBuf>,
-    /// The store: sqlite://PATH (default: DATA/verbatim.db).
+    /// The store: sqlite://PATH or postgres://USER@HOST/DATABASE (default: DATA/verbatim.db).
     #[arg(long, global = true, value_name = "URL", env = "VERBATIM_STORE")]
     store: Option<String>,
 }
@@ -131,6 +132,29 @@ enum Command {
     /// The held queue: items the gate or a rule held, waiting for an operator.
     #[command(subcommand)]
     Held(HeldCommand),
+    /// Apply the store's pending migrations and stop (`serve` and every command also do on
+    /// start; several nodes starting at once are safe).
+    Migrate,
+    /// Move an embedded installation into PostgreSQL: every table, then the raw archive's
+    /// files, then a count check (exit 1 if anything differs).
+    MigrateStore {
+        /// The SQLite store, e.g. sqlite://verbatim-data/verbatim.db.
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// The PostgreSQL store, e.g. postgres://verbatim@db.example/verbatim (must be empty).
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// The raw archive folder (default: `raw` beside the SQLite file).
+        #[arg(long, value_name = "DIR")]
+        raw: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The nodes sharing this store, with the sources and roles each holds.
+    Nodes {
+        #[arg(long)]
+        json: bool,
+    },
     /// The webhook delivery log, newest first.
     Webhooks {
         /// How many deliveries to show.
@@ -303,7 +327,7 @@ fn main() -> ExitCode {
 }
 
 /// Everything a command needs, built once from the flags and the config file.
-struct Setup {
+pub struct Setup {
     data: PathBuf,
     config: Config,
     store_url: Option<String>,
@@ -328,17 +352,44 @@ impl Setup {
     async fn open_store(&self) -> Result<Arc<dyn Store>> {
         std::fs::create_dir_all(&self.data)
             .with_context(|| format!("cannot create the data folder {}", self.data.display()))?;
-        let store = match &self.store_url {
-            Some(url) if url.starts_with("sqlite:") => SqliteStore::open_url(url).await,
+        let store: Arc<dyn Store> = match &self.store_url {
+            Some(url) if url.starts_with("sqlite:") => Arc::new(
+                SqliteStore::open_url(url)
+                    .await
+                    .context("cannot open the store")?,
+            ),
+            Some(_) if self.is_postgres() => Arc::new(
+                verbatim_store::PostgresStore::open_url(self.store_url.as_deref().unwrap_or(""))
+                    .await
+                    .context("cannot open the PostgreSQL store")?,
+            ),
             Some(url) => {
-                return Err(
-                    BadInput(format!("unsupported store URL {url:?}: use sqlite://PATH")).into(),
-                );
+                return Err(BadInput(format!(
+                    "unsupported store URL {url:?}: use sqlite://PATH or postgres://USER@HOST/DATABASE"
+                ))
+                .into());
             }
-            None => SqliteStore::open(&self.data.join("verbatim.db")).await,
+            None => Arc::new(
+                SqliteStore::open(&self.data.join("verbatim.db"))
+                    .await
+                    .context("cannot open the store")?,
+            ),
+        };
+        Ok(store)
+    }
+
+    /// The store for messages: its URL without a password, or the SQLite file.
+    fn store_description(&self) -> String {
+        match &self.store_url {
+            Some(url) => match url::Url::parse(url) {
+                Ok(mut parsed) if parsed.password().is_some() => {
+                    let _ = parsed.set_password(Some("***"));
+                    parsed.to_string()
+                }
+                _ => url.clone(),
+            },
+            None => self.data.join("verbatim.db").display().to_string(),
         }
-        .context("cannot open the store")?;
-        Ok(Arc::new(store))
     }
 
     /// Where payloads are kept: `store.archive`, by default files with SQLite and the database
@@ -405,12 +456,19 @@ impl Setup {
     }
 
     /// The site's signing keys, made on first use in `DATA/keys/`.
+    /// The signing keys: `provenance.keys`, or `DATA/keys`. Every node of one store must use
+    /// the same folder, or pages signed by one node would not verify on another.
     fn keys(&self) -> Result<verbatim_provenance::KeyRing> {
         let now = verbatim_store::format_time(Utc::now());
-        Ok(verbatim_provenance::KeyRing::open(
-            &self.data.join("keys"),
-            &now,
-        )?)
+        Ok(verbatim_provenance::KeyRing::open(&self.keys_dir(), &now)?)
+    }
+
+    fn keys_dir(&self) -> PathBuf {
+        self.config
+            .provenance
+            .keys
+            .clone()
+            .unwrap_or_else(|| self.data.join("keys"))
     }
 
     fn fetcher(&self, allow_private_networks: bool) -> Result<Fetcher> {
@@ -488,6 +546,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Reindex => reindex_command(&context).await,
         Command::Held(command) => held_command(&context, command).await,
         Command::Webhooks { limit, json } => webhooks_command(&context, limit, json).await,
+        Command::Migrate => migrate::migrate_command(&context).await,
+        Command::MigrateStore {
+            from,
+            to,
+            raw,
+            json,
+        } => migrate::migrate_store_command(&from, &to, raw.as_deref(), json).await,
+        Command::Nodes { json } => migrate::nodes_command(&context, json).await,
         Command::AdminToken => {
             let store = context.open_store().await?;
             let token = new_token();
@@ -761,9 +827,7 @@ fn key_command(context: &Setup, command: KeyCommand) -> Result<ExitCode> {
     let now = verbatim_store::format_time(Utc::now());
     let keys = match command {
         KeyCommand::List => context.keys()?,
-        KeyCommand::Rotate => {
-            verbatim_provenance::KeyRing::rotate(&context.data.join("keys"), &now)?
-        }
+        KeyCommand::Rotate => verbatim_provenance::KeyRing::rotate(&context.keys_dir(), &now)?,
     };
     for (index, key) in keys.public_keys().iter().enumerate() {
         let public = serde_json::to_value(key)?;

@@ -13,8 +13,9 @@ use verbatim_store::{SourceKind, Store, StoreError};
 const NODE_PREFIX: &str = "node:";
 /// Leases on polled sources: `poll:SOURCE`.
 const POLL_PREFIX: &str = "poll:";
-/// How often the number of polled sources is re-read for the fair share.
-const SOURCE_COUNT_EVERY: Duration = Duration::from_secs(30);
+/// How often the number of polled sources is re-read for the fair share (a source added since
+/// waits at most this long for a node with room).
+const SOURCE_COUNT_EVERY: Duration = Duration::from_secs(5);
 
 /// This node: its name and how long its leases last.
 pub struct Node {
@@ -87,7 +88,8 @@ impl Node {
 
 /// Which polled sources this node fetches: the ones it holds a lease on, and free due ones up
 /// to its fair share (the polled sources divided by the live nodes, rounded up). A node over its
-/// share after others joined gives the excess up, so the work spreads out again.
+/// share after others joined gives the excess up, so the work spreads out again; a node alone
+/// polls every source.
 pub struct PollShare {
     node: Arc<Node>,
     held: HashSet<String>,
@@ -139,12 +141,12 @@ impl PollShare {
             .into_iter()
             .filter_map(|name| name.strip_prefix(POLL_PREFIX).map(str::to_string))
             .collect();
-        // Alone, a node polls everything (a source added a moment ago too); among others, one
-        // over the even split, so a new source finds a taker before the next count.
+        // Alone, a node polls everything (a source added a moment ago too); among others, the
+        // even split rounded up.
         self.fair_share = if nodes == 1 {
             usize::MAX
         } else {
-            self.polled_sources.div_ceil(nodes) + 1
+            self.polled_sources.div_ceil(nodes).max(1)
         };
         if self.held.len() > self.fair_share {
             let excess: Vec<String> = self

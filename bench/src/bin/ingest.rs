@@ -45,6 +45,42 @@ struct Options {
     out: PathBuf,
     /// Only draw the chart again from this CSV of an earlier `--grow`.
     plot: Option<PathBuf>,
+    /// Which stores Verbatim runs on, each a row: SQLite, PostgreSQL, PostgreSQL with N nodes.
+    stores: Vec<StoreChoice>,
+}
+
+/// The store a Verbatim run uses, and how many `serve` nodes share it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum StoreChoice {
+    Sqlite,
+    Postgres { nodes: usize },
+}
+
+impl StoreChoice {
+    fn parse(text: &str) -> Result<StoreChoice> {
+        match text.trim() {
+            "sqlite" => Ok(StoreChoice::Sqlite),
+            "postgres" => Ok(StoreChoice::Postgres { nodes: 1 }),
+            other => match other.strip_prefix("postgres:").map(str::parse::<usize>) {
+                Some(Ok(nodes)) if (1..=8).contains(&nodes) => Ok(StoreChoice::Postgres { nodes }),
+                _ => bail!(
+                    "--stores takes sqlite, postgres or postgres:N (N nodes, 1–8), not {other:?}"
+                ),
+            },
+        }
+    }
+
+    /// The row's name: `verbatim` (SQLite, the row compared with reader), `verbatim-pg`,
+    /// `verbatim-pg×N`.
+    fn system(self) -> &'static str {
+        match self {
+            StoreChoice::Sqlite => "verbatim",
+            StoreChoice::Postgres { nodes: 1 } => "verbatim-pg",
+            StoreChoice::Postgres { nodes: 2 } => "verbatim-pg×2",
+            StoreChoice::Postgres { nodes: 3 } => "verbatim-pg×3",
+            StoreChoice::Postgres { .. } => "verbatim-pg×N",
+        }
+    }
 }
 
 fn options() -> Result<Options> {
@@ -58,6 +94,7 @@ fn options() -> Result<Options> {
         verbatim_limit: Duration::from_secs(1800),
         out: Path::new(env!("CARGO_MANIFEST_DIR")).join("results"),
         plot: None,
+        stores: vec![StoreChoice::Sqlite],
     };
     let mut args = std::env::args().skip(1);
     let number = |value: Option<String>, name: &str| -> Result<usize> {
@@ -100,6 +137,15 @@ fn options() -> Result<Options> {
                     .map(PathBuf::from)
                     .ok_or_else(|| anyhow!("--out needs a folder"))?
             }
+            "--stores" => {
+                let list = args
+                    .next()
+                    .ok_or_else(|| anyhow!("--stores needs a list"))?;
+                options.stores = list
+                    .split(',')
+                    .map(StoreChoice::parse)
+                    .collect::<Result<Vec<_>>>()?;
+            }
             "--plot" => {
                 options.plot = Some(
                     args.next()
@@ -108,7 +154,7 @@ fn options() -> Result<Options> {
                 )
             }
             other => bail!(
-                "unknown argument {other}; usage: ingest [--items N] [--per-feed P] [--reader-workers W] [--no-peer] [--grow] [--sizes A,B,C] [--peer-limit-min M] [--verbatim-limit-min M] [--out DIR] [--plot CSV]"
+                "unknown argument {other}; usage: ingest [--items N] [--per-feed P] [--reader-workers W] [--no-peer] [--grow] [--sizes A,B,C] [--peer-limit-min M] [--verbatim-limit-min M] [--out DIR] [--plot CSV] [--stores sqlite,postgres,postgres:3]"
             ),
         }
     }
@@ -351,42 +397,30 @@ fn disk_usage(path: &Path) -> u64 {
         .sum()
 }
 
-fn run_verbatim(
-    binary: &Path,
-    server: &FeedServer,
-    urls: &[String],
-    items: usize,
-    limit: Duration,
-) -> Result<Measured> {
-    let data = tempfile::Builder::new()
-        .prefix("verbatim-ingest-data-")
-        .tempdir()?;
-    let mut config = String::from("[fetch]\nallow_private_networks = true\n");
-    for (number, url) in urls.iter().enumerate() {
-        config.push_str(&format!(
-            "\n[[sources]]\nname = \"wire{number}\"\nurl = \"{url}\"\nevery = \"1h\"\n"
-        ));
-    }
-    let config_path = data.path().join("verbatim.toml");
-    std::fs::write(&config_path, config)?;
-    let client = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()?;
+/// A fresh PostgreSQL database for one run, on the bench's private server.
+fn postgres_database(
+    server: &verbatim_store::throwaway_postgres::ThrowawayPostgres,
+) -> Result<String> {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let name = format!("ingest_{}", NEXT.fetch_add(1, Ordering::Relaxed));
+    server
+        .create_database(&name)
+        .map_err(|error| anyhow!(error))
+}
 
-    let load_before = load_average();
-    let started = Instant::now();
+/// Starts one `verbatim serve` node; returns it and the address it serves.
+fn start_node(binary: &Path, data: &Path, config: &Path) -> Result<(std::process::Child, String)> {
     let mut child = Command::new(binary)
         .arg("--data")
-        .arg(data.path())
+        .arg(data)
         .arg("--config")
-        .arg(&config_path)
+        .arg(config)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("VERBATIM_LOG", "error")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .with_context(|| format!("cannot start {}", binary.display()))?;
-    let pid = child.id();
     let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
     let mut lines = BufReader::new(stdout).lines();
     let base = loop {
@@ -404,6 +438,68 @@ fn run_verbatim(
         }
     };
     std::thread::spawn(move || for _ in lines {});
+    Ok((child, base))
+}
+
+fn run_verbatim(
+    binary: &Path,
+    server: &FeedServer,
+    urls: &[String],
+    items: usize,
+    limit: Duration,
+    store: StoreChoice,
+    postgres: Option<&verbatim_store::throwaway_postgres::ThrowawayPostgres>,
+) -> Result<Measured> {
+    let (store_url, nodes) = match store {
+        StoreChoice::Sqlite => (None, 1),
+        StoreChoice::Postgres { nodes } => {
+            let postgres =
+                postgres.ok_or_else(|| anyhow!("PostgreSQL runs need PostgreSQL installed"))?;
+            (Some(postgres_database(postgres)?), nodes)
+        }
+    };
+    let dirs = (0..nodes)
+        .map(|_| {
+            tempfile::Builder::new()
+                .prefix("verbatim-ingest-data-")
+                .tempdir()
+        })
+        .collect::<std::io::Result<Vec<_>>>()?;
+    let keys = dirs[0].path().join("keys");
+    let mut config = String::from("[fetch]\nallow_private_networks = true\n");
+    if let Some(url) = &store_url {
+        config.push_str(&format!(
+            "[store]\nurl = \"{url}\"\n[provenance]\nkeys = \"{}\"\n",
+            keys.display()
+        ));
+    }
+    for (number, url) in urls.iter().enumerate() {
+        config.push_str(&format!(
+            "\n[[sources]]\nname = \"wire{number}\"\nurl = \"{url}\"\nevery = \"1h\"\n"
+        ));
+    }
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()?;
+
+    let load_before = load_average();
+    let started = Instant::now();
+    let mut children = Vec::new();
+    let mut base = String::new();
+    for (number, dir) in dirs.iter().enumerate() {
+        let config_path = dir.path().join("verbatim.toml");
+        std::fs::write(
+            &config_path,
+            format!("[node]\nname = \"node{number}\"\n{config}"),
+        )?;
+        let (child, address) = start_node(binary, dir.path(), &config_path)?;
+        if number == 0 {
+            base = address;
+        }
+        children.push(child);
+    }
+    let pids: Vec<u32> = children.iter().map(std::process::Child::id).collect();
+    let pid = pids[0];
     let search = format!("{base}/api/v1/items?q={}&limit=1", wire::MARKER);
 
     let mut peak = 0u64;
@@ -414,13 +510,16 @@ fn run_verbatim(
     let (mut progress_at, mut told_at) = (Instant::now(), Instant::now());
     let outcome = loop {
         std::thread::sleep(Duration::from_millis(200));
-        if let Some(kib) = memory::peak_kib(pid) {
-            peak = peak.max(kib);
-        }
+        // All nodes together.
+        let together: u64 = pids.iter().filter_map(|pid| memory::peak_kib(*pid)).sum();
+        peak = peak.max(together);
         if fetched_seconds.is_none() && server.served.load(Ordering::Relaxed) >= urls.len() as u64 {
             fetched_seconds = Some(started.elapsed().as_secs_f64());
         }
-        if let Ok(Some(status)) = child.try_wait() {
+        if let Some(status) = children
+            .iter_mut()
+            .find_map(|child| child.try_wait().ok().flatten())
+        {
             break Outcome::Incomplete(format!("verbatim exited ({status}) with {found} found"));
         }
         let total = client
@@ -462,21 +561,31 @@ fn run_verbatim(
         }
     };
     let seconds = started.elapsed().as_secs_f64();
-    if let Some(kib) = memory::peak_kib(pid) {
-        peak = peak.max(kib);
+    let together: u64 = pids.iter().filter_map(|pid| memory::peak_kib(*pid)).sum();
+    peak = peak.max(together);
+    for child in &mut children {
+        let _ = child.kill();
+        let _ = child.wait();
     }
-    let _ = child.kill();
-    let _ = child.wait();
-    let disk_bytes = disk_usage(data.path());
+    // The data folders (with PostgreSQL: search indexes only; the database is not counted).
+    let disk_bytes = dirs.iter().map(|dir| disk_usage(dir.path())).sum();
     Ok(Measured {
-        system: "verbatim",
+        system: store.system(),
         items,
         feeds: urls.len(),
         seconds,
         peak_kib: peak,
         disk_bytes,
         fetched_seconds,
-        detail: format!("{found} found by a search for {:?}", wire::MARKER),
+        detail: format!(
+            "{found} found by a search for {:?}{}",
+            wire::MARKER,
+            if store_url.is_some() {
+                "; disk: the nodes' folders, the database not counted"
+            } else {
+                ""
+            }
+        ),
         outcome,
         load: (load_before, load_average()),
     })
@@ -815,6 +924,17 @@ fn run() -> Result<()> {
     } else {
         None
     };
+    // One private PostgreSQL server (127.0.0.1, fsync off) when a row needs it.
+    let postgres = if options
+        .stores
+        .iter()
+        .any(|store| *store != StoreChoice::Sqlite)
+    {
+        verbatim_store::throwaway_postgres::ThrowawayPostgres::start()
+            .map_err(|error| anyhow!(error))?
+    } else {
+        None
+    };
     let server = FeedServer::start()?;
     let mut corpus = Corpus::new(options.per_feed)?;
     let sizes = options.grow.clone().unwrap_or_else(|| vec![options.items]);
@@ -854,22 +974,37 @@ fn run() -> Result<()> {
             );
             set
         };
-        let verbatim = match verbatim_estimate {
-            Some(estimated) if estimated > options.verbatim_limit.as_secs_f64() => {
-                Measured::skipped(
-                    "verbatim",
-                    items,
-                    feeds,
-                    over_limit(estimated, options.verbatim_limit),
-                )
-            }
-            _ => {
-                let urls = server.publish(&format!("v{round}"), &set)?;
-                run_verbatim(&binary, &server, &urls, items, options.verbatim_limit)?
-            }
-        };
-        report_line(&verbatim);
-        rows.push(verbatim);
+        let estimates: Vec<Option<f64>> = options
+            .stores
+            .iter()
+            .map(|store| estimate(last(store.system()), items))
+            .collect();
+        for (number, (&store, estimated)) in options.stores.iter().zip(estimates).enumerate() {
+            let verbatim = match estimated {
+                Some(estimated) if estimated > options.verbatim_limit.as_secs_f64() => {
+                    Measured::skipped(
+                        store.system(),
+                        items,
+                        feeds,
+                        over_limit(estimated, options.verbatim_limit),
+                    )
+                }
+                _ => {
+                    let urls = server.publish(&format!("v{round}s{number}"), &set)?;
+                    run_verbatim(
+                        &binary,
+                        &server,
+                        &urls,
+                        items,
+                        options.verbatim_limit,
+                        store,
+                        postgres.as_ref(),
+                    )?
+                }
+            };
+            report_line(&verbatim);
+            rows.push(verbatim);
+        }
 
         let reader = match (&python, reader_estimate) {
             (None, _) => Measured::skipped(

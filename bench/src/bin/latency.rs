@@ -4,6 +4,8 @@
 //! each p99 to its goal (the named baseline: 1 s for kills and embargoes, 50 ms for push to page).
 //!
 //! Run: `cargo build --release && cargo run --release -p bench --bin latency -- [--rounds N]`.
+//! With `--nodes N` (2–8) it measures kill propagation across N nodes on one private PostgreSQL
+//! database instead: a kill pushed to node A, until every other node shows it gone.
 //! The verbatim binary is found beside this one (target/release) or at `$VERBATIM_BIN`.
 
 use std::io::{BufRead, BufReader};
@@ -50,9 +52,15 @@ impl Drop for Server {
 }
 
 fn start(binary: &Path, data: &Path) -> Result<Server> {
+    start_with(binary, data, &[])
+}
+
+/// `verbatim --data DATA EXTRA… serve` (EXTRA: global options such as `--config FILE`).
+fn start_with(binary: &Path, data: &Path, extra: &[&str]) -> Result<Server> {
     let mut child = Command::new(binary)
         .arg("--data")
         .arg(data)
+        .args(extra)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("VERBATIM_LOG", "error")
         .stdout(Stdio::piped())
@@ -201,8 +209,117 @@ fn report(name: &str, mut samples: Vec<Duration>, goal: Duration) {
     );
 }
 
+/// The token line `source add --push` prints after "Its token (shown once…):".
+fn push_token(printed: &[u8]) -> String {
+    String::from_utf8_lossy(printed)
+        .lines()
+        .skip_while(|line| !line.contains("Its token"))
+        .nth(1)
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// Kill propagation across nodes: `nodes` serve processes on one private PostgreSQL database;
+/// each round pushes a story to node A, waits until every other node shows it, pushes its kill
+/// to node A and times until it is gone from every output of every other node.
+fn run_nodes(binary: &Path, nodes: usize, rounds: usize) -> Result<()> {
+    let postgres = verbatim_store::throwaway_postgres::ThrowawayPostgres::start()?
+        .ok_or("PostgreSQL is not installed")?;
+    let url = postgres.create_database("latency")?;
+    let root = tempfile::tempdir().map_err(|error| error.to_string())?;
+    let keys = root.path().join("keys");
+    let added = Command::new(binary)
+        .arg("--data")
+        .arg(root.path().join("admin"))
+        .args(["--store", &url, "source", "add", "wire", "--push"])
+        .output()
+        .map_err(|error| error.to_string())?;
+    let token = push_token(&added.stdout);
+    let mut servers = Vec::new();
+    for node in 0..nodes {
+        let data = root.path().join(format!("node{node}"));
+        std::fs::create_dir_all(&data).map_err(|error| error.to_string())?;
+        let config = data.join("verbatim.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[store]\nurl = \"{url}\"\n[node]\nname = \"node{node}\"\n[provenance]\nkeys = \"{}\"\n",
+                keys.display()
+            ),
+        )
+        .map_err(|error| error.to_string())?;
+        servers.push(start_with(
+            binary,
+            &data,
+            &["--config", config.to_str().unwrap_or_default()],
+        )?);
+    }
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|error| error.to_string())?;
+    let probes: Vec<Probe> = servers
+        .iter()
+        .map(|server| Probe {
+            client: client.clone(),
+            base: server.base.clone(),
+            token: token.clone(),
+        })
+        .collect();
+    println!(
+        "kill propagation across {nodes} nodes on one PostgreSQL database, {rounds} rounds, 127.0.0.1 ({} cores)",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    let (mut page_gone, mut everywhere_gone) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let guid = format!("urn:probe:nodes:{round}");
+        let ids = probes[0].push(story(&guid, 1, "usable", None))?;
+        let id = ids.first().cloned().ok_or("the push accepted nothing")?;
+        for probe in &probes[1..] {
+            probe.wait_until(&id, true, Duration::from_secs(10))?;
+        }
+        let started = Instant::now();
+        probes[0].push(story(&guid, 2, "canceled", None))?;
+        // The article page on every other node (read from the store per request) …
+        let mut slowest_page = Duration::ZERO;
+        for probe in &probes[1..] {
+            loop {
+                if probe.get(&format!("/items/{id}")).0 == 410 {
+                    slowest_page = slowest_page.max(started.elapsed());
+                    break;
+                }
+                if started.elapsed() > Duration::from_secs(10) {
+                    return Err(format!("{id}: the kill never reached {}", probe.base));
+                }
+            }
+        }
+        page_gone.push(slowest_page);
+        // … and every output (lists, feeds follow the store's change stream).
+        let mut slowest = Duration::ZERO;
+        for probe in &probes[1..] {
+            slowest = slowest.max(probe.wait_until(&id, false, Duration::from_secs(10))? - started);
+        }
+        everywhere_gone.push(slowest);
+    }
+    println!();
+    report(
+        "kill on node A → 410 on every other node",
+        page_gone,
+        Duration::from_secs(1),
+    );
+    report(
+        "kill on node A → gone from every output, all nodes",
+        everywhere_gone,
+        Duration::from_secs(1),
+    );
+    drop(servers);
+    Ok(())
+}
+
 fn run() -> Result<()> {
     let mut rounds = 100usize;
+    let mut nodes = 1usize;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -212,10 +329,20 @@ fn run() -> Result<()> {
                     .and_then(|value| value.parse().ok())
                     .ok_or("--rounds needs a number")?
             }
+            "--nodes" => {
+                nodes = args
+                    .next()
+                    .and_then(|value| value.parse().ok())
+                    .filter(|nodes| (2..=8).contains(nodes))
+                    .ok_or("--nodes needs a number from 2 to 8")?
+            }
             other => return Err(format!("unknown argument {other}")),
         }
     }
     let binary = verbatim_binary()?;
+    if nodes > 1 {
+        return run_nodes(&binary, nodes, rounds);
+    }
     let data = std::env::temp_dir().join(format!("verbatim-latency-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
     let added = Command::new(&binary)
@@ -224,15 +351,7 @@ fn run() -> Result<()> {
         .args(["source", "add", "wire", "--push"])
         .output()
         .map_err(|error| error.to_string())?;
-    // The line after "Its token (shown once…):".
-    let printed = String::from_utf8_lossy(&added.stdout).into_owned();
-    let token = printed
-        .lines()
-        .skip_while(|line| !line.contains("Its token"))
-        .nth(1)
-        .unwrap_or_default()
-        .trim()
-        .to_string();
+    let token = push_token(&added.stdout);
     let server = start(&binary, &data)?;
     let probe = Probe {
         client: reqwest::blocking::Client::builder()

@@ -56,6 +56,17 @@ impl PostgresStore {
         &self.pool
     }
 
+    /// Payloads recorded in `raw_payloads` whose bytes are not in `raw_blobs` (after
+    /// `migrate-store`, this must be none).
+    pub async fn raw_payloads_without_bytes(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT count(*) FROM raw_payloads r \
+             WHERE NOT EXISTS (SELECT 1 FROM raw_blobs b WHERE b.sha256 = r.sha256)",
+        )
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
     /// Inserts a source; `on_conflict` is appended to the statement (empty: fail on a duplicate).
     async fn insert_source(
         &self,
