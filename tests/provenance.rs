@@ -64,23 +64,53 @@ fn verify(data: &DataDir, target: &str) -> (i32, String) {
     )
 }
 
-/// Changes the database directly, as an attacker with file access would.
-fn tamper_database(data: &DataDir, statement: &str) {
+/// Changes the database directly, as an attacker with access to it would: `sqlite` on the
+/// SQLite file, `postgres` when the suite runs on PostgreSQL (`VERBATIM_TEST_STORE`).
+fn tamper_database(data: &DataDir, sqlite: &str, postgres: &str) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap_or_else(|error| panic!("{error}"));
     runtime.block_on(async {
-        let url = format!("sqlite://{}", data.path().join("verbatim.db").display());
-        let pool = sqlx::SqlitePool::connect(&url)
-            .await
-            .unwrap_or_else(|error| panic!("{error}"));
-        sqlx::query(statement)
-            .execute(&pool)
-            .await
-            .unwrap_or_else(|error| panic!("{statement}: {error}"));
-        pool.close().await;
+        match &data.store {
+            Some(url) => {
+                let pool = sqlx::PgPool::connect(url)
+                    .await
+                    .unwrap_or_else(|error| panic!("{error}"));
+                sqlx::query(postgres)
+                    .execute(&pool)
+                    .await
+                    .unwrap_or_else(|error| panic!("{postgres}: {error}"));
+                pool.close().await;
+            }
+            None => {
+                let url = format!("sqlite://{}", data.path().join("verbatim.db").display());
+                let pool = sqlx::SqlitePool::connect(&url)
+                    .await
+                    .unwrap_or_else(|error| panic!("{error}"));
+                sqlx::query(sqlite)
+                    .execute(&pool)
+                    .await
+                    .unwrap_or_else(|error| panic!("{sqlite}: {error}"));
+                pool.close().await;
+            }
+        }
     });
+}
+
+/// Sets a field of the stored item JSON (both dialects).
+fn set_item_field(data: &DataDir, story: &str, field: &str, value: &str) {
+    tamper_database(
+        data,
+        &format!(
+            "UPDATE versions SET item_json = json_set(item_json, '$.{field}', '{value}') \
+             WHERE story_id = '{story}'"
+        ),
+        &format!(
+            "UPDATE versions SET item_json = jsonb_set(item_json::jsonb, '{{{field}}}', '\"{value}\"')::text \
+             WHERE story_id = '{story}'"
+        ),
+    );
 }
 
 #[test]
@@ -246,25 +276,17 @@ fn tampering_with_the_record_the_text_or_the_archive_is_detected() {
     drop(server);
 
     // The signed record edited in the database.
-    tamper_database(
-        &data,
-        &format!(
-            "UPDATE versions SET provenance = replace(provenance, '\"source\":\"fidelity\"', '\"source\":\"elsewhere\"') \
-             WHERE story_id = '{first}'"
-        ),
+    let statement = format!(
+        "UPDATE versions SET provenance = replace(provenance, '\"source\":\"fidelity\"', '\"source\":\"elsewhere\"') \
+         WHERE story_id = '{first}'"
     );
+    tamper_database(&data, &statement, &statement);
     let (code, said) = verify(&data, first);
     assert_eq!(code, 1, "{said}");
     assert!(said.contains("signature"), "{said}");
 
     // The published text edited in the database (record untouched).
-    tamper_database(
-        &data,
-        &format!(
-            "UPDATE versions SET item_json = json_set(item_json, '$.body_text', 'Rewritten by someone.') \
-             WHERE story_id = '{second}'"
-        ),
-    );
+    set_item_field(&data, second, "body_text", "Rewritten by someone.");
     let (code, said) = verify(&data, second);
     assert_eq!(code, 1, "{said}");
     assert!(
@@ -278,17 +300,29 @@ fn tampering_with_the_record_the_text_or_the_archive_is_detected() {
         server.get_json(&format!("/api/v1/items/{third}"))
     };
     let sha = raw["raw"].as_str().unwrap_or_default().to_string();
-    let path = data.path().join("raw").join(&sha[..2]).join(&sha);
-    let mut bytes =
-        std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
-    let last = bytes.len() - 2;
-    bytes[last] ^= 0x20;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644));
+    if data.is_postgres() {
+        // The archive is the database's `raw_blobs`.
+        tamper_database(
+            &data,
+            "",
+            &format!(
+                "UPDATE raw_blobs SET bytes = set_byte(bytes, length(bytes) - 2, \
+                 get_byte(bytes, length(bytes) - 2) # 32) WHERE sha256 = '{sha}'"
+            ),
+        );
+    } else {
+        let path = data.path().join("raw").join(&sha[..2]).join(&sha);
+        let mut bytes =
+            std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+        let last = bytes.len() - 2;
+        bytes[last] ^= 0x20;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644));
+        }
+        std::fs::write(&path, bytes).unwrap_or_else(|error| panic!("{error}"));
     }
-    std::fs::write(&path, bytes).unwrap_or_else(|error| panic!("{error}"));
     let (code, said) = verify(&data, third);
     assert_eq!(code, 1, "{said}");
     assert!(said.contains("was altered"), "{said}");
@@ -385,13 +419,7 @@ fn serve_audits_on_a_schedule_and_reports_failures_in_metrics() {
         let server = data.serve(&[]);
         ids(&server)[0].clone()
     };
-    tamper_database(
-        &data,
-        &format!(
-            "UPDATE versions SET item_json = json_set(item_json, '$.headline', 'Invented') \
-             WHERE story_id = '{first}'"
-        ),
-    );
+    set_item_field(&data, &first, "headline", "Invented");
     let config = data.path().join("verbatim.toml");
     std::fs::write(&config, "[audit]\nevery = \"300ms\"\n")
         .unwrap_or_else(|error| panic!("{error}"));

@@ -54,8 +54,13 @@ impl DataDir {
         let store = match std::env::var("VERBATIM_TEST_STORE").as_deref() {
             Ok("postgres") => {
                 let url = postgres_database();
-                if url.is_none() {
-                    eprintln!("VERBATIM_TEST_STORE=postgres, but there is no PostgreSQL: SQLite");
+                match &url {
+                    Some(url) => eprintln!("store: {url}"),
+                    None => {
+                        eprintln!(
+                            "VERBATIM_TEST_STORE=postgres, but there is no PostgreSQL: SQLite"
+                        )
+                    }
                 }
                 url
             }
