@@ -112,6 +112,17 @@ fn redact(url: &str) -> String {
 /// The advisory lock a commit takes for its guid: every commit that could touch the same
 /// story (its own, or one of another feed it folds into, which has the same guid) queues
 /// behind it, as commits queue behind SQLite's write lock.
+/// A guid as the guid columns keep it: PostgreSQL text cannot hold U+0000, so a NUL an agency
+/// put in an id is kept there as U+FFFD. The story id (a hash of the exact guid) and the item
+/// JSON (where NUL is escaped) keep the guid exactly.
+fn stored_guid(guid: &str) -> std::borrow::Cow<'_, str> {
+    if guid.contains('\0') {
+        std::borrow::Cow::Owned(guid.replace('\0', "\u{FFFD}"))
+    } else {
+        std::borrow::Cow::Borrowed(guid)
+    }
+}
+
 fn guid_lock_key(guid: &str) -> i64 {
     let hash = sha256_hex(format!("verbatim commit\u{0}{guid}").as_bytes());
     let key = hash
@@ -164,7 +175,7 @@ async fn fold_target(
          WHERE a.source = $1 AND a.guid = $2",
     )
     .bind(&item.source)
-    .bind(&item.guid)
+    .bind(stored_guid(&item.guid).as_ref())
     .fetch_optional(&mut **transaction)
     .await?;
     if let Some(row) = alias {
@@ -177,7 +188,7 @@ async fn fold_target(
         "SELECT s.id, s.source FROM stories s JOIN versions v ON v.story_id = s.id \
          WHERE s.guid = $1 AND s.source <> $2 AND v.text_hash = $3 ORDER BY s.id LIMIT 1",
     )
-    .bind(&item.guid)
+    .bind(stored_guid(&item.guid).as_ref())
     .bind(&item.source)
     .bind(text_hash)
     .fetch_optional(&mut **transaction)
@@ -191,7 +202,7 @@ async fn fold_target(
          ON CONFLICT DO NOTHING",
     )
     .bind(&item.source)
-    .bind(&item.guid)
+    .bind(stored_guid(&item.guid).as_ref())
     .bind(&target)
     .execute(&mut **transaction)
     .await?;
@@ -645,7 +656,7 @@ impl Store for PostgresStore {
             )
             .bind(&id)
             .bind(&item.source)
-            .bind(&item.guid)
+            .bind(stored_guid(&item.guid).as_ref())
             .bind(format_time(item.received_at.unwrap_or(now)))
             .bind(format_time(now))
             .execute(&mut *transaction)
@@ -945,9 +956,10 @@ impl Store for PostgresStore {
         cluster_id: i64,
         limit: usize,
     ) -> Result<Vec<ClusterLink>, StoreError> {
-        let rows: Vec<(String, String, Option<String>, Option<String>)> = sqlx::query_as(
-            "SELECT s.id, s.source, COALESCE(o.headline, v.item_json::json ->> 'headline'), \
-             v.item_json::json ->> 'language' FROM stories s \
+        // The item is read in Rust: PostgreSQL's `->>` refuses a `\u0000` an agency may have
+        // sent in a headline, and one such story must not break every page of its cluster.
+        let rows: Vec<(String, String, Option<String>, String)> = sqlx::query_as(
+            "SELECT s.id, s.source, o.headline, v.item_json FROM stories s \
              JOIN versions v ON v.id = s.current_version \
              LEFT JOIN headline_overrides o ON o.story_id = s.id \
              WHERE s.cluster_id = $1 AND s.state = 'published' \
@@ -957,15 +969,19 @@ impl Store for PostgresStore {
         .bind(limit.clamp(1, 200) as i64)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, source, headline, language)| ClusterLink {
-                id,
-                source,
-                headline: headline.unwrap_or_default(),
-                language,
+        rows.into_iter()
+            .map(|(id, source, headline, item_json)| {
+                let item: Item = serde_json::from_str(&item_json).map_err(|error| {
+                    StoreError::Corrupt(format!("story {id}: item cannot be read: {error}"))
+                })?;
+                Ok(ClusterLink {
+                    id,
+                    source,
+                    headline: headline.unwrap_or(item.headline),
+                    language: item.language,
+                })
             })
-            .collect())
+            .collect()
     }
 
     async fn cluster_members(

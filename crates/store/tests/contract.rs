@@ -36,6 +36,7 @@ on_both!(
     webhook_events_deliveries_and_the_log,
     two_stores_never_claim_the_same_webhook_delivery,
     three_stores_opening_a_fresh_database_at_once_all_migrate,
+    a_nul_in_an_agency_id_or_headline_is_stored_and_shown,
 );
 
 /// A time with whole microseconds (what the store keeps).
@@ -1222,5 +1223,33 @@ async fn three_stores_opening_a_fresh_database_at_once_all_migrate(db: Db) -> Te
         .fetch_one(a.pool())
         .await?;
     assert_eq!(applied, 1);
+    Ok(())
+}
+
+/// JSON feeds can carry `\u0000`; PostgreSQL text cannot hold it. The story is stored, its item
+/// keeps the exact guid and headline, and its cluster's links still read.
+async fn a_nul_in_an_agency_id_or_headline_is_stored_and_shown(db: Db) -> TestResult {
+    let store = db.open().await?;
+    let mut entry = item("id\u{0}1", "Head\u{0}line", Some(1), Pubstatus::Usable);
+    entry.text_hash = Some("5d41402abc4b2a76".into());
+    let committed = store.commit(&new_version(entry.clone()), at(1)).await?;
+    assert_eq!(committed.kind, CommitKind::New);
+    let again = store.commit(&new_version(entry), at(2)).await?;
+    assert_eq!(
+        again.kind,
+        CommitKind::Unchanged,
+        "found again by its exact guid"
+    );
+    let story = store
+        .story(&committed.id)
+        .await?
+        .ok_or_else(|| missing("nul"))?;
+    let current = story.current.ok_or_else(|| missing("version"))?;
+    assert_eq!(current.item.guid, "id\u{0}1");
+    assert_eq!(current.item.headline, "Head\u{0}line");
+    store.set_cluster(&committed.id, 3, &[1], at(1)).await?;
+    let links = store.cluster_links(3, 10).await?;
+    assert_eq!(links.len(), 1);
+    assert_eq!(links[0].headline, "Head\u{0}line");
     Ok(())
 }
