@@ -135,7 +135,7 @@ pub struct NodeSection {
     /// The node's name in leases and source health; default `HOST-PID`.
     pub name: Option<String>,
     /// How long a node's leases last without renewal: after a node dies, another takes its
-    /// sources over within this (default 10s).
+    /// sources over within this (default 30s; leases are renewed every fifth of it, one UPDATE per node).
     #[serde(default = "default_node_lease", with = "humantime_serde_compat")]
     pub lease: Duration,
 }
@@ -150,7 +150,7 @@ impl Default for NodeSection {
 }
 
 fn default_node_lease() -> Duration {
-    Duration::from_secs(10)
+    Duration::from_secs(30)
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -62,6 +62,8 @@ pub struct Follower {
     cluster_role: Option<std::sync::Arc<crate::node::Node>>,
     /// Whether this follower assigned clusters at its last catch-up.
     clustering: bool,
+    /// When the cluster lease was last taken or renewed (every fifth of the lease period).
+    role_checked: Option<std::time::Instant>,
 }
 
 /// The lease of the node that assigns clusters.
@@ -211,6 +213,7 @@ impl Follower {
             searches: None,
             cluster_role: None,
             clustering: true,
+            role_checked: None,
         }
     }
 
@@ -277,6 +280,7 @@ impl Follower {
             searches: None,
             cluster_role: None,
             clustering: true,
+            role_checked: None,
         }
     }
 
@@ -290,7 +294,12 @@ impl Follower {
             .mark
             .checked_sub_signed(OVERLAP)
             .unwrap_or(DateTime::<Utc>::MIN_UTC);
-        if let Some(node) = self.cluster_role.clone() {
+        if let Some(node) = self.cluster_role.clone()
+            && self
+                .role_checked
+                .is_none_or(|checked| checked.elapsed() >= node.lease / 5)
+        {
+            self.role_checked = Some(std::time::Instant::now());
             let was_clustering = self.clustering;
             self.clustering = node.hold(CLUSTER_ROLE).await;
             if self.clustering && !was_clustering {
