@@ -9,19 +9,24 @@
 
 mod tokenizer;
 
+use tokenizer::PairTokenizer;
 pub use tokenizer::WireTokenizer;
 
 use chrono::{DateTime, Utc};
 use std::path::Path;
 use std::sync::Mutex;
 use tantivy::collector::{Count, TopDocs};
-use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
+use tantivy::query::{
+    AllQuery, BooleanQuery, BoostQuery, Occur, Query, QueryParser, RangeQuery, TermQuery,
+};
 use tantivy::schema::{
     DateOptions, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
     TextOptions, Value,
 };
 use tantivy::snippet::SnippetGenerator;
-use tantivy::tokenizer::{AsciiFoldingFilter, LowerCaser, RemoveLongFilter, TextAnalyzer};
+use tantivy::tokenizer::{
+    AsciiFoldingFilter, LowerCaser, RemoveLongFilter, TextAnalyzer, TokenizerManager,
+};
 use tantivy::{Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term};
 
 /// The longest query text read (longer input is cut at a character boundary).
@@ -34,7 +39,11 @@ pub const MAX_OFFSET: usize = 10_000;
 const WRITER_MEMORY: usize = 50_000_000;
 /// Snippet length, in characters.
 const SNIPPET_CHARS: usize = 200;
-const TOKENIZER: &str = "verbatim_wire";
+/// Headline matches count double (the only boost the query parser is given).
+const HEADLINE_BOOST: f32 = 2.0;
+/// Words and word pairs (`PairTokenizer`). Renamed from `verbatim_wire` when pairs were added,
+/// so an index built without them no longer opens and `serve` rebuilds it.
+const TOKENIZER: &str = "verbatim_wire_pairs";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
@@ -112,11 +121,15 @@ struct Fields {
 }
 
 fn schema() -> (Schema, Fields) {
+    schema_with(TOKENIZER)
+}
+
+fn schema_with(tokenizer: &str) -> (Schema, Fields) {
     let mut builder = Schema::builder();
     let text = TextOptions::default()
         .set_indexing_options(
             TextFieldIndexing::default()
-                .set_tokenizer(TOKENIZER)
+                .set_tokenizer(tokenizer)
                 .set_index_option(IndexRecordOption::WithFreqsAndPositions),
         )
         .set_stored();
@@ -140,8 +153,20 @@ fn schema() -> (Schema, Fields) {
 pub struct SearchIndex {
     index: Index,
     reader: IndexReader,
-    writer: Option<Mutex<IndexWriter>>,
+    /// `None` inside only while [`SearchIndex::finish_merges`] replaces the writer.
+    writer: Option<Mutex<Option<IndexWriter>>>,
     fields: Fields,
+    /// Reads the query language: words as indexed, phrases as word pairs.
+    parser: QueryParser,
+}
+
+/// Words as the index holds them: UAX #29 words, over-long ones dropped, lower-cased, folded.
+fn words() -> TextAnalyzer {
+    TextAnalyzer::builder(WireTokenizer::default())
+        .filter(RemoveLongFilter::limit(100))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .build()
 }
 
 impl SearchIndex {
@@ -176,14 +201,18 @@ impl SearchIndex {
     }
 
     fn ready(index: Index, fields: Fields, write: bool) -> Result<SearchIndex, SearchError> {
-        index.tokenizers().register(
-            TOKENIZER,
-            TextAnalyzer::builder(WireTokenizer::default())
-                .filter(RemoveLongFilter::limit(100))
-                .filter(LowerCaser)
-                .filter(AsciiFoldingFilter)
-                .build(),
+        index
+            .tokenizers()
+            .register(TOKENIZER, PairTokenizer::new(words(), false));
+        let query_tokenizers = TokenizerManager::default();
+        query_tokenizers.register(TOKENIZER, PairTokenizer::new(words(), true));
+        let mut parser = QueryParser::new(
+            index.schema(),
+            vec![fields.headline, fields.body],
+            query_tokenizers,
         );
+        parser.set_conjunction_by_default();
+        parser.set_field_boost(fields.headline, HEADLINE_BOOST);
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::OnCommitWithDelay)
@@ -196,7 +225,7 @@ impl SearchIndex {
                     // by segment and opstamp, and the opstamp restarts from the last commit),
                     // so they are removed before anything is written.
                     writer.garbage_collect_files().wait()?;
-                    Some(Mutex::new(writer))
+                    Some(Mutex::new(Some(writer)))
                 }
                 Err(tantivy::TantivyError::LockFailure(..)) => return Err(SearchError::Busy),
                 Err(error) => return Err(error.into()),
@@ -209,6 +238,7 @@ impl SearchIndex {
             reader,
             writer,
             fields,
+            parser,
         })
     }
 
@@ -220,7 +250,30 @@ impl SearchIndex {
         let mut writer = writer
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        work(&mut writer)
+        let writer = writer.as_mut().ok_or(SearchError::Busy)?;
+        work(writer)
+    }
+
+    /// Waits until the background merges of committed segments are done and searches see the
+    /// merged segments (after a bulk load, such as a rebuild or a benchmark's). Uncommitted
+    /// changes are dropped, so commit first.
+    pub fn finish_merges(&self) -> Result<(), SearchError> {
+        let slot = self.writer.as_ref().ok_or(SearchError::Busy)?;
+        let mut slot = slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let waited = match slot.take() {
+            Some(writer) => writer.wait_merging_threads(),
+            None => Ok(()),
+        };
+        *slot = Some(self.index.writer(WRITER_MEMORY)?);
+        drop(slot);
+        waited?;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// How many segments searches go through (each is searched in turn).
+    pub fn segments(&self) -> usize {
+        self.reader.searcher().segment_readers().len()
     }
 
     /// Adds the story, replacing what the index had under its id.
@@ -320,15 +373,15 @@ impl SearchIndex {
         let matching: Box<dyn Query> = if text.is_empty() {
             Box::new(AllQuery)
         } else {
-            let mut parser =
-                QueryParser::for_index(&self.index, vec![fields.headline, fields.body]);
-            parser.set_conjunction_by_default();
-            parser.set_field_boost(fields.headline, 2.0);
             // Lenient: whatever cannot be read as syntax is read as words.
-            let (parsed, _ignored) = parser.parse_query_lenient(&user_syntax(text));
+            let (parsed, _ignored) = self.parser.parse_query_lenient(&user_syntax(text));
             parsed
         };
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, matching.box_clone())];
+        // One word, a two-word phrase (one pair term) or an OR of them, in either field, as one
+        // flat OR of terms: the same matches and scores, and its best page can be found without
+        // scoring every match (block-max WAND, which tantivy runs only on a flat OR of terms).
+        let term_union = flat_term_union(&*matching, fields.headline);
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let exact = |field: Field, value: &str| -> Box<dyn Query> {
             Box::new(TermQuery::new(
                 Term::from_field_text(field, value),
@@ -377,13 +430,33 @@ impl SearchIndex {
                 )),
             ));
         }
-        let filtered = BooleanQuery::new(clauses);
+        let unfiltered = clauses.is_empty();
+        let prunable = unfiltered && term_union.is_some();
+        let filtered: Box<dyn Query> = match term_union {
+            Some(union) if unfiltered => Box::new(union),
+            Some(union) => {
+                clauses.push((Occur::Must, Box::new(union)));
+                Box::new(BooleanQuery::new(clauses))
+            }
+            None if unfiltered => matching.box_clone(),
+            None => {
+                clauses.push((Occur::Must, matching.box_clone()));
+                Box::new(BooleanQuery::new(clauses))
+            }
+        };
         let window = TopDocs::with_limit(limit).and_offset(offset);
         let (addresses, total): (Vec<(f32, tantivy::DocAddress)>, usize) = match query.order {
-            SortOrder::Relevance => searcher.search(&filtered, &(window, Count))?,
+            // Alone, the page of a flat OR of terms skips the blocks that cannot reach it; the
+            // count is then a second pass that needs no scores.
+            SortOrder::Relevance if prunable => (
+                searcher.search(&*filtered, &window)?,
+                searcher.search(&*filtered, &Count)?,
+            ),
+            // Otherwise every match is visited anyway: page and count in one pass.
+            SortOrder::Relevance => searcher.search(&*filtered, &(window, Count))?,
             SortOrder::Newest => {
                 let (newest, total) = searcher.search(
-                    &filtered,
+                    &*filtered,
                     &(
                         window.order_by_fast_field::<tantivy::DateTime>("published", Order::Desc),
                         Count,
@@ -436,6 +509,57 @@ impl SearchIndex {
         }
         Ok(SearchResults { total, hits })
     }
+}
+
+/// `query` as one flat OR of term queries, if it is an OR of terms however nested (the query
+/// parser nests one OR of fields in each OR of words). Scores are unchanged: a nested OR adds up
+/// its clauses' scores as the flat one does, and each term keeps its field's boost (a boost is
+/// the parser's, so only the headline's).
+fn flat_term_union(query: &dyn Query, headline: Field) -> Option<BooleanQuery> {
+    fn collect(
+        query: &dyn Query,
+        headline: Field,
+        terms: &mut Vec<(Occur, Box<dyn Query>)>,
+    ) -> bool {
+        if let Some(boolean) = query.downcast_ref::<BooleanQuery>() {
+            return boolean.get_minimum_number_should_match() <= 1
+                && !boolean.clauses().is_empty()
+                && boolean.clauses().iter().all(|(occur, clause)| {
+                    *occur == Occur::Should && collect(&**clause, headline, terms)
+                });
+        }
+        let term_query = |term: &Term| TermQuery::new(term.clone(), IndexRecordOption::WithFreqs);
+        if let Some(term) = query.downcast_ref::<TermQuery>() {
+            let boost = if term.term().field() == headline {
+                HEADLINE_BOOST
+            } else {
+                1.0
+            };
+            terms.push((Occur::Should, boosted(term_query(term.term()), boost)));
+            return true;
+        }
+        if query.is::<BoostQuery>() {
+            // The parser's boost on a headline term (or phrase, which is left as it is).
+            let mut found = Vec::new();
+            query.query_terms(&mut |term, _| found.push(term.clone()));
+            if let [term] = found.as_slice()
+                && term.field() == headline
+            {
+                terms.push((Occur::Should, boosted(term_query(term), HEADLINE_BOOST)));
+                return true;
+            }
+        }
+        false
+    }
+    fn boosted(query: TermQuery, boost: f32) -> Box<dyn Query> {
+        if boost == 1.0 {
+            Box::new(query)
+        } else {
+            Box::new(BoostQuery::new(Box::new(query), boost))
+        }
+    }
+    let mut terms = Vec::new();
+    (collect(query, headline, &mut terms) && terms.len() > 1).then(|| BooleanQuery::new(terms))
 }
 
 /// The user's syntax in tantivy's: `-word` is tantivy's too; a trailing lone `-`, quotes left

@@ -372,6 +372,232 @@ fn odd_queries_never_fail() {
     );
 }
 
+#[test]
+fn phrases_are_found_by_word_pairs_exactly() {
+    let index = SearchIndex::in_memory().unwrap();
+    let long = "x".repeat(101);
+    for (id, body) in [
+        (
+            "adjacent",
+            "The harbour reopens on Monday after the strike.",
+        ),
+        (
+            "apart",
+            "The harbour is calm; the market reopens on Monday.",
+        ),
+        ("reversed", "It reopens, the harbour, on Monday."),
+        ("three", "Dockworkers say the harbour reopens soon."),
+        ("long", &format!("strike {long} ends here")),
+        ("other long", &format!("strike {long}y ends there")),
+    ] {
+        index
+            .upsert(&doc(id, "wire", "en", "Port news", body, 9))
+            .unwrap();
+    }
+    index.commit().unwrap();
+    let total = |query: &str| index.search(&text(query)).unwrap().total;
+    assert_eq!(
+        ids(&index, text("\"harbour reopens\"")),
+        ["adjacent", "three"]
+    );
+    assert_eq!(total("\"harbour reopens\""), 2);
+    assert_eq!(
+        ids(&index, text("\"the harbour reopens\"")),
+        ["adjacent", "three"]
+    );
+    assert_eq!(
+        ids(&index, text("\"say the harbour reopens soon\"")),
+        ["three"]
+    );
+    assert!(ids(&index, text("\"harbour reopens after\"")).is_empty());
+    assert_eq!(
+        ids(&index, text("\"reopens on monday\"")),
+        ["adjacent", "apart"]
+    );
+    // Punctuation is not a word, as before.
+    assert_eq!(ids(&index, text("\"reopens the harbour\"")), ["reversed"]);
+    assert!(ids(&index, text("\"harbour the reopens\"")).is_empty());
+    // Words are still words: each anywhere, in any order.
+    assert_eq!(
+        ids(&index, text("reopens harbour")),
+        ["adjacent", "apart", "reversed", "three"]
+    );
+    assert_eq!(
+        ids(&index, text("harbour -\"harbour reopens\"")),
+        ["apart", "reversed"]
+    );
+    assert_eq!(total("harbour -\"harbour reopens\""), 2);
+    // One word in quotes is that word; an over-long word in a phrase stands for any word there,
+    // as it always did (it is not indexed).
+    assert_eq!(total("\"harbour\""), 4);
+    assert_eq!(
+        ids(&index, text(&format!("\"strike {long} ends\""))),
+        ["long", "other long"]
+    );
+    // The phrase is marked as one run.
+    let results = index
+        .search(&SearchQuery {
+            limit: 10,
+            ..text("\"the harbour reopens\"")
+        })
+        .unwrap();
+    for hit in &results.hits {
+        assert!(
+            hit.snippet_html.contains("<b>the harbour reopens</b>")
+                || hit.snippet_html.contains("<b>The harbour reopens</b>"),
+            "{}",
+            hit.snippet_html
+        );
+    }
+}
+
+#[test]
+fn a_phrase_does_not_run_from_the_headline_into_the_body() {
+    let index = index();
+    // Headline "Dock strike ends", body "Dockworkers voted…".
+    assert!(ids(&index, text("\"ends dockworkers\"")).is_empty());
+    assert_eq!(ids(&index, text("\"dock strike ends\"")), ["strike"]);
+}
+
+#[test]
+fn total_counts_every_match_not_just_the_page() {
+    let index = index();
+    for order in [SortOrder::Relevance, SortOrder::Newest] {
+        let results = index
+            .search(&SearchQuery {
+                limit: 1,
+                order,
+                ..text("harbour")
+            })
+            .unwrap();
+        assert_eq!((results.total, results.hits.len()), (2, 1), "{order:?}");
+        let results = index
+            .search(&SearchQuery {
+                limit: 1,
+                offset: 5,
+                order,
+                ..text("\"dock strike\" OR пожар")
+            })
+            .unwrap();
+        assert_eq!((results.total, results.hits.len()), (2, 0), "{order:?}");
+    }
+}
+
+#[test]
+fn the_pair_tokenizer_indexes_words_and_pairs_and_queries_pairs() {
+    use tantivy::tokenizer::{TokenStream, Tokenizer};
+    let tokens = |query: bool, input: &str| {
+        let mut tokenizer = PairTokenizer::new(words(), query);
+        let mut stream = tokenizer.token_stream(input);
+        let mut out = Vec::new();
+        while stream.advance() {
+            let token = stream.token();
+            out.push(format!(
+                "{}@{}",
+                token.text.replace(tokenizer::PAIR_SEPARATOR, "_"),
+                token.position
+            ));
+        }
+        out
+    };
+    assert_eq!(
+        tokens(false, "Harbour Café reopens"),
+        [
+            "harbour@0",
+            "harbour_cafe@0",
+            "cafe@1",
+            "cafe_reopens@1",
+            "reopens@2"
+        ]
+    );
+    assert_eq!(
+        tokens(true, "Harbour Café reopens"),
+        ["harbour_cafe@0", "cafe_reopens@1"]
+    );
+    assert_eq!(tokens(true, "Harbour"), ["harbour@0"]);
+    assert!(tokens(true, "").is_empty());
+    let long = "x".repeat(101);
+    assert_eq!(tokens(true, &format!("a {long} b c")), ["a@0", "b_c@2"]);
+    assert_eq!(tokens(false, &format!("a {long} b")), ["a@0", "b@2"]);
+}
+
+#[test]
+fn an_index_built_without_word_pairs_is_not_opened() {
+    // Its phrases would find nothing; `serve` moves an index it cannot open aside and rebuilds.
+    let dir = tempfile::tempdir().unwrap();
+    let (old, _) = schema_with("verbatim_wire");
+    tantivy::Index::create_in_dir(dir.path(), old).unwrap();
+    assert!(matches!(
+        SearchIndex::open(dir.path()),
+        Err(SearchError::Open { .. })
+    ));
+}
+
+#[test]
+fn a_flattened_or_of_terms_scores_as_the_parsed_query_does() {
+    let index = index();
+    let searcher = index.reader.searcher();
+    for query in [
+        "harbour",
+        "harbour OR strike OR fire",
+        "\"dock strike\" OR harbour",
+    ] {
+        let (parsed, _) = index.parser.parse_query_lenient(query);
+        let flat = flat_term_union(&*parsed, index.fields.headline).unwrap();
+        let top = tantivy::collector::TopDocs::with_limit(10);
+        let expected = searcher.search(&*parsed, &top).unwrap();
+        let found = searcher.search(&flat, &top).unwrap();
+        assert_eq!(expected.len(), found.len(), "{query}");
+        for ((score, doc), (expected_score, expected_doc)) in found.iter().zip(&expected) {
+            assert_eq!(doc, expected_doc, "{query}");
+            assert!((score - expected_score).abs() < 1e-5, "{query}");
+        }
+        assert_eq!(
+            searcher.search(&flat, &Count).unwrap(),
+            searcher.search(&*parsed, &Count).unwrap()
+        );
+    }
+    // Anything else is left as parsed.
+    for query in [
+        "harbour fire",
+        "harbour -fire",
+        "\"harbour fire contained\"",
+    ] {
+        let (parsed, _) = index.parser.parse_query_lenient(query);
+        assert!(
+            flat_term_union(&*parsed, index.fields.headline).is_none(),
+            "{query}"
+        );
+    }
+}
+
+#[test]
+fn after_merges_finish_the_index_searches_and_writes_as_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = SearchIndex::open(dir.path()).unwrap();
+    for number in 0..3 {
+        index
+            .upsert(&doc(
+                &format!("s{number}"),
+                "wire",
+                "en",
+                "Harbour",
+                "Fire.",
+                9,
+            ))
+            .unwrap();
+        index.commit().unwrap();
+    }
+    index.finish_merges().unwrap();
+    assert!(index.segments() >= 1);
+    assert_eq!(index.search(&text("harbour")).unwrap().total, 3);
+    index.remove("s0").unwrap();
+    index.commit().unwrap();
+    assert_eq!(index.search(&text("harbour")).unwrap().total, 2);
+    let reader = SearchIndex::open_read_only(dir.path()).unwrap();
+    assert!(matches!(reader.finish_merges(), Err(SearchError::Busy)));
+}
+
 proptest::proptest! {
     #[test]
     fn any_query_text_is_answered(query in "\\PC{0,80}") {

@@ -3,7 +3,7 @@
 //! become one token per character, so a word inside unspaced text is found as a phrase of its
 //! characters. Lower-casing and diacritic folding are filters added after it.
 
-use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
+use tantivy::tokenizer::{TextAnalyzer, Token, TokenStream, Tokenizer};
 use unicode_segmentation::UnicodeSegmentation;
 
 #[derive(Clone, Default)]
@@ -51,5 +51,120 @@ impl TokenStream for WireTokenStream<'_> {
 
     fn token_mut(&mut self) -> &mut Token {
         self.token
+    }
+}
+
+/// Joins the two words of a pair term. Never part of a word (UAX #29 words hold no control
+/// characters), so a pair can never be mistaken for a word.
+pub(crate) const PAIR_SEPARATOR: char = '\u{1f}';
+
+/// Word pairs, so that a phrase is found from one posting list instead of by checking the
+/// positions of each of its words in every story that holds them all (two common words are in
+/// most stories). Indexing (`query: false`) emits every word, as the inner analyzer does, and
+/// also each pair of adjacent words, at the first word's position. Querying (`query: true`)
+/// emits the pairs of a run of adjacent words instead of its words, so `"a b"` is the single
+/// term `a␟b` and `"a b c"` the phrase `a␟b`, `b␟c` at consecutive positions, which matches
+/// exactly the stories where `a b c` occurs; a lone word (a one-word query, or a word separated
+/// from the others by a removed over-long token) stays a word.
+#[derive(Clone)]
+pub(crate) struct PairTokenizer {
+    words: TextAnalyzer,
+    query: bool,
+    found: Vec<Token>,
+    tokens: Vec<Token>,
+}
+
+impl PairTokenizer {
+    pub(crate) fn new(words: TextAnalyzer, query: bool) -> PairTokenizer {
+        PairTokenizer {
+            words,
+            query,
+            found: Vec::new(),
+            tokens: Vec::new(),
+        }
+    }
+}
+
+fn pair(first: &Token, second: &Token) -> Token {
+    let mut text = String::with_capacity(first.text.len() + 1 + second.text.len());
+    text.push_str(&first.text);
+    text.push(PAIR_SEPARATOR);
+    text.push_str(&second.text);
+    Token {
+        offset_from: first.offset_from,
+        offset_to: second.offset_to,
+        position: first.position,
+        text,
+        position_length: 2,
+    }
+}
+
+fn adjacent(first: &Token, second: &Token) -> bool {
+    first.position + 1 == second.position
+}
+
+pub struct PairTokenStream<'a> {
+    tokens: &'a mut Vec<Token>,
+    next: usize,
+}
+
+impl Tokenizer for PairTokenizer {
+    type TokenStream<'a> = PairTokenStream<'a>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> PairTokenStream<'a> {
+        self.found.clear();
+        self.tokens.clear();
+        {
+            let mut words = self.words.token_stream(text);
+            while words.advance() {
+                self.found.push(words.token().clone());
+            }
+        }
+        let found = &self.found;
+        for (index, word) in found.iter().enumerate() {
+            let before = index
+                .checked_sub(1)
+                .and_then(|before| found.get(before))
+                .filter(|before| adjacent(before, word));
+            let after = found.get(index + 1).filter(|after| adjacent(word, after));
+            if self.query {
+                match after {
+                    Some(after) => self.tokens.push(pair(word, after)),
+                    None if before.is_none() => self.tokens.push(word.clone()),
+                    None => {}
+                }
+            } else {
+                // The pair before the word, then the word: each term's positions ascend.
+                if let Some(before) = before {
+                    self.tokens.push(pair(before, word));
+                }
+                self.tokens.push(word.clone());
+            }
+        }
+        PairTokenStream {
+            tokens: &mut self.tokens,
+            next: 0,
+        }
+    }
+}
+
+impl TokenStream for PairTokenStream<'_> {
+    fn advance(&mut self) -> bool {
+        if self.next < self.tokens.len() {
+            self.next += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    // Only read after `advance` returned true (tantivy's contract): `next` ≥ 1 and in range.
+    fn token(&self) -> &Token {
+        &self.tokens[self.next - 1]
+    }
+
+    // Only after `advance` returned true (tantivy's contract): `next` ≥ 1 and in range.
+    fn token_mut(&mut self) -> &mut Token {
+        &mut self.tokens[self.next - 1]
     }
 }
