@@ -5,5 +5,6 @@ pub mod corpus;
 pub mod memory;
 pub mod plot;
 pub mod python;
+pub mod serve;
 pub mod suite;
 pub mod wire;

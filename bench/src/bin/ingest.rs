@@ -408,39 +408,6 @@ fn postgres_database(
         .map_err(|error| anyhow!(error))
 }
 
-/// Starts one `verbatim serve` node; returns it and the address it serves.
-fn start_node(binary: &Path, data: &Path, config: &Path) -> Result<(std::process::Child, String)> {
-    let mut child = Command::new(binary)
-        .arg("--data")
-        .arg(data)
-        .arg("--config")
-        .arg(config)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("VERBATIM_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .with_context(|| format!("cannot start {}", binary.display()))?;
-    let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
-    let mut lines = BufReader::new(stdout).lines();
-    let base = loop {
-        match lines.next() {
-            Some(Ok(line)) => {
-                if let Some(url) = line.strip_prefix("Verbatim is serving on ") {
-                    break url.trim_end_matches('/').to_string();
-                }
-            }
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                bail!("verbatim serve exited before listening");
-            }
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Ok((child, base))
-}
-
 fn run_verbatim(
     binary: &Path,
     server: &FeedServer,
@@ -492,7 +459,12 @@ fn run_verbatim(
             &config_path,
             format!("[node]\nname = \"node{number}\"\n{config}"),
         )?;
-        let (child, address) = start_node(binary, dir.path(), &config_path)?;
+        let (child, address) = bench::serve::start(
+            binary,
+            dir.path(),
+            [std::ffi::OsStr::new("--config"), config_path.as_os_str()],
+        )
+        .map_err(|error| anyhow!(error))?;
         if number == 0 {
             base = address;
         }

@@ -8,9 +8,8 @@
 //! database instead: a kill pushed to node A, until every other node shows it gone.
 //! The verbatim binary is found beside this one (target/release) or at `$VERBATIM_BIN`.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 fn main() {
@@ -57,29 +56,7 @@ fn start(binary: &Path, data: &Path) -> Result<Server> {
 
 /// `verbatim --data DATA EXTRA… serve` (EXTRA: global options such as `--config FILE`).
 fn start_with(binary: &Path, data: &Path, extra: &[&str]) -> Result<Server> {
-    let mut child = Command::new(binary)
-        .arg("--data")
-        .arg(data)
-        .args(extra)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("VERBATIM_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|error| format!("cannot start {}: {error}", binary.display()))?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let mut lines = BufReader::new(stdout).lines();
-    let base = loop {
-        match lines.next() {
-            Some(Ok(line)) => {
-                if let Some(url) = line.strip_prefix("Verbatim is serving on ") {
-                    break url.trim_end_matches('/').to_string();
-                }
-            }
-            _ => return Err("verbatim serve exited before listening".into()),
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let (child, base) = bench::serve::start(binary, data, extra)?;
     Ok(Server { child, base })
 }
 

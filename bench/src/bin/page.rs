@@ -6,7 +6,6 @@
 //! Run: `cargo build --release && cargo run --release -p bench --bin page -- [--seconds S]
 //! [--connections C]`.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -115,27 +114,8 @@ fn main() {
     if !ingest.status.success() {
         fail(String::from_utf8_lossy(&ingest.stderr));
     }
-    let mut server = Command::new(&binary)
-        .arg("--data")
-        .arg(&data)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("VERBATIM_LOG", "error")
-        .stdout(Stdio::piped())
-        .spawn()
+    let (mut server, base) = bench::serve::start(&binary, &data, std::iter::empty::<&str>())
         .unwrap_or_else(|error| fail(error));
-    let stdout = server.stdout.take().unwrap_or_else(|| fail("no stdout"));
-    let mut lines = BufReader::new(stdout).lines();
-    let base = loop {
-        match lines.next() {
-            Some(Ok(line)) => {
-                if let Some(url) = line.strip_prefix("Verbatim is serving on ") {
-                    break url.trim_end_matches('/').to_string();
-                }
-            }
-            _ => fail("verbatim serve did not start"),
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
     let client = reqwest::blocking::Client::new();
     let list: serde_json::Value = client
         .get(format!("{base}/api/v1/items"))

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -165,30 +165,12 @@ fn run() -> Result<(), String> {
         .to_string();
 
     let started = Instant::now();
-    let mut child = Command::new(&binary)
-        .arg("--data")
-        .arg(&data)
-        .arg("--config")
-        .arg(&config_path)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("VERBATIM_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|error| error.to_string())?;
+    let (mut child, server) = bench::serve::start(
+        &binary,
+        &data,
+        [std::ffi::OsStr::new("--config"), config_path.as_os_str()],
+    )?;
     let pid = child.id();
-    let mut lines = BufReader::new(child.stdout.take().ok_or("no stdout")?).lines();
-    let server = loop {
-        match lines.next() {
-            Some(Ok(line)) => {
-                if let Some(url) = line.strip_prefix("Verbatim is serving on ") {
-                    break url.trim_end_matches('/').to_string();
-                }
-            }
-            _ => return Err("verbatim serve exited before listening".into()),
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
     println!(
         "{sources} sources every {every} on one local server; serve listening after {:.1} s",
         started.elapsed().as_secs_f64()
