@@ -219,12 +219,7 @@ fn three_nodes_share_one_postgresql_store() {
     // A push to node A is on B and C; a kill pushed to A is a 410 on B and C at once.
     let added = dirs[0].run(&["source", "add", "wire", "--push"]);
     assert!(added.status.success(), "{}", stderr(&added));
-    let token = stdout(&added)
-        .lines()
-        .nth(1)
-        .unwrap_or_default()
-        .trim()
-        .to_string();
+    let token = util::push_token(&added);
     let push = |base: &str, item: serde_json::Value| {
         let response = client()
             .post(format!("{base}/api/v1/push/wire"))

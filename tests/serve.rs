@@ -51,12 +51,7 @@ fn a_push_needs_the_source_token() {
     let data = DataDir::new();
     let added = data.run(&["source", "add", "wire", "--push"]);
     assert!(added.status.success(), "{}", stderr(&added));
-    let token = stdout(&added)
-        .lines()
-        .nth(1)
-        .unwrap_or_default()
-        .trim()
-        .to_string();
+    let token = util::push_token(&added);
     let server = data.serve(&[]);
     let body = std::fs::read(fixture("fidelity.rss")).unwrap_or_default();
     let push = |token: Option<&str>| {
@@ -232,12 +227,7 @@ fn a_source_is_tested_paused_resumed_and_removed() {
     let paused = data.run(&["source", "pause", "local"]);
     assert!(paused.status.success(), "{}", stderr(&paused));
     let pushed = data.run(&["source", "add", "wire", "--push"]);
-    let token = stdout(&pushed)
-        .lines()
-        .nth(1)
-        .unwrap_or_default()
-        .trim()
-        .to_string();
+    let token = util::push_token(&pushed);
     assert!(data.run(&["source", "pause", "wire"]).status.success());
     let server = data.serve(&["--allow-private-networks"]);
     let requests_before = feed.requests.load(Ordering::SeqCst);

@@ -343,6 +343,16 @@ pub fn http_server(
     (base, log)
 }
 
+/// The token `source add NAME --push` prints once (the line after its announcement).
+pub fn push_token(added: &Output) -> String {
+    stdout(added)
+        .lines()
+        .nth(1)
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
 /// Issues a new admin token for the data folder (replacing any earlier one).
 pub fn admin_token(data: &DataDir) -> String {
     let output = data.run(&["admin-token"]);
