@@ -5,6 +5,7 @@
 /// This crate's version, named in provenance records.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+mod one_pass;
 mod sanitize;
 mod visible;
 
@@ -52,20 +53,71 @@ pub fn normalize(draft: Draft) -> Normalized {
         SourceBody::Html(html) => html,
         SourceBody::Text(text) => text_to_html(&text),
     };
-    let source_text = visible_text(&source_html);
-    let body_html = sanitize_html_with_base(&source_html, base_url.as_deref());
-    let published_text = visible_text(&body_html);
-    if published_text != source_text {
-        holds.push(describe_difference(&source_text, &published_text));
+    let body = sanitize_body(&source_html, base_url.as_deref());
+    if let Some(difference) = body.fidelity_failure {
+        holds.push(difference);
     }
-    item.body_html = body_html;
-    item.body_text = source_text;
+    item.body_html = body.html;
+    item.body_text = body.source_text;
     item.text_hash = Some(text_hash(&item.headline, &item.body_text));
 
     if item.headline.is_empty() && item.body_text.is_empty() {
         holds.push("the item has neither a headline nor a body".to_string());
     }
     Normalized { item, holds }
+}
+
+/// A body after sanitizing: the markup to publish, the visible text of the agency's markup, and
+/// how the two differ when the published markup would not show exactly that text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SanitizedBody {
+    pub html: String,
+    pub source_text: String,
+    pub fidelity_failure: Option<String>,
+}
+
+/// Sanitizes a body and checks the fidelity rule on it. Markup in the plain shape most agency
+/// bodies take goes through one scan (`one_pass.rs`), which gives exactly what the parsing path
+/// gives and cannot fail the check; anything else is parsed three times: the agency's markup
+/// for its visible text, by ammonia to sanitize it, and the sanitized markup for the text it
+/// shows.
+pub fn sanitize_body(source_html: &str, base_url: Option<&str>) -> SanitizedBody {
+    let has_base = base_url.is_some_and(|base| {
+        ammonia::Url::parse(base).is_ok_and(|base| matches!(base.scheme(), "http" | "https"))
+    });
+    if let Some(done) = one_pass::sanitize_and_read(source_html, has_base) {
+        return SanitizedBody {
+            html: done.html,
+            source_text: done.text,
+            fidelity_failure: None,
+        };
+    }
+    sanitize_body_by_parsing(source_html, base_url)
+}
+
+/// The parsing path of [`sanitize_body`], for any markup at all; public so that tests and the
+/// fuzz target can hold the one-scan path to it.
+pub fn sanitize_body_by_parsing(source_html: &str, base_url: Option<&str>) -> SanitizedBody {
+    let source_text = visible_text(source_html);
+    let html = sanitize_html_with_base(source_html, base_url);
+    let published_text = visible_text(&html);
+    let fidelity_failure =
+        (published_text != source_text).then(|| describe_difference(&source_text, &published_text));
+    SanitizedBody {
+        html,
+        source_text,
+        fidelity_failure,
+    }
+}
+
+/// The one-scan path alone: `Some` only for markup it can prove, with what
+/// [`sanitize_body_by_parsing`] gives for it. For tests, benchmarks and the fuzz target.
+pub fn sanitize_body_in_one_pass(source_html: &str, has_base: bool) -> Option<SanitizedBody> {
+    one_pass::sanitize_and_read(source_html, has_base).map(|done| SanitizedBody {
+        html: done.html,
+        source_text: done.text,
+        fidelity_failure: None,
+    })
 }
 
 /// SHA-256 (hex) over the headline and the visible body text: equal hashes mean a reader sees the

@@ -61,7 +61,7 @@ pub fn is_collapsible_space(ch: char) -> bool {
 }
 
 /// Elements whose content a browser never renders.
-fn is_never_rendered(name: &str) -> bool {
+pub(crate) fn is_never_rendered(name: &str) -> bool {
     matches!(
         name,
         "script"
@@ -92,7 +92,7 @@ fn is_never_rendered(name: &str) -> bool {
 }
 
 /// Required line breaks around an element, per its default `display`.
-fn required_breaks(name: &str) -> u8 {
+pub(crate) fn required_breaks(name: &str) -> u8 {
     match name {
         "p" => 2,
         "address" | "article" | "aside" | "blockquote" | "center" | "dd" | "details" | "dialog"
@@ -105,7 +105,7 @@ fn required_breaks(name: &str) -> u8 {
     }
 }
 
-fn keeps_whitespace(name: &str) -> bool {
+pub(crate) fn keeps_whitespace(name: &str) -> bool {
     matches!(name, "pre" | "textarea" | "listing" | "plaintext" | "xmp")
 }
 
@@ -115,7 +115,7 @@ enum Piece {
 }
 
 #[derive(Default)]
-struct VisibleText {
+pub(crate) struct VisibleText {
     pieces: Vec<Piece>,
     line: String,
     pending_space: bool,
@@ -125,36 +125,55 @@ impl VisibleText {
     fn walk(&mut self, node: NodeRef<'_, Node>, preformatted: bool) {
         for child in node.children() {
             match child.value() {
-                Node::Text(text) => self.push_text(text, preformatted),
+                Node::Text(text) => self.text(text, preformatted),
                 Node::Element(element) => {
                     let name = element.name();
                     if is_never_rendered(name) {
                         continue;
                     }
                     if name == "br" {
-                        self.line.push('\n');
-                        self.pending_space = false;
+                        self.line_break();
                         continue;
                     }
-                    if matches!(name, "td" | "th") && has_previous_cell(child) {
-                        self.line.push('\t');
-                        self.pending_space = false;
-                    }
-                    let breaks = required_breaks(name);
-                    if breaks > 0 {
-                        self.push_breaks(breaks);
-                    }
+                    let after_cell = matches!(name, "td" | "th") && has_previous_cell(child);
+                    self.enter(name, after_cell);
                     self.walk(child, preformatted || keeps_whitespace(name));
-                    if breaks > 0 {
-                        self.push_breaks(breaks);
-                    }
+                    self.leave(name);
                 }
                 _ => {}
             }
         }
     }
 
-    fn push_text(&mut self, text: &str, preformatted: bool) {
+    /// A `<br>`.
+    pub(crate) fn line_break(&mut self) {
+        self.line.push('\n');
+        self.pending_space = false;
+    }
+
+    /// The start of a rendered element other than `<br>`; `after_cell` says whether a `td` or
+    /// `th` sibling came before it (a cell after another cell starts with a tab).
+    pub(crate) fn enter(&mut self, name: &str, after_cell: bool) {
+        if after_cell && matches!(name, "td" | "th") {
+            self.line.push('\t');
+            self.pending_space = false;
+        }
+        let breaks = required_breaks(name);
+        if breaks > 0 {
+            self.push_breaks(breaks);
+        }
+    }
+
+    /// The end of an element [`Self::enter`] was called for.
+    pub(crate) fn leave(&mut self, name: &str) {
+        let breaks = required_breaks(name);
+        if breaks > 0 {
+            self.push_breaks(breaks);
+        }
+    }
+
+    /// A text node; `preformatted` inside `pre` and its kin, where whitespace is kept.
+    pub(crate) fn text(&mut self, text: &str, preformatted: bool) {
         if preformatted {
             if self.pending_space && !self.at_line_start() {
                 self.line.push(' ');
@@ -192,7 +211,7 @@ impl VisibleText {
         }
     }
 
-    fn finish(mut self) -> String {
+    pub(crate) fn finish(mut self) -> String {
         if !self.line.is_empty() {
             self.pieces
                 .push(Piece::Text(std::mem::take(&mut self.line)));
