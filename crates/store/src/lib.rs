@@ -605,6 +605,14 @@ pub trait Store: Send + Sync {
     ) -> Result<(), StoreError>;
     /// When anything visible last changed (for ETags and feed `updated`).
     async fn last_change(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// The store-wide change counter: bumped (by triggers, so by every writer, whatever its
+    /// version or clock) in the same transaction as any change to a story, a version, a headline
+    /// override or a source's notice. One indexed row; equal values mean nothing a page shows
+    /// has changed in between. Caches read it to see other processes' changes.
+    async fn change_token(&self) -> Result<i64, StoreError>;
+    /// How many writes that can change a page this handle has committed, counted in memory
+    /// after each commit (no IO): this process's own changes, seen at once.
+    fn local_changes(&self) -> u64;
     /// The held queue: held versions no operator has decided on, newest first.
     async fn held(&self, limit: usize) -> Result<Vec<HeldRecord>, StoreError>;
     /// One story's entries in the held queue, newest first.

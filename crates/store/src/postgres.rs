@@ -19,6 +19,8 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use verbatim_item::{Item, sha256_hex};
 
@@ -30,6 +32,8 @@ const POOL_SIZE: u32 = 16;
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// Writes committed through this handle that can change a page (`Store::local_changes`).
+    changes: Arc<AtomicU64>,
 }
 
 impl PostgresStore {
@@ -48,7 +52,16 @@ impl PostgresStore {
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(PostgresStore { pool })
+        Ok(PostgresStore {
+            pool,
+            changes: Arc::default(),
+        })
+    }
+
+    /// Counts a committed write that can change a page (after its commit, so a reader that sees
+    /// the new count reads the new state).
+    fn changed(&self) {
+        self.changes.fetch_add(1, Ordering::Release);
     }
 
     /// The connection pool (for tools that read or write tables directly, e.g. `migrate-store`).
@@ -282,6 +295,10 @@ impl Store for PostgresStore {
             {
                 Err(StoreError::SourceExists(source.name.clone()))
             }
+            Ok(()) => {
+                self.changed();
+                Ok(())
+            }
             other => other,
         }
     }
@@ -299,7 +316,9 @@ impl Store for PostgresStore {
              push_token_sha256 = COALESCE(excluded.push_token_sha256, sources.push_token_sha256), \
              auth = excluded.auth, language = COALESCE(excluded.language, sources.language)",
         )
-        .await
+        .await?;
+        self.changed();
+        Ok(())
     }
 
     async fn items_since(
@@ -437,6 +456,7 @@ impl Store for PostgresStore {
             .execute(&self.pool)
             .await?
             .rows_affected();
+        self.changed();
         Ok(removed == 1)
     }
 
@@ -706,6 +726,7 @@ impl Store for PostgresStore {
         .await?;
         if duplicate.is_some() {
             transaction.commit().await?;
+            self.changed();
             return Ok(Committed {
                 folded_into: folded.then(|| id.clone()),
                 id,
@@ -738,6 +759,7 @@ impl Store for PostgresStore {
         .await?;
         let state = resolve_story(&mut transaction, &id, now).await?;
         transaction.commit().await?;
+        self.changed();
         Ok(Committed {
             folded_into: folded.then(|| id.clone()),
             id,
@@ -776,6 +798,7 @@ impl Store for PostgresStore {
                 released.push(id);
             }
             transaction.commit().await?;
+            self.changed();
         }
         Ok(released)
     }
@@ -915,6 +938,7 @@ impl Store for PostgresStore {
         .execute(&mut *transaction)
         .await?;
         transaction.commit().await?;
+        self.changed();
         Ok(())
     }
 
@@ -1175,6 +1199,7 @@ impl Store for PostgresStore {
             .bind(version_seq)
             .execute(&self.pool)
             .await?;
+        self.changed();
         Ok(())
     }
 
@@ -1213,6 +1238,7 @@ impl Store for PostgresStore {
             .execute(&mut *transaction)
             .await?;
         transaction.commit().await?;
+        self.changed();
         Ok(())
     }
 
@@ -1221,6 +1247,18 @@ impl Store for PostgresStore {
             .fetch_one(&self.pool)
             .await?;
         text.as_deref().map(parse_time).transpose()
+    }
+
+    async fn change_token(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT COALESCE(MAX(n), 0) FROM change_counter")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    fn local_changes(&self) -> u64 {
+        self.changes.load(Ordering::Acquire)
     }
 
     async fn held(&self, limit: usize) -> Result<Vec<HeldRecord>, StoreError> {
@@ -1279,6 +1317,7 @@ impl Store for PostgresStore {
             StoryState::parse(&state)
         };
         transaction.commit().await?;
+        self.changed();
         Ok((decided, state))
     }
 

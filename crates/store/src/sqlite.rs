@@ -18,6 +18,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use verbatim_item::Item;
 
@@ -26,6 +28,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Writes committed through this handle that can change a page (`Store::local_changes`).
+    changes: Arc<AtomicU64>,
 }
 
 impl SqliteStore {
@@ -115,10 +119,22 @@ impl SqliteStore {
     async fn connect_once(options: SqliteConnectOptions) -> Result<SqliteStore, StoreError> {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            // A connection to a local file does not go away: pinging it before each use only
+            // doubled every read's hand-offs to sqlx's worker thread.
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore {
+            pool,
+            changes: Arc::default(),
+        })
+    }
+
+    /// Counts a committed write that can change a page (after its commit, so a reader that sees
+    /// the new count reads the new state).
+    fn changed(&self) {
+        self.changes.fetch_add(1, Ordering::Release);
     }
 }
 
@@ -267,6 +283,10 @@ impl Store for SqliteStore {
             {
                 Err(StoreError::SourceExists(source.name.clone()))
             }
+            Ok(()) => {
+                self.changed();
+                Ok(())
+            }
             other => other,
         }
     }
@@ -284,7 +304,9 @@ impl Store for SqliteStore {
              push_token_sha256 = COALESCE(excluded.push_token_sha256, sources.push_token_sha256), \
              auth = excluded.auth, language = COALESCE(excluded.language, sources.language)",
         )
-        .await
+        .await?;
+        self.changed();
+        Ok(())
     }
 
     async fn items_since(
@@ -420,6 +442,7 @@ impl Store for SqliteStore {
             .execute(&self.pool)
             .await?
             .rows_affected();
+        self.changed();
         Ok(removed == 1)
     }
 
@@ -683,6 +706,7 @@ impl Store for SqliteStore {
                 .fetch_one(&mut *transaction)
                 .await?;
             transaction.commit().await?;
+            self.changed();
             return Ok(Committed {
                 folded_into: folded.then(|| id.clone()),
                 id,
@@ -715,6 +739,7 @@ impl Store for SqliteStore {
         .await?;
         let state = resolve_story(&mut transaction, &id, now).await?;
         transaction.commit().await?;
+        self.changed();
         Ok(Committed {
             folded_into: folded.then(|| id.clone()),
             id,
@@ -749,6 +774,7 @@ impl Store for SqliteStore {
                 released.push(id);
             }
             transaction.commit().await?;
+            self.changed();
         }
         Ok(released)
     }
@@ -881,6 +907,7 @@ impl Store for SqliteStore {
         .execute(&mut *transaction)
         .await?;
         transaction.commit().await?;
+        self.changed();
         Ok(())
     }
 
@@ -1138,6 +1165,7 @@ impl Store for SqliteStore {
             .bind(version_seq)
             .execute(&self.pool)
             .await?;
+        self.changed();
         Ok(())
     }
 
@@ -1176,6 +1204,7 @@ impl Store for SqliteStore {
             .execute(&mut *transaction)
             .await?;
         transaction.commit().await?;
+        self.changed();
         Ok(())
     }
 
@@ -1184,6 +1213,18 @@ impl Store for SqliteStore {
             .fetch_one(&self.pool)
             .await?;
         text.as_deref().map(parse_time).transpose()
+    }
+
+    async fn change_token(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT COALESCE(MAX(n), 0) FROM change_counter")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    fn local_changes(&self) -> u64 {
+        self.changes.load(Ordering::Acquire)
     }
 
     async fn held(&self, limit: usize) -> Result<Vec<HeldRecord>, StoreError> {
@@ -1240,6 +1281,7 @@ impl Store for SqliteStore {
             StoryState::parse(&state)
         };
         transaction.commit().await?;
+        self.changed();
         Ok((decided, state))
     }
 

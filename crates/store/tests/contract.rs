@@ -37,6 +37,7 @@ on_both!(
     two_stores_never_claim_the_same_webhook_delivery,
     three_stores_opening_a_fresh_database_at_once_all_migrate,
     a_nul_in_an_agency_id_or_headline_is_stored_and_shown,
+    the_change_token_moves_with_every_change_a_page_shows_whatever_the_clock,
 );
 
 /// A time with whole microseconds (what the store keeps).
@@ -1222,7 +1223,18 @@ async fn three_stores_opening_a_fresh_database_at_once_all_migrate(db: Db) -> Te
     let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
         .fetch_one(a.pool())
         .await?;
-    assert_eq!(applied, 1);
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))?
+        .filter(|entry| {
+            entry
+                .as_ref()
+                .is_ok_and(|entry| entry.path().extension().is_some_and(|ext| ext == "sql"))
+        })
+        .count();
+    assert_eq!(
+        applied,
+        i64::try_from(files)?,
+        "each migration applied once"
+    );
     Ok(())
 }
 
@@ -1251,5 +1263,97 @@ async fn a_nul_in_an_agency_id_or_headline_is_stored_and_shown(db: Db) -> TestRe
     let links = store.cluster_links(3, 10).await?;
     assert_eq!(links.len(), 1);
     assert_eq!(links[0].headline, "Head\u{0}line");
+    Ok(())
+}
+
+/// The change token caches compare: every change a page can show moves it, for every process
+/// on the database (here a second store), even one stamped by a clock far behind; bookkeeping
+/// that pages do not show (fetch health, settings) leaves it alone. `local_changes` counts only
+/// the handle's own writes.
+async fn the_change_token_moves_with_every_change_a_page_shows_whatever_the_clock(
+    db: Db,
+) -> TestResult {
+    let reader = db.open().await?;
+    let writer = db.open().await?;
+    let mut token = reader.change_token().await?;
+    let mut moved = async |what: &str| -> TestResult {
+        let now = reader.change_token().await?;
+        assert_ne!(now, token, "{what} moves the change token");
+        token = now;
+        Ok(())
+    };
+    writer
+        .add_source(&source("wire", SourceKind::Push), at(0))
+        .await?;
+    moved("a new source").await?;
+    let local = writer.local_changes();
+    // A clock an hour behind every change before it.
+    let first = writer
+        .commit(
+            &new_version(item("a", "A", Some(1), Pubstatus::Usable)),
+            at(-3600),
+        )
+        .await?;
+    moved("a new story").await?;
+    assert!(
+        writer.local_changes() > local,
+        "the writer counts its own commit"
+    );
+    assert_eq!(reader.local_changes(), 0, "the reader committed nothing");
+    writer
+        .commit(
+            &new_version(item("a", "A", Some(2), Pubstatus::Canceled)),
+            at(-7200),
+        )
+        .await?;
+    moved("a kill stamped in the past").await?;
+    writer
+        .set_headline_override(
+            &first.id,
+            Some(&HeadlineOverride {
+                headline: "Desk".into(),
+                set_by: "editor".into(),
+                set_at: at(1),
+            }),
+            at(1),
+        )
+        .await?;
+    moved("a headline override").await?;
+    writer.set_cluster(&first.id, 3, &[1], at(1)).await?;
+    moved("a cluster").await?;
+    let held = NewVersion {
+        hold_reasons: vec!["language".into()],
+        ..new_version(item("b", "B", Some(1), Pubstatus::Usable))
+    };
+    let held = writer.commit(&held, at(2)).await?;
+    moved("a held version").await?;
+    writer
+        .review_held(&held.id, Review::Released, "editor", at(3))
+        .await?;
+    moved("a release from the held queue").await?;
+    let mut noticed = source("wire", SourceKind::Push);
+    noticed.notice = Some("Moved".into());
+    writer.upsert_source(&noticed, at(4)).await?;
+    moved("a source's notice").await?;
+    writer
+        .record_fetch(
+            "wire",
+            &FetchRecord {
+                at: at(5),
+                status: Some(200),
+                error: None,
+                etag: None,
+                last_modified: None,
+                next_due: None,
+                node: None,
+            },
+        )
+        .await?;
+    writer.set_setting("anything", "value").await?;
+    assert_eq!(
+        reader.change_token().await?,
+        token,
+        "bookkeeping no page shows leaves the token alone"
+    );
     Ok(())
 }

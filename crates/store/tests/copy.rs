@@ -338,7 +338,7 @@ async fn a_sqlite_store_copied_answers_the_same_on_postgres() -> TestResult {
         .iter()
         .map(|(name, from, to)| (name.as_str(), (*from, *to)))
         .collect();
-    assert_eq!(tables.len(), 15, "{tables:?}");
+    assert_eq!(tables.len(), 16, "{tables:?}");
     assert!(!tables.contains_key("_sqlx_migrations"));
     for (name, (from, to)) in &tables {
         assert_eq!(from, to, "{name}");
