@@ -7,6 +7,11 @@
 //! and `bench/run-all.sh`, which builds everything first).
 
 use std::hint::black_box;
+
+/// jemalloc, as in the `verbatim` binary: allocation is a large share of parsing, and the figures
+/// should be those of the allocator Verbatim runs with. The peers run in this process with it too.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use std::time::{Duration, Instant};
 
 fn main() {
@@ -21,6 +26,16 @@ fn main() {
     };
     match command {
         "parse" => parse_benchmark(option("--mb", 5), option("--rounds", 7)),
+        // Only Verbatim's parse + normalize, over and over: a steady process to attach perf to.
+        "parse-loop" => {
+            let feed = generate_rss(option("--mb", 5));
+            for _ in 0..option("--rounds", 50) {
+                black_box(verbatim_parse_normalize(
+                    &feed,
+                    verbatim_normalize::normalize,
+                ));
+            }
+        }
         "all" => std::process::exit(bench::suite::run_all(&args[1..])),
         "peak-of" => std::process::exit(bench::suite::peak_of(&args[1..])),
         other => {
@@ -63,7 +78,12 @@ fn generate_rss(megabytes: usize) -> Vec<u8> {
     feed.into_bytes()
 }
 
-fn verbatim_parse_normalize(bytes: &[u8]) -> usize {
+/// Parses and normalizes with `normalize` (Verbatim's, or the one that parses every body three
+/// times).
+fn verbatim_parse_normalize(
+    bytes: &[u8],
+    normalize: fn(verbatim_item::Draft) -> verbatim_normalize::Normalized,
+) -> usize {
     let parsed = verbatim_parse::parse(
         verbatim_parse::Input {
             bytes,
@@ -76,8 +96,35 @@ fn verbatim_parse_normalize(bytes: &[u8]) -> usize {
     parsed
         .drafts
         .into_iter()
-        .map(|draft| verbatim_normalize::normalize(draft).item.body_text.len())
+        .map(|draft| normalize(draft).item.body_text.len())
         .sum()
+}
+
+/// How many of the feed's bodies the one-scan sanitizer takes, of all bodies.
+fn bodies_in_one_scan(bytes: &[u8]) -> (usize, usize) {
+    let Ok(parsed) = verbatim_parse::parse(
+        verbatim_parse::Input {
+            bytes,
+            content_type: None,
+            origin: "bench.rss",
+        },
+        &verbatim_parse::Limits::default(),
+    ) else {
+        return (0, 0);
+    };
+    let total = parsed.drafts.len();
+    let taken = parsed
+        .drafts
+        .iter()
+        .filter(|draft| match &draft.body {
+            verbatim_item::SourceBody::Html(html) => {
+                verbatim_normalize::sanitize_body_in_one_pass(html, draft.base_url.is_some())
+                    .is_some()
+            }
+            verbatim_item::SourceBody::Text(_) => true,
+        })
+        .count();
+    (taken, total)
 }
 
 fn verbatim_parse_only(bytes: &[u8]) -> usize {
@@ -193,19 +240,31 @@ fn python_peers(feed: &[u8], rounds: usize) -> Vec<(String, f64)> {
 fn parse_benchmark(megabytes: usize, rounds: usize) {
     let feed = generate_rss(megabytes);
     let size_mb = feed.len() as f64 / (1024.0 * 1024.0);
-    let items = verbatim_parse_normalize(&feed);
+    let items = verbatim_parse_normalize(&feed, verbatim_normalize::normalize);
+    let parsed_items = verbatim_parse_normalize(&feed, verbatim_normalize::normalize_by_parsing);
+    assert_eq!(
+        items, parsed_items,
+        "both normalize paths give the same text"
+    );
+    let (one_scan, bodies) = bodies_in_one_scan(&feed);
     println!(
         "parse + normalize, RSS 2.0 with content:encoded: {size_mb:.1} MB, {rounds} rounds, median, one thread"
     );
-    println!("(verbatim produced {items} bytes of visible text)");
-    let runs: [NamedRun; 4] = [
+    println!(
+        "(verbatim produced {items} bytes of visible text; {one_scan} of {bodies} bodies sanitized in one scan)"
+    );
+    let runs: [NamedRun; 5] = [
         (
             "verbatim parse+normalize",
-            Box::new(|| verbatim_parse_normalize(&feed)),
+            Box::new(|| verbatim_parse_normalize(&feed, verbatim_normalize::normalize)),
         ),
         (
             "feed-rs + ammonia (baseline)",
             Box::new(|| feed_rs_ammonia(&feed)),
+        ),
+        (
+            "verbatim parse+normalize, every body parsed 3x",
+            Box::new(|| verbatim_parse_normalize(&feed, verbatim_normalize::normalize_by_parsing)),
         ),
         (
             "verbatim parse only",

@@ -6,6 +6,11 @@
 
 use std::time::{Duration, Instant};
 
+/// jemalloc, as in the `verbatim` binary: allocation is a large share of parsing, and the figures
+/// should be those of the allocator Verbatim runs with. The peers run in this process with it too.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() {
     let mut megabytes = 5usize;
     let mut rounds = 7usize;

@@ -29,6 +29,19 @@ pub struct Normalized {
 
 /// Normalizes one draft. Never fails: a problem becomes a hold reason on the result.
 pub fn normalize(draft: Draft) -> Normalized {
+    normalize_with(draft, sanitize_body)
+}
+
+/// [`normalize`] with every body parsed three times, never the one-scan path: the same result,
+/// slower. For benchmarks that show what the one-scan path saves, in the same run.
+pub fn normalize_by_parsing(draft: Draft) -> Normalized {
+    normalize_with(draft, sanitize_body_by_parsing)
+}
+
+fn normalize_with(
+    draft: Draft,
+    sanitize: impl FnOnce(&str, Option<&str>) -> SanitizedBody,
+) -> Normalized {
     let Draft {
         mut item,
         body,
@@ -53,7 +66,7 @@ pub fn normalize(draft: Draft) -> Normalized {
         SourceBody::Html(html) => html,
         SourceBody::Text(text) => text_to_html(&text),
     };
-    let body = sanitize_body(&source_html, base_url.as_deref());
+    let body = sanitize(&source_html, base_url.as_deref());
     if let Some(difference) = body.fidelity_failure {
         holds.push(difference);
     }

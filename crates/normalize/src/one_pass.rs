@@ -240,7 +240,7 @@ pub(crate) fn sanitize_and_read(html: &str, has_base: bool) -> Option<OnePass> {
         at: 0,
         has_base,
         out: String::with_capacity(html.len() + html.len() / 8),
-        visible: VisibleText::default(),
+        visible: VisibleText::with_capacity(html.len()),
         stack: Vec::with_capacity(16),
         open_paragraphs: 0,
         open_anchors: 0,
@@ -258,13 +258,20 @@ pub(crate) fn sanitize_and_read(html: &str, has_base: bool) -> Option<OnePass> {
 /// Characters the HTML parser rewrites or drops before any tag is read (NUL, carriage returns)
 /// and control characters: markup holding any of them takes the parsing path.
 fn has_forbidden_characters(bytes: &[u8]) -> bool {
-    bytes.iter().enumerate().any(|(index, &byte)| match byte {
-        b'\t' | b'\n' | b'\x0c' => false,
-        0x00..=0x1f | 0x7f => true,
-        // U+0080..U+009F are encoded as C2 80..C2 9F.
-        0xc2 => matches!(bytes.get(index + 1), Some(0x80..=0x9f)),
-        _ => false,
-    })
+    // Written as folds without early exit so that they compile to vector code.
+    let controls = bytes.iter().fold(false, |found, &byte| {
+        found
+            | ((byte < 0x20) & (byte != b'\t') & (byte != b'\n') & (byte != b'\x0c'))
+            | (byte == 0x7f)
+    });
+    // U+0080..U+009F are encoded as C2 80..C2 9F.
+    let c1_controls = bytes
+        .iter()
+        .zip(bytes.iter().skip(1))
+        .fold(false, |found, (&lead, &next)| {
+            found | ((lead == 0xc2) & (next < 0xa0))
+        });
+    controls | c1_controls
 }
 
 fn is_html_space(byte: u8) -> bool {
@@ -282,9 +289,15 @@ impl Scan<'_> {
             let rest = &self.bytes()[self.at..];
             let next = memchr::memchr2(b'<', b'&', rest).map_or(length, |offset| self.at + offset);
             if next > self.at {
-                let text = &self.input[self.at..next];
-                self.run.push_str(text);
+                let input = self.input;
+                let text = &input[self.at..next];
                 self.at = next;
+                if self.run.is_empty() && self.bytes().get(next) != Some(&b'&') {
+                    // Text without references: written straight from the input.
+                    self.write_text(text)?;
+                } else {
+                    self.run.push_str(text);
+                }
                 continue;
             }
             match self.bytes()[self.at] {
@@ -554,15 +567,21 @@ impl Scan<'_> {
         if self.run.is_empty() {
             return Ok(());
         }
-        let run = std::mem::take(&mut self.run);
-        if self.in_table_structure() && !run.bytes().all(is_html_space) {
+        let mut run = std::mem::take(&mut self.run);
+        let written = self.write_text(&run);
+        run.clear();
+        self.run = run;
+        written
+    }
+
+    /// Writes decoded text into the markup (escaped) and the visible text.
+    fn write_text(&mut self, text: &str) -> Result<(), Declined> {
+        if self.in_table_structure() && !text.bytes().all(is_html_space) {
             // The parser would move this text out of the table.
             return Err(());
         }
-        escape(&run, false, &mut self.out);
-        self.visible.text(&run, self.open_pre > 0);
-        self.run = run;
-        self.run.clear();
+        escape(text, false, &mut self.out);
+        self.visible.text(text, self.open_pre > 0);
         Ok(())
     }
 }
@@ -765,19 +784,25 @@ fn is_noncharacter(code: u32) -> bool {
 
 /// Escapes as html5ever's serializer does: `&`, NBSP, `<` and `>` always, `"` in attributes.
 fn escape(text: &str, attribute: bool, out: &mut String) {
+    let bytes = text.as_bytes();
     let mut start = 0;
-    for (index, ch) in text.char_indices() {
-        let replacement = match ch {
-            '&' => "&amp;",
-            '\u{a0}' => "&nbsp;",
-            '<' => "&lt;",
-            '>' => "&gt;",
-            '"' if attribute => "&quot;",
-            _ => continue,
+    let mut index = 0;
+    while index < bytes.len() {
+        let (replacement, width) = match bytes[index] {
+            b'&' => ("&amp;", 1),
+            b'<' => ("&lt;", 1),
+            b'>' => ("&gt;", 1),
+            b'"' if attribute => ("&quot;", 1),
+            0xc2 if bytes.get(index + 1) == Some(&0xa0) => ("&nbsp;", 2),
+            _ => {
+                index += 1;
+                continue;
+            }
         };
         out.push_str(&text[start..index]);
         out.push_str(replacement);
-        start = index + ch.len_utf8();
+        index += width;
+        start = index;
     }
     out.push_str(&text[start..]);
 }

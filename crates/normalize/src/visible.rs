@@ -109,19 +109,28 @@ pub(crate) fn keeps_whitespace(name: &str) -> bool {
     matches!(name, "pre" | "textarea" | "listing" | "plaintext" | "xmp")
 }
 
-enum Piece {
-    Text(String),
-    Breaks(u8),
-}
-
+/// What a reader sees, built as the markup is walked: text goes straight into `out`; required
+/// line breaks wait in `pending_breaks` until more text follows (the most asked for between two
+/// pieces of text wins, and none are kept at the ends).
 #[derive(Default)]
 pub(crate) struct VisibleText {
-    pieces: Vec<Piece>,
-    line: String,
+    out: String,
+    /// Where the current line began in `out` (the current line is empty when it equals
+    /// `out.len()`).
+    line_start: usize,
+    pending_breaks: u8,
     pending_space: bool,
 }
 
 impl VisibleText {
+    /// With room for about `capacity` bytes of text.
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
+        Self {
+            out: String::with_capacity(capacity),
+            ..Self::default()
+        }
+    }
+
     fn walk(&mut self, node: NodeRef<'_, Node>, preformatted: bool) {
         for child in node.children() {
             match child.value() {
@@ -145,9 +154,23 @@ impl VisibleText {
         }
     }
 
+    /// Appends to the current line, first writing the line breaks owed since the text before.
+    fn push_line(&mut self, text: &str) {
+        if self.out.len() == self.line_start {
+            if !self.out.is_empty() {
+                for _ in 0..self.pending_breaks {
+                    self.out.push('\n');
+                }
+                self.line_start = self.out.len();
+            }
+            self.pending_breaks = 0;
+        }
+        self.out.push_str(text);
+    }
+
     /// A `<br>`.
     pub(crate) fn line_break(&mut self) {
-        self.line.push('\n');
+        self.push_line("\n");
         self.pending_space = false;
     }
 
@@ -155,7 +178,7 @@ impl VisibleText {
     /// `th` sibling came before it (a cell after another cell starts with a tab).
     pub(crate) fn enter(&mut self, name: &str, after_cell: bool) {
         if after_cell && matches!(name, "td" | "th") {
-            self.line.push('\t');
+            self.push_line("\t");
             self.pending_space = false;
         }
         let breaks = required_breaks(name);
@@ -176,69 +199,65 @@ impl VisibleText {
     pub(crate) fn text(&mut self, text: &str, preformatted: bool) {
         if preformatted {
             if self.pending_space && !self.at_line_start() {
-                self.line.push(' ');
+                self.push_line(" ");
             }
             self.pending_space = false;
-            self.line.push_str(text);
+            if !text.is_empty() {
+                self.push_line(text);
+            }
             return;
         }
-        for ch in text.chars() {
-            if is_collapsible_space(ch) {
+        // Word by word: the folding spaces are ASCII, so byte offsets are character boundaries.
+        let is_space = |byte: &u8| matches!(byte, b' ' | b'\t' | b'\n' | b'\r' | b'\x0c');
+        let mut rest = text;
+        while !rest.is_empty() {
+            let word_start = rest.bytes().position(|byte| !is_space(&byte));
+            let Some(word_start) = word_start else {
                 self.pending_space = true;
-            } else {
-                if self.pending_space && !self.at_line_start() {
-                    self.line.push(' ');
-                }
-                self.pending_space = false;
-                self.line.push(ch);
+                break;
+            };
+            if word_start > 0 {
+                self.pending_space = true;
             }
+            let word = &rest[word_start..];
+            let word_end = word
+                .bytes()
+                .position(|byte| is_space(&byte))
+                .unwrap_or(word.len());
+            if self.pending_space && !self.at_line_start() {
+                self.push_line(" ");
+            }
+            self.pending_space = false;
+            self.push_line(&word[..word_end]);
+            rest = &word[word_end..];
         }
     }
 
     fn at_line_start(&self) -> bool {
-        self.line.is_empty() || self.line.ends_with(['\n', '\t'])
+        self.out.len() == self.line_start || self.out.ends_with(['\n', '\t'])
     }
 
     fn push_breaks(&mut self, count: u8) {
         self.pending_space = false;
-        if !self.line.is_empty() {
-            self.pieces
-                .push(Piece::Text(std::mem::take(&mut self.line)));
-        }
-        match self.pieces.last_mut() {
-            Some(Piece::Breaks(existing)) => *existing = (*existing).max(count),
-            _ => self.pieces.push(Piece::Breaks(count)),
+        if self.out.len() != self.line_start {
+            // The line had text: the breaks owed before it were written with it.
+            self.line_start = self.out.len();
+            self.pending_breaks = count;
+        } else {
+            self.pending_breaks = self.pending_breaks.max(count);
         }
     }
 
     pub(crate) fn finish(mut self) -> String {
-        if !self.line.is_empty() {
-            self.pieces
-                .push(Piece::Text(std::mem::take(&mut self.line)));
-        }
-        let mut out = String::new();
-        let mut pending_breaks = 0u8;
-        for piece in self.pieces {
-            match piece {
-                Piece::Breaks(count) => pending_breaks = pending_breaks.max(count),
-                Piece::Text(text) => {
-                    if !out.is_empty() {
-                        for _ in 0..pending_breaks {
-                            out.push('\n');
-                        }
-                    }
-                    pending_breaks = 0;
-                    out.push_str(&text);
-                }
-            }
-        }
         // Line breaks and folded spaces at the very start and end are not visible.
-        let trimmed = out.trim_matches(|ch| matches!(ch, '\n' | ' ' | '\t'));
-        if trimmed.len() == out.len() {
-            out
-        } else {
-            trimmed.to_string()
+        let is_edge = |ch: char| matches!(ch, '\n' | ' ' | '\t');
+        let kept_end = self.out.trim_end_matches(is_edge).len();
+        self.out.truncate(kept_end);
+        let leading = self.out.len() - self.out.trim_start_matches(is_edge).len();
+        if leading > 0 {
+            self.out.drain(..leading);
         }
+        self.out
     }
 }
 
@@ -254,6 +273,135 @@ fn has_previous_cell(node: NodeRef<'_, Node>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy;
+
+    /// The visible-text rules as first written (pieces of text and breaks, joined at the end,
+    /// folding one character at a time): the reference the streaming version is held to.
+    #[derive(Default)]
+    struct Reference {
+        pieces: Vec<Result<String, u8>>,
+        line: String,
+        pending_space: bool,
+    }
+
+    impl Reference {
+        fn at_line_start(&self) -> bool {
+            self.line.is_empty() || self.line.ends_with(['\n', '\t'])
+        }
+
+        fn text(&mut self, text: &str, preformatted: bool) {
+            if preformatted {
+                if self.pending_space && !self.at_line_start() {
+                    self.line.push(' ');
+                }
+                self.pending_space = false;
+                self.line.push_str(text);
+                return;
+            }
+            for ch in text.chars() {
+                if is_collapsible_space(ch) {
+                    self.pending_space = true;
+                } else {
+                    if self.pending_space && !self.at_line_start() {
+                        self.line.push(' ');
+                    }
+                    self.pending_space = false;
+                    self.line.push(ch);
+                }
+            }
+        }
+
+        fn breaks(&mut self, count: u8) {
+            self.pending_space = false;
+            if !self.line.is_empty() {
+                self.pieces.push(Ok(std::mem::take(&mut self.line)));
+            }
+            match self.pieces.last_mut() {
+                Some(Err(existing)) => *existing = (*existing).max(count),
+                _ => self.pieces.push(Err(count)),
+            }
+        }
+
+        fn finish(mut self) -> String {
+            if !self.line.is_empty() {
+                self.pieces.push(Ok(std::mem::take(&mut self.line)));
+            }
+            let mut out = String::new();
+            let mut pending = 0u8;
+            for piece in self.pieces {
+                match piece {
+                    Err(count) => pending = pending.max(count),
+                    Ok(text) => {
+                        if !out.is_empty() {
+                            out.extend(std::iter::repeat_n('\n', pending.into()));
+                        }
+                        pending = 0;
+                        out.push_str(&text);
+                    }
+                }
+            }
+            out.trim_matches(|ch| matches!(ch, '\n' | ' ' | '\t'))
+                .to_string()
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Event {
+        Text(String, bool),
+        LineBreak,
+        Enter(&'static str, bool),
+        Leave(&'static str),
+    }
+
+    fn events() -> impl Strategy<Value = Vec<Event>> {
+        let event = proptest::prop_oneof![
+            4 => ("[a \t\n\r\u{c}\u{a0}é\u{5d0}]{0,8}", proptest::bool::ANY)
+                .prop_map(|(text, pre)| Event::Text(text, pre)),
+            1 => proptest::strategy::Just(Event::LineBreak),
+            2 => (proptest::sample::select(vec!["p", "div", "td", "th", "span", "tr"]), proptest::bool::ANY)
+                .prop_map(|(name, after_cell)| Event::Enter(name, after_cell)),
+            2 => proptest::sample::select(vec!["p", "div", "td", "span", "li"]).prop_map(Event::Leave),
+        ];
+        proptest::collection::vec(event, 0..16)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn streaming_visible_text_equals_the_reference(events in events()) {
+            let mut streaming = VisibleText::default();
+            let mut reference = Reference::default();
+            for event in &events {
+                match event {
+                    Event::Text(text, pre) => {
+                        streaming.text(text, *pre);
+                        reference.text(text, *pre);
+                    }
+                    Event::LineBreak => {
+                        streaming.line_break();
+                        reference.line.push('\n');
+                        reference.pending_space = false;
+                    }
+                    Event::Enter(name, after_cell) => {
+                        streaming.enter(name, *after_cell);
+                        if *after_cell && matches!(*name, "td" | "th") {
+                            reference.line.push('\t');
+                            reference.pending_space = false;
+                        }
+                        if required_breaks(name) > 0 {
+                            reference.breaks(required_breaks(name));
+                        }
+                    }
+                    Event::Leave(name) => {
+                        streaming.leave(name);
+                        if required_breaks(name) > 0 {
+                            reference.breaks(required_breaks(name));
+                        }
+                    }
+                }
+            }
+            proptest::prop_assert_eq!(streaming.finish(), reference.finish());
+        }
+    }
 
     #[test]
     fn folds_whitespace_like_a_browser() {

@@ -398,19 +398,19 @@ pub fn read_document(text: &str, limits: XmlLimits) -> Result<Document, Fatal> {
                 Ok(Event::Empty(tag)) => {
                     let offset = start + reader.buffer_position() as usize - tag.len() - 3;
                     builder.open(&tag, offset)?;
-                    let qname = String::from_utf8_lossy(tag.name().as_ref()).into_owned();
+                    let qname = text_of(text, tag.name().into_inner());
                     builder.close(&qname, at);
                 }
                 Ok(Event::End(tag)) => {
-                    let qname = String::from_utf8_lossy(tag.name().as_ref()).into_owned();
+                    let qname = text_of(text, tag.name().into_inner());
                     builder.close(&qname, at.saturating_sub(tag.len() + 3));
                 }
                 Ok(Event::Text(raw)) => {
-                    let raw = String::from_utf8_lossy(&raw);
+                    let raw = text_of(text, &raw);
                     builder.text(decode_references(&raw), at);
                 }
                 Ok(Event::CData(raw)) => {
-                    builder.text(String::from_utf8_lossy(&raw).into_owned(), at);
+                    builder.text(text_of(text, &raw).into_owned(), at);
                 }
                 Ok(Event::Eof) => break 'resume,
                 Ok(_) => {}
@@ -431,6 +431,20 @@ pub fn read_document(text: &str, limits: XmlLimits) -> Result<Document, Fatal> {
         }
     }
     builder.finish()
+}
+
+/// `bytes` as text. Every event of a reader over `text` borrows from it, so this is usually a
+/// slice of `text`, which needs no second UTF-8 check or copy; anything else is decoded.
+fn text_of<'t>(text: &'t str, bytes: &[u8]) -> std::borrow::Cow<'t, str> {
+    let base = text.as_ptr() as usize;
+    let at = bytes.as_ptr() as usize;
+    if at >= base && at + bytes.len() <= base + text.len() {
+        let start = at - base;
+        if let Some(slice) = text.get(start..start + bytes.len()) {
+            return std::borrow::Cow::Borrowed(slice);
+        }
+    }
+    std::borrow::Cow::Owned(String::from_utf8_lossy(bytes).into_owned())
 }
 
 impl<'a> Builder<'a> {
@@ -460,15 +474,15 @@ impl<'a> Builder<'a> {
         if self.elements > self.limits.max_elements {
             return Err(Fatal::TooManyElements(self.limits.max_elements));
         }
-        let qname = String::from_utf8_lossy(tag.name().as_ref()).into_owned();
+        let qname = text_of(self.text, tag.name().into_inner()).into_owned();
         let mut declarations = Vec::new();
         let mut raw_attrs = Vec::new();
         let mut attr_error = None;
         for attribute in tag.attributes().with_checks(false) {
             match attribute {
                 Ok(attribute) => {
-                    let key = String::from_utf8_lossy(attribute.key.as_ref()).into_owned();
-                    let raw_value = String::from_utf8_lossy(&attribute.value);
+                    let key = text_of(self.text, attribute.key.into_inner()).into_owned();
+                    let raw_value = text_of(self.text, &attribute.value);
                     if raw_value.len() > self.limits.max_attribute_len {
                         attr_error = Some(format!(
                             "attribute {key} is longer than {} bytes and was dropped",
