@@ -37,8 +37,9 @@ impl Charset {
 
 /// A payload as text, with the encoding used and, if the bytes were not valid in it, why.
 #[derive(Debug, Clone)]
-pub struct Decoded {
-    pub text: String,
+pub struct Decoded<'a> {
+    /// The payload itself when it was already valid UTF-8 (no copy), else the decoded text.
+    pub text: std::borrow::Cow<'a, str>,
     pub encoding: Charset,
     /// Where the encoding came from: `BOM`, `HTTP charset`, `XML declaration` or `default`.
     pub encoding_from: &'static str,
@@ -48,7 +49,7 @@ pub struct Decoded {
 }
 
 /// Decodes a payload. `http_charset` is the `charset` parameter of the HTTP `Content-Type`, if any.
-pub fn decode(bytes: &[u8], http_charset: Option<&str>) -> Decoded {
+pub fn decode<'a>(bytes: &'a [u8], http_charset: Option<&str>) -> Decoded<'a> {
     let (charset, encoding_from, body) = if let Some((charset, bom_len)) = charset_of_bom(bytes) {
         (charset, "BOM", &bytes[bom_len..])
     } else if let Some(charset) = http_charset.and_then(Charset::for_label) {
@@ -78,7 +79,7 @@ pub fn decode(bytes: &[u8], http_charset: Option<&str>) -> Decoded {
         Charset::Whatwg(encoding) => {
             match encoding.decode_without_bom_handling_and_without_replacement(body) {
                 Some(text) => Decoded {
-                    text: text.into_owned(),
+                    text,
                     encoding: charset,
                     encoding_from,
                     invalid: None,
@@ -87,7 +88,7 @@ pub fn decode(bytes: &[u8], http_charset: Option<&str>) -> Decoded {
                     let offset = first_invalid_offset(encoding, body);
                     let (text, _) = encoding.decode_without_bom_handling(body);
                     Decoded {
-                        text: text.into_owned(),
+                        text: std::borrow::Cow::Owned(text.into_owned()),
                         encoding: charset,
                         encoding_from,
                         invalid: Some(invalid(encoding.name(), offset)),
@@ -98,7 +99,7 @@ pub fn decode(bytes: &[u8], http_charset: Option<&str>) -> Decoded {
         Charset::Utf32Le | Charset::Utf32Be => {
             let (text, first_bad) = decode_utf32(body, charset == Charset::Utf32Be);
             Decoded {
-                text,
+                text: std::borrow::Cow::Owned(text),
                 encoding: charset,
                 encoding_from,
                 invalid: first_bad.map(|offset| invalid(charset.name(), offset)),
@@ -276,12 +277,13 @@ mod tests {
         with_bom.extend(units(false));
         let decoded = decode(&with_bom, None);
         assert_eq!(
-            (decoded.text.as_str(), decoded.encoding.name()),
+            (decoded.text.as_ref(), decoded.encoding.name()),
             (text, "UTF-32LE")
         );
-        let decoded = decode(&units(true), None);
+        let big_endian = units(true);
+        let decoded = decode(&big_endian, None);
         assert_eq!(
-            (decoded.text.as_str(), decoded.encoding.name()),
+            (decoded.text.as_ref(), decoded.encoding.name()),
             (text, "UTF-32BE")
         );
         assert!(decoded.invalid.is_none());

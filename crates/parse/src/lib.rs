@@ -197,7 +197,7 @@ pub fn parse_as(
         .content_type
         .and_then(encoding::charset_of_content_type);
     let decoded = encoding::decode(input.bytes, charset);
-    let text = decoded.text.as_str();
+    let text = decoded.text.as_ref();
     let first = text
         .trim_start_matches(|ch: char| ch.is_whitespace() || ch == '\u{feff}')
         .chars()
