@@ -585,3 +585,116 @@ fn one_host_gets_at_most_two_fetches_at_once() {
         "the host had at most two requests at once (and did have two)"
     );
 }
+
+/// Article pages are served from a cache that reads nothing from the store per request. A kill
+/// or update this server commits (here a push) makes the cached page stale before the push is
+/// answered, so the very next request shows it; a change another process makes on the same
+/// store (`verbatim ingest`, `verbatim headline set`) shows within the change watch's bound
+/// (`util::CHANGE_BOUND`, 50 ms; asserted against the 1 s a kill may take, and printed).
+#[test]
+fn cached_pages_show_this_servers_changes_at_once_and_other_processes_within_the_bound() {
+    const BOUND: Duration = Duration::from_secs(1);
+    let data = DataDir::new();
+    let added = data.run(&["source", "add", "wire", "--push"]);
+    assert!(added.status.success(), "{}", stderr(&added));
+    let token = util::push_token(&added);
+    let server = data.serve(&[]);
+    let story = |uri: &str, version: u64, pubstatus: &str, headline: &str| {
+        serde_json::json!({
+            "uri": uri,
+            "version": version.to_string(),
+            "versioncreated": format!("2026-12-01T11:0{version}:00Z"),
+            "pubstatus": pubstatus,
+            "headline": headline,
+            "body_text": "The bridge was closed on Tuesday after a lorry crashed into a barrier.",
+        })
+    };
+    let push = |item: serde_json::Value| -> String {
+        let response = client()
+            .post(server.url("/api/v1/push/wire"))
+            .bearer_auth(&token)
+            .body(item.to_string())
+            .send()
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(response.status().as_u16(), 202);
+        let receipt: serde_json::Value = response.json().unwrap_or_default();
+        receipt["accepted"][0]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    // Read twice, so the second answer comes from the cache.
+    let cached = |id: &str, headline: &str| {
+        for _ in 0..2 {
+            let (status, page) = server.get_text(&format!("/items/{id}"));
+            assert_eq!(status, 200);
+            assert!(page.contains(headline), "{page}");
+        }
+    };
+
+    // This server's own writes: exact.
+    let bridge = push(story("urn:cache:bridge", 1, "usable", "Bridge closed"));
+    cached(&bridge, "Bridge closed");
+    push(story("urn:cache:bridge", 2, "usable", "Bridge reopened"));
+    let (status, page) = server.get_text(&format!("/items/{bridge}"));
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("Bridge reopened"),
+        "an update at the next request"
+    );
+    push(story("urn:cache:bridge", 3, "canceled", "Bridge reopened"));
+    let (status, _) = server.get_text(&format!("/items/{bridge}"));
+    assert_eq!(status, 410, "a kill at the very next request");
+
+    // Another process on the same store: within the bound.
+    let within = |what: &str, check: &dyn Fn() -> bool| {
+        let started = std::time::Instant::now();
+        while !check() {
+            assert!(
+                started.elapsed() < BOUND,
+                "{what} not seen within {BOUND:?}"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        eprintln!(
+            "{what}: seen {:.0} ms after the command ended",
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+    };
+    let ferry = push(story("urn:cache:ferry", 1, "usable", "Ferry delayed"));
+    cached(&ferry, "Ferry delayed");
+    let kill = data.path().join("kill.json");
+    std::fs::write(
+        &kill,
+        story("urn:cache:ferry", 2, "canceled", "Ferry delayed").to_string(),
+    )
+    .unwrap_or_else(|error| panic!("{error}"));
+    // `command`, not `run`: `run` would wait out the bound this measures.
+    let run = |args: &[&str]| {
+        data.command()
+            .args(args)
+            .env("VERBATIM_LOG", "warn")
+            .output()
+            .unwrap_or_else(|error| panic!("{error}"))
+    };
+    let ingested = run(&[
+        "ingest",
+        "--source",
+        "wire",
+        kill.to_str().unwrap_or_default(),
+    ]);
+    assert!(ingested.status.success(), "{}", stderr(&ingested));
+    within("a kill ingested by the CLI", &|| {
+        server.get_text(&format!("/items/{ferry}")).0 == 410
+    });
+    let train = push(story("urn:cache:train", 1, "usable", "Trains run late"));
+    cached(&train, "Trains run late");
+    let set = run(&["headline", "set", &train, "Rail strike called off"]);
+    assert!(set.status.success(), "{}", stderr(&set));
+    within("a headline set by the CLI", &|| {
+        server
+            .get_text(&format!("/items/{train}"))
+            .1
+            .contains("Rail strike called off")
+    });
+}

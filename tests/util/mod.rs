@@ -47,7 +47,14 @@ pub struct DataDir {
     pub dir: tempfile::TempDir,
     /// The `--store` URL every command gets, when not the default SQLite file.
     pub store: Option<String>,
+    /// Whether a server was started on this folder (`run` then waits out [`CHANGE_BOUND`]).
+    served: std::sync::atomic::AtomicBool,
 }
+
+/// How long a change another process commits (a CLI command on the same data folder, another
+/// node) may take to reach a running server's cached article pages: a cached page is never
+/// served on a reading of the store's change token that started longer ago than this.
+pub const CHANGE_BOUND: Duration = Duration::from_millis(50);
 
 impl DataDir {
     pub fn new() -> DataDir {
@@ -69,6 +76,7 @@ impl DataDir {
         DataDir {
             dir: tempfile::tempdir().unwrap_or_else(|error| panic!("temp dir: {error}")),
             store,
+            served: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -91,13 +99,21 @@ impl DataDir {
         self.dir.path()
     }
 
-    /// Runs `verbatim --data DIR ARGS...` to completion.
+    /// Runs `verbatim --data DIR ARGS...` to completion. When a server runs on this folder, then
+    /// waits out [`CHANGE_BOUND`] (and a little), so what the server answers next is exact: its
+    /// cached pages have seen whatever the command changed. (`command` does not wait, for tests
+    /// that measure the bound.)
     pub fn run(&self, args: &[&str]) -> Output {
-        self.command()
+        let output = self
+            .command()
             .args(args)
             .env("VERBATIM_LOG", "warn")
             .output()
-            .unwrap_or_else(|error| panic!("cannot run verbatim: {error}"))
+            .unwrap_or_else(|error| panic!("cannot run verbatim: {error}"));
+        if self.served.load(std::sync::atomic::Ordering::Relaxed) {
+            std::thread::sleep(CHANGE_BOUND + Duration::from_millis(20));
+        }
+        output
     }
 
     /// Writes `contents` to `DIR/FILE` and runs `verbatim ingest --source SOURCE` on it, which
@@ -116,6 +132,8 @@ impl DataDir {
 
     /// Starts `verbatim --data DIR serve --listen 127.0.0.1:0 EXTRA...` and waits until it listens.
     pub fn serve(&self, extra: &[&str]) -> Server {
+        self.served
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         let mut child = self
             .command()
             .args(["serve", "--listen", "127.0.0.1:0"])

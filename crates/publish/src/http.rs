@@ -3,11 +3,13 @@
 //! correctly behaving cache can show a killed or superseded story once the origin has changed.
 
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
 use verbatim_item::sha256_hex;
+use verbatim_store::Store;
 
 /// Only our own stylesheet and script (`/static/live.js`, which opens `/events`); no inline
 /// script or style, no other origin but images.
@@ -15,10 +17,31 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
      style-src 'self'; img-src 'self' https: http: data:; base-uri 'none'; form-action 'self'; \
      frame-ancestors 'none'";
 
-/// Adds the security headers to every response.
-pub async fn security_headers(request: Request, next: Next) -> Response {
+/// The policy every response passes through, in one middleware whose state is only the store
+/// (a request clones one `Arc`, not the application state): the security headers, and
+/// `Last-Modified` on successful responses that carry a validator and have none yet — the newest
+/// change to any story. It is never earlier than the change that produced the response, so a
+/// cache that revalidates with it cannot be told a superseded or killed story is fresh.
+pub async fn policy(State(store): State<Arc<dyn Store>>, request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
-    let headers = response.headers_mut();
+    if response.status().is_success()
+        && response.headers().contains_key(header::ETAG)
+        && !response.headers().contains_key(header::LAST_MODIFIED)
+    {
+        let newest = store
+            .last_change()
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(chrono::Utc::now);
+        set_last_modified(&mut response, newest);
+    }
+    security_headers(response.headers_mut());
+    response
+}
+
+/// Adds the security headers a response does not set itself.
+fn security_headers(headers: &mut HeaderMap) {
     let set = |headers: &mut HeaderMap, name: header::HeaderName, value: &'static str| {
         headers
             .entry(name)
@@ -37,41 +60,19 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     );
     set(headers, header::X_FRAME_OPTIONS, "DENY");
     set(headers, header::CACHE_CONTROL, "no-cache");
-    response
-}
-
-/// Adds `Last-Modified` to successful responses that carry a validator: the newest change to
-/// any story. It is never earlier than the change that produced the response, so a cache that
-/// revalidates with it cannot be told a superseded or killed story is fresh.
-pub async fn last_modified(
-    axum::extract::State(state): axum::extract::State<crate::AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let mut response = next.run(request).await;
-    if response.status().is_success()
-        && response.headers().contains_key(header::ETAG)
-        && !response.headers().contains_key(header::LAST_MODIFIED)
-    {
-        let newest = state
-            .store
-            .last_change()
-            .await
-            .ok()
-            .flatten()
-            .unwrap_or_else(chrono::Utc::now);
-        set_last_modified(&mut response, newest);
-    }
-    response
 }
 
 /// Sets `Last-Modified` (handlers that know a later time than the middleware would read set it
 /// themselves).
 pub fn set_last_modified(response: &mut Response, time: chrono::DateTime<chrono::Utc>) {
-    let http_date = time.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
-    if let Ok(value) = HeaderValue::from_str(&http_date) {
+    if let Some(value) = http_date(time) {
         response.headers_mut().insert(header::LAST_MODIFIED, value);
     }
+}
+
+/// A time as an HTTP date header value.
+pub fn http_date(time: chrono::DateTime<chrono::Utc>) -> Option<HeaderValue> {
+    HeaderValue::from_str(&time.format("%a, %d %b %Y %H:%M:%S GMT").to_string()).ok()
 }
 
 /// The strong ETag of a body.
@@ -99,14 +100,7 @@ pub fn with_known_etag(
     body: axum::body::Bytes,
     etag: &str,
 ) -> Response {
-    let matches = request_headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| {
-            value
-                .split(',')
-                .any(|candidate| candidate.trim() == etag || candidate.trim() == "*")
-        });
+    let matches = etag_matches(request_headers, etag);
     let mut builder = Response::builder()
         .header(header::ETAG, etag)
         .header(header::CONTENT_TYPE, content_type);
@@ -120,6 +114,18 @@ pub fn with_known_etag(
         .status(status)
         .body(Body::from(body))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// Whether the request's `If-None-Match` names this ETag (or `*`).
+pub fn etag_matches(request_headers: &HeaderMap, etag: &str) -> bool {
+    request_headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            value
+                .split(',')
+                .any(|candidate| candidate.trim() == etag || candidate.trim() == "*")
+        })
 }
 
 pub const HTML: &str = "text/html; charset=utf-8";

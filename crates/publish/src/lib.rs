@@ -54,8 +54,14 @@ impl Default for SiteConfig {
 /// The default notice line.
 pub const DEFAULT_NOTICE: &str = "Published automatically from the {{ source }} feed, received {{ received }}. The text is exactly as the agency sent it, unmodified.";
 
+/// What every handler reads. Cloned for each request, so it is one `Arc`; its fields are read
+/// through `Deref`.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// The fields of [`AppState`].
+#[derive(Clone)]
+pub struct Shared {
     pub store: Arc<dyn Store>,
     pub site: Arc<SiteConfig>,
     pub templates: Arc<minijinja::Environment<'static>>,
@@ -68,8 +74,10 @@ pub struct AppState {
     pub live: Option<Arc<live::Live>>,
     /// Rendered article pages, valid until the store next changes.
     pub pages: Arc<site::PageCache>,
-    /// The newest change to any story, read at most every 50 ms (article pages).
-    pub clock: Arc<site::ChangeClock>,
+    /// Which changes the page cache has seen: this process's own writes at once (the store
+    /// counts them in memory), other processes' through the store's change token, read by a
+    /// background task and never older than 50 ms when a cached page is served.
+    pub changes: Arc<site::ChangeWatch>,
     /// The site's public keys (current first), served at the well-known URL and used to check
     /// signatures on provenance pages.
     pub keys: Arc<Vec<verbatim_provenance::PublicKey>>,
@@ -82,7 +90,7 @@ impl AppState {
         push: Option<Arc<dyn PushSink>>,
     ) -> AppState {
         let templates = site::environment(site.templates_dir.clone());
-        AppState {
+        AppState(Arc::new(Shared {
             store,
             site: Arc::new(site),
             templates: Arc::new(templates),
@@ -91,33 +99,47 @@ impl AppState {
             search: None,
             live: None,
             pages: Arc::default(),
-            clock: Arc::default(),
+            changes: Arc::default(),
             keys: Arc::new(Vec::new()),
-        }
+        }))
+    }
+
+    /// The fields, to change while the state is being built (copied if already shared).
+    fn shared(&mut self) -> &mut Shared {
+        Arc::make_mut(&mut self.0)
     }
 
     /// Starts the live-update watcher (needs a tokio runtime) and serves `/events`.
     pub fn with_live(mut self) -> AppState {
-        self.live = Some(live::Live::start(self.store.clone(), self.site.clone()));
+        let live = live::Live::start(self.store.clone(), self.site.clone());
+        self.shared().live = Some(live);
         self
     }
 
     /// Searches with this index.
     pub fn with_search(mut self, search: Arc<verbatim_search::SearchIndex>) -> AppState {
-        self.search = Some(search);
+        self.shared().search = Some(search);
         self
     }
 
     /// Handles WebSub verifications and deliveries at `/websub/{source}`.
     pub fn with_websub(mut self, websub: Arc<dyn WebSubSink>) -> AppState {
-        self.websub = Some(websub);
+        self.shared().websub = Some(websub);
         self
     }
 
     /// The public keys provenance records are checked with.
     pub fn with_keys(mut self, keys: Vec<verbatim_provenance::PublicKey>) -> AppState {
-        self.keys = Arc::new(keys);
+        self.shared().keys = Arc::new(keys);
         self
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
     }
 }
 
@@ -166,10 +188,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(site::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(api::MAX_PUSH_BYTES))
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            http::last_modified,
+            state.store.clone(),
+            http::policy,
         ))
-        .layer(axum::middleware::from_fn(http::security_headers))
         // gzip or brotli when the client accepts it; event streams and tiny bodies are left
         // alone (tower-http's default predicate).
         .layer(tower_http::compression::CompressionLayer::new())

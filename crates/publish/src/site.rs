@@ -8,12 +8,14 @@ use crate::view::{
     StoryView, display_time, is_correction, iso_time, notice_line, shown_body, story_path,
 };
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use minijinja::{Environment, context};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
-use verbatim_store::{ListQuery, StoryState, story_order};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use verbatim_store::{ListQuery, Store, StoreError, StoryState, story_order};
 
 const BUILT_IN: &[(&str, &str)] = &[
     ("base.html", include_str!("../templates/base.html")),
@@ -109,40 +111,46 @@ fn render_html(
         .render(context! { site => context! { title => &state.site.title }, ..ctx })
 }
 
-/// Rendered article pages. A page is served from here only while its key still holds: the
-/// story's own stamp (state, current version, cluster, last change — so a kill or update of
-/// this story, whatever any clock said, makes it stale; read from the store on every request)
-/// and the newest change to any story (so the "also reported by" list follows other stories;
-/// read through the [`ChangeClock`], at most 50 ms old). Each page keeps its ETag, so serving
-/// it hashes nothing.
+/// Rendered article pages. A page is served from here only while no change it could show has
+/// happened since it was rendered: its [`Generation`] (this process's own committed writes, and
+/// the moves of the store's change token seen by the [`ChangeWatch`]) must still be the current
+/// one. A kill, update or correction this process commits makes every cached page stale before
+/// the write returns; one another process commits, within 50 ms. Serving a cached page reads
+/// nothing from the store, hashes nothing and formats nothing: each page keeps its ETag and
+/// `Last-Modified` as header values.
 #[derive(Default)]
 pub struct PageCache {
-    pages: std::sync::Mutex<std::collections::HashMap<String, CachedPage>>,
+    pages: std::sync::RwLock<std::collections::HashMap<String, Arc<CachedPage>>>,
 }
 
-#[derive(Clone)]
 struct CachedPage {
-    key: String,
+    generation: Generation,
     html: axum::body::Bytes,
     etag: String,
+    etag_value: HeaderValue,
+    /// The newest change anywhere when it was rendered, or the story's own if later.
+    last_modified: Option<HeaderValue>,
 }
 
 /// Pages kept at most; the cache is emptied when it is full.
 const PAGE_CACHE_SIZE: usize = 2_000;
 
 impl PageCache {
-    fn get(&self, id: &str, key: &str) -> Option<CachedPage> {
+    fn get(&self, id: &str, generation: Generation) -> Option<Arc<CachedPage>> {
         let pages = self
             .pages
-            .lock()
+            .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        pages.get(id).filter(|page| page.key == key).cloned()
+        pages
+            .get(id)
+            .filter(|page| page.generation == generation)
+            .cloned()
     }
 
-    fn put(&self, id: &str, page: CachedPage) {
+    fn put(&self, id: &str, page: Arc<CachedPage>) {
         let mut pages = self
             .pages
-            .lock()
+            .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if pages.len() >= PAGE_CACHE_SIZE {
             pages.clear();
@@ -151,54 +159,147 @@ impl PageCache {
     }
 }
 
-/// The newest change to any story, read from the store at most every [`CLOCK_FRESH`]: article
-/// pages ask for it on every request, and one read per 50 ms is enough for what it decides
-/// (whether a cached page's "also reported by" list may have changed).
-#[derive(Default)]
-pub struct ChangeClock {
-    last: std::sync::Mutex<Option<(std::time::Instant, Option<chrono::DateTime<chrono::Utc>>)>>,
+impl CachedPage {
+    /// The page, or 304 when the client has it; with its ETag and `Last-Modified`.
+    fn response(&self, request_headers: &HeaderMap) -> Response {
+        let mut response = if crate::http::etag_matches(request_headers, &self.etag) {
+            let mut response = Response::new(axum::body::Body::empty());
+            *response.status_mut() = StatusCode::NOT_MODIFIED;
+            response
+        } else {
+            Response::new(axum::body::Body::from(self.html.clone()))
+        };
+        let headers = response.headers_mut();
+        headers.insert(header::ETAG, self.etag_value.clone());
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(HTML));
+        if let Some(last_modified) = &self.last_modified {
+            headers.insert(header::LAST_MODIFIED, last_modified.clone());
+        }
+        response
+    }
 }
 
-const CLOCK_FRESH: std::time::Duration = std::time::Duration::from_millis(50);
+/// What a cached page was rendered after: (this process's committed writes as the store counts
+/// them, moves of the store's change token seen). Both only grow, so an equal pair means no
+/// change either could show has happened since.
+type Generation = (u64, u64);
 
-impl ChangeClock {
-    pub async fn newest(
+/// Other processes' changes (CLI commands on the same data folder, other nodes on PostgreSQL),
+/// seen through [`Store::change_token`]: a counter the store bumps by trigger in every writing
+/// transaction, so unlike the newest `changed_at` it cannot miss a change stamped by a clock that
+/// is behind. A background task (started by the first page that asks) reads it every 20 ms;
+/// a page is never served on a reading older than 50 ms (if the task is late, the request reads
+/// the token itself first), so another process's kill reaches cached pages within 50 ms.
+pub struct ChangeWatch {
+    /// How many times the token was seen to move.
+    moves: AtomicU64,
+    /// The token last read (under `reading`).
+    token: std::sync::Mutex<Option<i64>>,
+    /// When the last read of the token started, in microseconds after `epoch` (0: never).
+    read_at: AtomicU64,
+    epoch: std::time::Instant,
+    /// One read at a time.
+    reading: tokio::sync::Mutex<()>,
+    watching: std::sync::atomic::AtomicBool,
+}
+
+impl Default for ChangeWatch {
+    fn default() -> Self {
+        ChangeWatch {
+            moves: AtomicU64::new(0),
+            token: std::sync::Mutex::new(None),
+            read_at: AtomicU64::new(0),
+            epoch: std::time::Instant::now(),
+            reading: tokio::sync::Mutex::new(()),
+            watching: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+}
+
+/// The oldest reading of the change token a cached page is served on.
+const WATCH_FRESH: std::time::Duration = std::time::Duration::from_millis(50);
+/// How often the background task reads the change token.
+const WATCH_TICK: std::time::Duration = std::time::Duration::from_millis(20);
+
+impl ChangeWatch {
+    /// The current generation. Read it before reading what a page shows, so a change in
+    /// between only makes the page stale sooner.
+    async fn generation(
+        self: &Arc<Self>,
+        store: &Arc<dyn Store>,
+    ) -> Result<Generation, StoreError> {
+        let local = store.local_changes();
+        self.watch(store);
+        self.refresh(&**store, WATCH_FRESH).await?;
+        Ok((local, self.moves.load(Ordering::Acquire)))
+    }
+
+    /// Microseconds since `epoch`, never 0.
+    fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_micros())
+            .unwrap_or(u64::MAX)
+            .max(1)
+    }
+
+    /// Reads the token unless a read that started less than `max_age` ago did.
+    async fn refresh(
         &self,
-        store: &dyn verbatim_store::Store,
-    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, verbatim_store::StoreError> {
-        let cached = *self
-            .last
+        store: &dyn Store,
+        max_age: std::time::Duration,
+    ) -> Result<(), StoreError> {
+        let max_age = u64::try_from(max_age.as_micros()).unwrap_or(u64::MAX);
+        let fresh = |watch: &ChangeWatch| {
+            let read_at = watch.read_at.load(Ordering::Acquire);
+            read_at != 0 && watch.now().saturating_sub(read_at) <= max_age
+        };
+        if fresh(self) {
+            return Ok(());
+        }
+        let _reading = self.reading.lock().await;
+        if fresh(self) {
+            return Ok(());
+        }
+        let started = self.now();
+        let token = store.change_token().await?;
+        let mut last = self
+            .token
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some((read_at, newest)) = cached
-            && read_at.elapsed() < CLOCK_FRESH
-        {
-            return Ok(newest);
+        if *last != Some(token) {
+            // The first reading counts as a move too: pages rendered before it are not trusted.
+            *last = Some(token);
+            self.moves.fetch_add(1, Ordering::Release);
         }
-        let newest = store.last_change().await?;
-        *self
-            .last
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) =
-            Some((std::time::Instant::now(), newest));
-        Ok(newest)
+        // After the move: whoever sees this time also sees the move.
+        self.read_at.store(started, Ordering::Release);
+        Ok(())
     }
-}
 
-/// An article response: the page, its ETag, and `Last-Modified` no earlier than the story's own
-/// last change (the clock may be up to 50 ms behind it).
-fn article_response(
-    headers: &HeaderMap,
-    page: &CachedPage,
-    newest: Option<chrono::DateTime<chrono::Utc>>,
-    changed_at: Option<chrono::DateTime<chrono::Utc>>,
-) -> Response {
-    let mut response =
-        crate::http::with_known_etag(headers, StatusCode::OK, HTML, page.html.clone(), &page.etag);
-    if let Some(time) = newest.max(changed_at) {
-        crate::http::set_last_modified(&mut response, time);
+    /// Starts the background reader once, when there is a runtime to run it. It stops when the
+    /// watch is dropped.
+    fn watch(self: &Arc<Self>, store: &Arc<dyn Store>) {
+        if self.watching.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let watch = Arc::downgrade(self);
+        let store = store.clone();
+        runtime.spawn(async move {
+            let mut tick = tokio::time::interval(WATCH_TICK);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(watch) = watch.upgrade() else {
+                    return;
+                };
+                if let Err(error) = watch.refresh(&*store, WATCH_TICK / 2).await {
+                    tracing::debug!(%error, "cannot read the store's change token");
+                }
+            }
+        });
     }
-    response
 }
 
 #[derive(Debug, Deserialize)]
@@ -312,31 +413,25 @@ pub async fn article(
     Path(id): Path<String>,
 ) -> Response {
     // Read before the story, so a change in between only makes the cached copy stale sooner.
-    let (key, newest, changed_at) = match (
-        state.store.story_stamp(&id).await,
-        state.clock.newest(&*state.store).await,
-    ) {
-        (Ok(Some(stamp)), Ok(newest)) => {
-            // The stamp ends with the story's own last change.
-            let changed_at = stamp
-                .rsplit('/')
-                .next()
-                .and_then(|time| verbatim_store::parse_time(time).ok());
-            (
-                format!(
-                    "{stamp}|{}",
-                    newest.map(|newest| newest.to_rfc3339()).unwrap_or_default()
-                ),
-                newest,
-                changed_at,
-            )
-        }
-        (Ok(None), _) => return not_found_page(&state, &headers),
-        (Err(error), _) | (_, Err(error)) => return internal_error(error),
+    let generation = match state.changes.generation(&state.store).await {
+        Ok(generation) => generation,
+        Err(error) => return internal_error(error),
     };
-    if let Some(page) = state.pages.get(&id, &key) {
-        return article_response(&headers, &page, newest, changed_at);
+    if let Some(page) = state.pages.get(&id, generation) {
+        return page.response(&headers);
     }
+    // Rendering holds far more than serving does: boxed, so the future every request moves
+    // around stays small.
+    Box::pin(render_article(state, headers, id, generation)).await
+}
+
+/// Renders an article page from the store (and caches it when published).
+async fn render_article(
+    state: AppState,
+    headers: HeaderMap,
+    id: String,
+    generation: Generation,
+) -> Response {
     let story = match state.store.story(&id).await {
         Ok(Some(story)) => story,
         Ok(None) => return not_found_page(&state, &headers),
@@ -386,23 +481,33 @@ pub async fn article(
                     when_display => display_time(version.received_at),
                 }
             });
-            match render_html(
+            // `Last-Modified`: the newest change anywhere (read after the story, so never
+            // earlier than what the page shows), or the story's own if later.
+            let newest = match state.store.last_change().await {
+                Ok(newest) => newest.max(Some(story.changed_at)),
+                Err(error) => return internal_error(error),
+            };
+            let html = match render_html(
                 &state,
                 "article.html",
                 context! { story => view, revision, json_ld, also },
             ) {
-                Ok(html) => {
-                    let html = axum::body::Bytes::from(html);
-                    let page = CachedPage {
-                        key,
-                        etag: crate::http::etag_of(&html),
-                        html,
-                    };
-                    state.pages.put(&id, page.clone());
-                    article_response(&headers, &page, newest, changed_at)
-                }
-                Err(error) => internal_error(error),
-            }
+                Ok(html) => axum::body::Bytes::from(html),
+                Err(error) => return internal_error(error),
+            };
+            let etag = crate::http::etag_of(&html);
+            let Ok(etag_value) = HeaderValue::from_str(&etag) else {
+                return internal_error("an ETag that is not a header value");
+            };
+            let page = Arc::new(CachedPage {
+                generation,
+                html,
+                etag,
+                etag_value,
+                last_modified: newest.and_then(crate::http::http_date),
+            });
+            state.pages.put(&id, page.clone());
+            page.response(&headers)
         }
         (StoryState::Canceled, _) => gone_page(
             &state,
