@@ -386,10 +386,9 @@ fn migrate_store_moves_an_installation_and_audit_passes() {
         eprintln!("skipped: PostgreSQL is not installed");
         return;
     };
-    let data = DataDir {
-        dir: tempfile::tempdir().unwrap_or_else(|error| panic!("{error}")),
-        store: None,
-    };
+    // SQLite, whatever VERBATIM_TEST_STORE says.
+    let mut data = DataDir::new();
+    data.store = None;
     let output = data.run(&[
         "ingest",
         "--source",
