@@ -1,10 +1,11 @@
 //! Article page throughput: `wrk` against one article page served by the real release binary
-//! (`verbatim serve`, SQLite, rendered from the store on every request) and against the same
-//! page's bytes served as a static file by nginx (the named baseline), one after the other in
-//! the same run on the same machine. Needs Debian's `wrk` and `nginx` on PATH.
+//! (`verbatim serve`, SQLite; after the first request the page comes from its rendered-page
+//! cache, which reads nothing from the store per request) and against the same page's bytes
+//! served as a static file by nginx (the named baseline), one after the other in the same run on
+//! the same machine. Needs Debian's `wrk` and `nginx` on PATH.
 //!
 //! Run: `cargo build --release && cargo run --release -p bench --bin page -- [--seconds S]
-//! [--connections C]`.
+//! [--connections C]`; `VERBATIM_BIN=PATH` measures another build of `verbatim`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -159,7 +160,7 @@ fn main() {
     println!("| server | requests/s | vs nginx |");
     println!("|---|---:|---:|");
     println!(
-        "| Verbatim (page rendered from the store per request) | {verbatim:.0} | {:.2} |",
+        "| Verbatim (article page, `verbatim serve`) | {verbatim:.0} | {:.2} |",
         verbatim / baseline
     );
     println!("| nginx static file (baseline) | {baseline:.0} | 1.00 |");
