@@ -7,18 +7,13 @@
 //! them, and a match becomes a webhook event, once per story and search.
 
 use chrono::{DateTime, Utc};
-use std::collections::HashMap;
 use std::time::Duration;
 use verbatim_search::{SearchDoc, SearchError, SearchIndex};
-use verbatim_store::{Store, StoryRecord, StoryState, format_time, parse_time};
+use verbatim_store::{ChangeCursor, Store, StoryRecord, StoryState, format_time, parse_time};
 
 /// How often `serve` looks for changes.
 pub const FOLLOW_TICK: Duration = Duration::from_millis(250);
-/// Changes are re-read this far behind the mark: two processes writing the store may commit
-/// slightly out of their clocks' order, and a change stamped just before the mark must not be
-/// missed.
-const OVERLAP: chrono::Duration = chrono::Duration::seconds(2);
-/// Stories read per store query.
+/// Stories indexed between two commits during a long catch-up.
 const PAGE: usize = 1_000;
 
 /// The story as the index holds it, or `None` when it must not be found.
@@ -52,9 +47,8 @@ const CLUSTER_WINDOW: chrono::Duration = chrono::Duration::hours(48);
 
 /// Follows the store from the index's mark.
 pub struct Follower {
-    mark: DateTime<Utc>,
-    /// Changes already indexed inside the overlap window, so they are not indexed again.
-    recent: HashMap<String, DateTime<Utc>>,
+    /// Where the index is in the store's change order (each change is read once).
+    changes: ChangeCursor,
     clusters: verbatim_cluster::Clusterer,
     searches: Option<SavedSearches>,
     /// Among several nodes, only the node holding the `cluster` lease assigns clusters (each
@@ -121,10 +115,9 @@ impl SavedSearches {
             .iter()
             .filter(|story| story.state == StoryState::Published)
             .filter(|story| {
-                story
-                    .current
-                    .as_ref()
-                    .is_some_and(|version| version.received_at > mark - OVERLAP)
+                story.current.as_ref().is_some_and(|version| {
+                    version.received_at > mark - verbatim_store::changes::OVERLAP
+                })
             })
             .collect();
         let Some(newest) = fresh
@@ -207,8 +200,7 @@ impl Follower {
             .and_then(|mark| parse_time(&mark).ok())
             .unwrap_or(DateTime::<Utc>::MIN_UTC);
         Follower {
-            mark,
-            recent: HashMap::new(),
+            changes: ChangeCursor::new(mark),
             clusters: verbatim_cluster::Clusterer::new(),
             searches: None,
             cluster_role: None,
@@ -274,8 +266,7 @@ impl Follower {
     /// From the beginning (after the index was cleared).
     pub fn from_start() -> Follower {
         Follower {
-            mark: DateTime::<Utc>::MIN_UTC,
-            recent: HashMap::new(),
+            changes: ChangeCursor::new(DateTime::<Utc>::MIN_UTC),
             clusters: verbatim_cluster::Clusterer::new(),
             searches: None,
             cluster_role: None,
@@ -290,10 +281,6 @@ impl Follower {
         store: &dyn Store,
         index: &SearchIndex,
     ) -> Result<usize, FollowError> {
-        let mut since = self
-            .mark
-            .checked_sub_signed(OVERLAP)
-            .unwrap_or(DateTime::<Utc>::MIN_UTC);
         if let Some(node) = self.cluster_role.clone()
             && self
                 .role_checked
@@ -310,26 +297,10 @@ impl Follower {
             }
         }
         let mut applied = 0;
-        let mut newest = self.mark;
         let mut indexed: Vec<StoryRecord> = Vec::new();
         loop {
-            let mut limit = PAGE;
-            let mut stories = store.changed_stories(since, limit).await?;
-            // A full page that does not get past its first timestamp: read that instant whole.
-            while stories.len() == limit
-                && stories.first().map(|story| story.changed_at)
-                    == stories.last().map(|story| story.changed_at)
-                && limit < 10_000
-            {
-                limit *= 10;
-                stories = store.changed_stories(since, limit).await?;
-            }
-            let full = stories.len() == limit;
-            for story in &stories {
-                newest = newest.max(story.changed_at);
-                if self.recent.get(&story.id) == Some(&story.changed_at) {
-                    continue;
-                }
+            let batch = self.changes.next(store, PAGE).await?;
+            for story in &batch.stories {
                 match search_doc(story) {
                     Some(doc) => index.upsert(&doc)?,
                     None => index.remove(&story.id)?,
@@ -337,35 +308,27 @@ impl Follower {
                 if self.clustering {
                     self.cluster(store, story).await?;
                 }
-                self.recent.insert(story.id.clone(), story.changed_at);
                 applied += 1;
                 if self.searches.is_some() && story.state == StoryState::Published {
                     indexed.push(story.clone());
                 }
             }
-            match stories.last() {
-                Some(last) if full && last.changed_at > since => {
-                    since = last.changed_at;
-                    // A long catch-up (a new node, a rebuilt index) commits page by page, so
-                    // searches see its progress and a restart resumes from here.
-                    if applied > 0 {
-                        index.commit_with_mark(&format_time(newest))?;
-                    }
-                }
-                _ => break,
+            if !batch.more {
+                break;
+            }
+            // A long catch-up (a new node, a rebuilt index) commits page by page, so searches
+            // see its progress and a restart resumes from here.
+            if applied > 0 {
+                index.commit_with_mark(&format_time(self.changes.mark()))?;
             }
         }
         if applied > 0 {
-            index.commit_with_mark(&format_time(newest))?;
+            index.commit_with_mark(&format_time(self.changes.mark()))?;
         }
         if let Some(searches) = self.searches.as_mut()
             && !indexed.is_empty()
         {
             searches.notify(store, index, &indexed).await?;
-        }
-        self.mark = newest;
-        if let Some(window_start) = self.mark.checked_sub_signed(OVERLAP) {
-            self.recent.retain(|_, changed| *changed >= window_start);
         }
         if applied > 0 {
             self.clusters.retire_before(Utc::now() - CLUSTER_WINDOW);

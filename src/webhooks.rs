@@ -97,19 +97,19 @@ pub async fn watch(pipeline: Pipeline, endpoints: Vec<Endpoint>, base_url: Strin
         Ok(Some(mark)) => verbatim_store::parse_time(&mark).unwrap_or_else(|_| Utc::now()),
         _ => Utc::now(),
     };
+    let mut changes = verbatim_store::ChangeCursor::new(mark);
     loop {
         tokio::time::sleep(TICK).await;
-        let since = mark - chrono::Duration::seconds(2);
-        let Ok(stories) = store.changed_stories(since, 500).await else {
+        let Ok(batch) = changes.next(&*store, usize::MAX).await else {
             continue;
         };
-        let mut newest = mark;
-        for story in stories {
-            newest = newest.max(story.changed_at);
+        let newest = changes.mark();
+        for story in batch.stories {
             let previous = match store.last_webhook_event(&story.id).await {
                 Ok(previous) => previous,
                 Err(error) => {
                     tracing::error!(%error, "cannot read webhook events");
+                    changes.retry(&story.id);
                     continue;
                 }
             };
@@ -135,6 +135,7 @@ pub async fn watch(pipeline: Pipeline, endpoints: Vec<Endpoint>, base_url: Strin
                 .await
             {
                 tracing::error!(%error, "cannot record a webhook event");
+                changes.retry(&story.id);
             }
         }
         if newest > mark {

@@ -65,22 +65,13 @@ impl Live {
 
     async fn watch(&self, store: Arc<dyn Store>, site: Arc<crate::SiteConfig>) {
         // Only changes from now on: a page loaded now already shows the rest.
-        let mut mark = chrono::Utc::now();
-        let mut seen: std::collections::HashMap<String, chrono::DateTime<chrono::Utc>> =
-            std::collections::HashMap::new();
+        let mut changes = verbatim_store::ChangeCursor::new(chrono::Utc::now());
         loop {
             tokio::time::sleep(WATCH_TICK).await;
-            // Re-read a little behind the mark, as the search follower does; `seen` drops repeats.
-            let since = mark - chrono::Duration::seconds(2);
-            let Ok(stories) = store.changed_stories(since, 500).await else {
+            let Ok(batch) = changes.next(&*store, usize::MAX).await else {
                 continue;
             };
-            for story in stories {
-                mark = mark.max(story.changed_at);
-                if seen.get(&story.id) == Some(&story.changed_at) {
-                    continue;
-                }
-                seen.insert(story.id.clone(), story.changed_at);
+            for story in batch.stories {
                 let event = match (story.state, story.current.as_ref()) {
                     (StoryState::Published, Some(version)) => {
                         let view = StoryView::new(&site, &story, version, String::new());
@@ -102,8 +93,6 @@ impl Live {
                 // No subscriber is not an error.
                 let _ = self.sender.send(event);
             }
-            let window_start = mark - chrono::Duration::seconds(2);
-            seen.retain(|_, changed| *changed >= window_start);
         }
     }
 }

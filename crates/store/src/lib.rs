@@ -3,6 +3,7 @@
 //! SQLite is the embedded implementation; other backends implement the same trait.
 
 pub mod archive;
+pub mod changes;
 pub mod copy;
 pub mod lifecycle;
 mod postgres;
@@ -11,6 +12,7 @@ mod sqlite;
 pub mod throwaway_postgres;
 
 pub use archive::RawArchive;
+pub use changes::ChangeCursor;
 pub use copy::{CopyProgress, CopyReport, copy_sqlite_to_postgres};
 pub use lifecycle::{Resolution, StoryState, VersionFacts, resolve, story_order};
 pub use postgres::PostgresStore;
@@ -301,6 +303,13 @@ pub struct HeadlineOverride {
     pub set_at: DateTime<Utc>,
 }
 
+/// A story's id and the time it last changed (its place in the change order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoryStamp {
+    pub id: String,
+    pub changed_at: DateTime<Utc>,
+}
+
 /// A story with the version outputs show.
 #[derive(Debug, Clone, Serialize)]
 pub struct StoryRecord {
@@ -516,6 +525,16 @@ pub trait Store: Send + Sync {
         since: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<StoryRecord>, StoreError>;
+    /// The same stories as [`Store::changed_stories`], in the same order, as id and change time
+    /// only: a follower that has already read most of them reads the rest with
+    /// [`Store::stories_by_id`] (see [`ChangeCursor`]).
+    async fn changed_story_stamps(
+        &self,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<StoryStamp>, StoreError>;
+    /// These stories in full, in no particular order; ids not stored are left out.
+    async fn stories_by_id(&self, ids: &[String]) -> Result<Vec<StoryRecord>, StoreError>;
     /// Assigns the story to a cluster and keeps its signature (for rebuilding the clusterer).
     /// Does not count as a change of the story.
     async fn set_cluster(

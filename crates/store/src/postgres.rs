@@ -11,8 +11,8 @@ use crate::rows::{
 use crate::{
     ClusterLink, CommitKind, Committed, Counts, FailedPayload, FetchRecord, GoneRecord,
     HeadlineOverride, HeldRecord, Lease, ListQuery, NewSource, NewVersion, RawRecord,
-    RecentVersion, Review, Source, Store, StoreError, StoryPage, StoryRecord, Subscription,
-    VersionRecord, WebhookDelivery, format_time, parse_time, story_id,
+    RecentVersion, Review, Source, Store, StoreError, StoryPage, StoryRecord, StoryStamp,
+    Subscription, VersionRecord, WebhookDelivery, format_time, parse_time, story_id,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -912,6 +912,46 @@ impl Store for PostgresStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(story_from_row).collect()
+    }
+
+    async fn changed_story_stamps(
+        &self,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<StoryStamp>, StoreError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, changed_at FROM stories WHERE changed_at >= $1 \
+             ORDER BY changed_at, id LIMIT $2",
+        )
+        .bind(format_time(since))
+        .bind(limit.clamp(1, 10_000) as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(id, changed_at)| {
+                Ok(StoryStamp {
+                    id,
+                    changed_at: parse_time(&changed_at)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn stories_by_id(&self, ids: &[String]) -> Result<Vec<StoryRecord>, StoreError> {
+        let mut stories = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let rows = sqlx::query(&format!(
+                "SELECT {STORY_COLUMNS} FROM stories s LEFT JOIN versions v ON v.id = s.current_version \
+                 LEFT JOIN headline_overrides o ON o.story_id = s.id WHERE s.id = ANY($1)"
+            ))
+            .bind(chunk)
+            .fetch_all(&self.pool)
+            .await?;
+            for row in &rows {
+                stories.push(story_from_row(row)?);
+            }
+        }
+        Ok(stories)
     }
 
     async fn set_cluster(

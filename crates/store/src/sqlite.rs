@@ -9,8 +9,8 @@ use crate::rows::{
 use crate::{
     ClusterLink, CommitKind, Committed, Counts, FailedPayload, FetchRecord, GoneRecord,
     HeadlineOverride, HeldRecord, Lease, ListQuery, NewSource, NewVersion, RawRecord,
-    RecentVersion, Review, Source, Store, StoreError, StoryPage, StoryRecord, Subscription,
-    VersionRecord, WebhookDelivery, format_time, parse_time, story_id,
+    RecentVersion, Review, Source, Store, StoreError, StoryPage, StoryRecord, StoryStamp,
+    Subscription, VersionRecord, WebhookDelivery, format_time, parse_time, story_id,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -881,6 +881,49 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(story_from_row).collect()
+    }
+
+    async fn changed_story_stamps(
+        &self,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<StoryStamp>, StoreError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, changed_at FROM stories WHERE changed_at >= ? \
+             ORDER BY changed_at, id LIMIT ?",
+        )
+        .bind(format_time(since))
+        .bind(limit.clamp(1, 10_000) as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(id, changed_at)| {
+                Ok(StoryStamp {
+                    id,
+                    changed_at: parse_time(&changed_at)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn stories_by_id(&self, ids: &[String]) -> Result<Vec<StoryRecord>, StoreError> {
+        let mut stories = Vec::with_capacity(ids.len());
+        // Chunks keep each statement well under SQLite's limit on bound parameters.
+        for chunk in ids.chunks(500) {
+            let placeholders = vec!["?"; chunk.len()].join(", ");
+            let sql = format!(
+                "SELECT {STORY_COLUMNS} FROM stories s LEFT JOIN versions v ON v.id = s.current_version \
+                 LEFT JOIN headline_overrides o ON o.story_id = s.id WHERE s.id IN ({placeholders})"
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(id);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                stories.push(story_from_row(&row)?);
+            }
+        }
+        Ok(stories)
     }
 
     async fn set_cluster(

@@ -10,8 +10,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use verbatim_item::{Item, Pubstatus};
 use verbatim_store::{
-    CommitKind, FetchRecord, HeadlineOverride, ListQuery, NewSource, NewVersion, PostgresStore,
-    RawRecord, Review, SourceKind, Store, StoreError, StoryState, Subscription, SubscriptionState,
+    ChangeCursor, CommitKind, FetchRecord, HeadlineOverride, ListQuery, NewSource, NewVersion,
+    PostgresStore, RawRecord, Review, SourceKind, Store, StoreError, StoryState, Subscription,
+    SubscriptionState,
 };
 
 on_both!(
@@ -38,6 +39,7 @@ on_both!(
     three_stores_opening_a_fresh_database_at_once_all_migrate,
     a_nul_in_an_agency_id_or_headline_is_stored_and_shown,
     the_change_token_moves_with_every_change_a_page_shows_whatever_the_clock,
+    a_change_cursor_hands_out_each_change_once_through_bursts,
 );
 
 /// A time with whole microseconds (what the store keeps).
@@ -1355,5 +1357,101 @@ async fn the_change_token_moves_with_every_change_a_page_shows_whatever_the_cloc
         token,
         "bookkeeping no page shows leaves the token alone"
     );
+    Ok(())
+}
+
+/// A follower's cursor through more changes than a page holds, many of them within the overlap
+/// window and a page's worth stamped with one instant (what a burst of agency copy looks like):
+/// every change once, in order, and nothing stalls.
+async fn a_change_cursor_hands_out_each_change_once_through_bursts(db: Db) -> TestResult {
+    let store = db.open().await?;
+    let mut expected = Vec::new();
+    // 1,050 changes a millisecond apart (all inside the two-second overlap), then 1,010 in one
+    // instant.
+    for number in 0..2_060i64 {
+        let when = if number < 1_050 {
+            at(10) + Duration::milliseconds(number)
+        } else {
+            at(12)
+        };
+        let committed = store
+            .commit(
+                &new_version(item(
+                    &format!("burst-{number}"),
+                    "Burst",
+                    Some(1),
+                    Pubstatus::Usable,
+                )),
+                when,
+            )
+            .await?;
+        expected.push(committed.id);
+    }
+    let stamps = store.changed_story_stamps(at(0), 10_000).await?;
+    let changed: Vec<String> = store
+        .changed_stories(at(0), 10_000)
+        .await?
+        .into_iter()
+        .map(|story| story.id)
+        .collect();
+    assert_eq!(
+        stamps
+            .iter()
+            .map(|stamp| stamp.id.clone())
+            .collect::<Vec<_>>(),
+        changed,
+        "stamps come in the order of changed_stories"
+    );
+    let wanted = vec![expected[3].clone(), "no-such-story".to_string()];
+    let read = store.stories_by_id(&wanted).await?;
+    assert_eq!(read.len(), 1);
+    assert_eq!(read[0].id, expected[3]);
+
+    let mut cursor = ChangeCursor::new(at(0));
+    let batch = cursor.next(&*store, usize::MAX).await?;
+    let handed: Vec<String> = batch.stories.iter().map(|story| story.id.clone()).collect();
+    let mut sorted_expected = changed.clone();
+    sorted_expected.dedup();
+    assert_eq!(handed, sorted_expected, "every change once, oldest first");
+    assert!(!batch.more);
+    assert_eq!(cursor.mark(), at(12));
+    assert!(cursor.next(&*store, usize::MAX).await?.stories.is_empty());
+
+    // A later change is handed out alone.
+    store
+        .commit(
+            &new_version(item("burst-7", "Burst again", Some(2), Pubstatus::Usable)),
+            at(13),
+        )
+        .await?;
+    let again = cursor.next(&*store, usize::MAX).await?;
+    assert_eq!(
+        again
+            .stories
+            .iter()
+            .map(|story| story.id.as_str())
+            .collect::<Vec<_>>(),
+        vec![expected[7].as_str()]
+    );
+    // A follower that could not act on a change asks for it again.
+    cursor.retry(&expected[7]);
+    let retried = cursor.next(&*store, usize::MAX).await?;
+    assert_eq!(retried.stories.len(), 1);
+    assert_eq!(retried.stories[0].id, expected[7]);
+    assert!(cursor.next(&*store, usize::MAX).await?.stories.is_empty());
+
+    // In batches of about 500: the same stories, none twice.
+    let mut batched = ChangeCursor::new(at(0));
+    let mut all = Vec::new();
+    loop {
+        let batch = batched.next(&*store, 500).await?;
+        all.extend(batch.stories.into_iter().map(|story| story.id));
+        if !batch.more {
+            break;
+        }
+    }
+    let unique: HashSet<&String> = all.iter().collect();
+    assert_eq!(unique.len(), all.len(), "no story twice");
+    assert_eq!(unique.len(), expected.len());
     Ok(())
 }
