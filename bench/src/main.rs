@@ -112,19 +112,7 @@ fn bodies_in_one_scan(bytes: &[u8]) -> (usize, usize) {
     ) else {
         return (0, 0);
     };
-    let total = parsed.drafts.len();
-    let taken = parsed
-        .drafts
-        .iter()
-        .filter(|draft| match &draft.body {
-            verbatim_item::SourceBody::Html(html) => {
-                verbatim_normalize::sanitize_body_in_one_pass(html, draft.base_url.is_some())
-                    .is_some()
-            }
-            verbatim_item::SourceBody::Text(_) => true,
-        })
-        .count();
-    (taken, total)
+    bench::bodies_in_one_scan(&parsed.drafts)
 }
 
 fn verbatim_parse_only(bytes: &[u8]) -> usize {

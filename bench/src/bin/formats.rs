@@ -85,8 +85,11 @@ fn main() {
                 ceiling.as_secs_f64() / time.as_secs_f64()
             );
         }
+        let drafts: Vec<verbatim_item::Draft> =
+            payloads.iter().flat_map(|payload| parse(payload)).collect();
+        let (one_scan, bodies) = bench::bodies_in_one_scan(&drafts);
         println!(
-            "{:<10} ({} payloads, {:.1} MB, {} stories)",
+            "{:<10} ({} payloads, {:.1} MB, {} stories; {one_scan} of {bodies} bodies sanitized in one scan)",
             "",
             payloads.len(),
             megabytes,

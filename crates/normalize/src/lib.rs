@@ -51,7 +51,10 @@ fn normalize_with(
     } = draft;
 
     item.headline = if headline_is_html {
-        fold_line(&visible_text(&item.headline))
+        // The one-scan text is the parsed text whenever it accepts the markup (tested).
+        let text = one_pass::sanitize_and_read(&item.headline, false)
+            .map_or_else(|| visible_text(&item.headline), |done| done.text);
+        fold_line(&text)
     } else {
         fold_line(&item.headline)
     };
