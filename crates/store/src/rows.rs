@@ -252,3 +252,17 @@ pub(crate) fn decode_cursor(cursor: &str) -> Result<(String, String), StoreError
     let (time, id) = text.split_once('|').ok_or_else(bad)?;
     Ok((time.to_string(), id.to_string()))
 }
+
+/// Story stamps from `(id, changed_at)` rows, as both stores read them.
+pub(crate) fn stamps_from_rows(
+    rows: Vec<(String, String)>,
+) -> Result<Vec<crate::StoryStamp>, StoreError> {
+    rows.into_iter()
+        .map(|(id, changed_at)| {
+            Ok(crate::StoryStamp {
+                id,
+                changed_at: parse_time(&changed_at)?,
+            })
+        })
+        .collect()
+}

@@ -3,14 +3,14 @@
 use crate::lifecycle::{StoryState, resolve};
 use crate::rows::{
     content_hash, content_hash_as, decode_cursor, delivery_from_row, encode_cursor, facts_from_row,
-    held_from_row, raw_from_row, sort_time_from_row, source_from_row, story_from_row,
-    subscription_from_row, version_from_row,
+    held_from_row, raw_from_row, sort_time_from_row, source_from_row, stamps_from_rows,
+    story_from_row, subscription_from_row, version_from_row,
 };
 use crate::{
     ClusterLink, CommitKind, Committed, Counts, FailedPayload, FetchRecord, GoneRecord,
     HeadlineOverride, HeldRecord, Lease, ListQuery, NewSource, NewVersion, RawRecord,
-    RecentVersion, Review, Source, Store, StoreError, StoryPage, StoryRecord, StoryStamp,
-    Subscription, VersionRecord, WebhookDelivery, format_time, parse_time, story_id,
+    RecentVersion, Review, Source, Store, StoreError, StoryPage, StoryRecord, Subscription,
+    VersionRecord, WebhookDelivery, format_time, parse_time, story_id,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -887,7 +887,7 @@ impl Store for SqliteStore {
         &self,
         since: DateTime<Utc>,
         limit: usize,
-    ) -> Result<Vec<StoryStamp>, StoreError> {
+    ) -> Result<Vec<crate::StoryStamp>, StoreError> {
         let rows: Vec<(String, String)> = sqlx::query_as(
             "SELECT id, changed_at FROM stories WHERE changed_at >= ? \
              ORDER BY changed_at, id LIMIT ?",
@@ -896,14 +896,7 @@ impl Store for SqliteStore {
         .bind(limit.clamp(1, 10_000) as i64)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|(id, changed_at)| {
-                Ok(StoryStamp {
-                    id,
-                    changed_at: parse_time(&changed_at)?,
-                })
-            })
-            .collect()
+        stamps_from_rows(rows)
     }
 
     async fn stories_by_id(&self, ids: &[String]) -> Result<Vec<StoryRecord>, StoreError> {
