@@ -783,26 +783,38 @@ fn is_noncharacter(code: u32) -> bool {
 }
 
 /// Escapes as html5ever's serializer does: `&`, NBSP, `<` and `>` always, `"` in attributes.
+/// Skips to the next candidate byte with memchr, as most text needs no escape at all.
 fn escape(text: &str, attribute: bool, out: &mut String) {
     let bytes = text.as_bytes();
+    let other = if attribute { b'"' } else { b'&' };
     let mut start = 0;
-    let mut index = 0;
-    while index < bytes.len() {
+    let mut search = 0;
+    while search < bytes.len() {
+        let rest = &bytes[search..];
+        let markup = memchr::memchr3(b'&', b'<', b'>', rest);
+        let other = memchr::memchr2(0xc2, other, rest);
+        let offset = match (markup, other) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) | (None, Some(a)) => a,
+            (None, None) => break,
+        };
+        let index = search + offset;
         let (replacement, width) = match bytes[index] {
             b'&' => ("&amp;", 1),
             b'<' => ("&lt;", 1),
             b'>' => ("&gt;", 1),
-            b'"' if attribute => ("&quot;", 1),
+            b'"' => ("&quot;", 1),
             0xc2 if bytes.get(index + 1) == Some(&0xa0) => ("&nbsp;", 2),
             _ => {
-                index += 1;
+                // Another character starting with 0xC2: nothing to escape.
+                search = index + 1;
                 continue;
             }
         };
         out.push_str(&text[start..index]);
         out.push_str(replacement);
-        index += width;
-        start = index;
+        search = index + width;
+        start = search;
     }
     out.push_str(&text[start..]);
 }

@@ -207,6 +207,32 @@ impl VisibleText {
             }
             return;
         }
+        // Text whose only spaces are single ` `s between words folds to itself: one copy.
+        if !text
+            .bytes()
+            .any(|byte| matches!(byte, b'\t' | b'\n' | b'\r' | b'\x0c'))
+            && memchr::memmem::find(text.as_bytes(), b"  ").is_none()
+        {
+            let inner = text.strip_prefix(' ').unwrap_or(text);
+            if inner.len() < text.len() {
+                self.pending_space = true;
+            }
+            let (inner, trailing) = match inner.strip_suffix(' ') {
+                Some(inner) => (inner, true),
+                None => (inner, false),
+            };
+            if !inner.is_empty() {
+                if self.pending_space && !self.at_line_start() {
+                    self.push_line(" ");
+                }
+                self.pending_space = false;
+                self.push_line(inner);
+            }
+            if trailing {
+                self.pending_space = true;
+            }
+            return;
+        }
         // Word by word: the folding spaces are ASCII, so byte offsets are character boundaries.
         let is_space = |byte: &u8| matches!(byte, b' ' | b'\t' | b'\n' | b'\r' | b'\x0c');
         let mut rest = text;
