@@ -224,20 +224,7 @@ fn three_nodes_share_one_postgresql_store() {
     let added = dirs[0].run(&["source", "add", "wire", "--push"]);
     assert!(added.status.success(), "{}", stderr(&added));
     let token = util::push_token(&added);
-    let push = |base: &str, item: serde_json::Value| {
-        let response = client()
-            .post(format!("{base}/api/v1/push/wire"))
-            .bearer_auth(&token)
-            .body(item.to_string())
-            .send()
-            .unwrap_or_else(|error| panic!("{error}"));
-        assert_eq!(response.status().as_u16(), 202);
-        let receipt: serde_json::Value = response.json().unwrap_or_default();
-        receipt["accepted"][0]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
-    };
+    let push = |base: &str, item: serde_json::Value| util::push_item(base, "wire", &token, &item);
     let story = |pubstatus: &str, version: u64| {
         json!({
             "uri": "urn:nodes:flash",

@@ -610,18 +610,7 @@ fn cached_pages_show_this_servers_changes_at_once_and_other_processes_within_the
         })
     };
     let push = |item: serde_json::Value| -> String {
-        let response = client()
-            .post(server.url("/api/v1/push/wire"))
-            .bearer_auth(&token)
-            .body(item.to_string())
-            .send()
-            .unwrap_or_else(|error| panic!("{error}"));
-        assert_eq!(response.status().as_u16(), 202);
-        let receipt: serde_json::Value = response.json().unwrap_or_default();
-        receipt["accepted"][0]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
+        util::push_item(&server.url(""), "wire", &token, &item)
     };
     // Read twice, so the second answer comes from the cache.
     let cached = |id: &str, headline: &str| {

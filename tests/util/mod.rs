@@ -371,6 +371,23 @@ pub fn push_token(added: &Output) -> String {
         .to_string()
 }
 
+/// Pushes one ninjs item to the push source `source` of the server at `base`, checks the 202
+/// and returns the id of the story it was accepted into.
+pub fn push_item(base: &str, source: &str, token: &str, item: &serde_json::Value) -> String {
+    let response = client()
+        .post(format!("{base}/api/v1/push/{source}"))
+        .bearer_auth(token)
+        .body(item.to_string())
+        .send()
+        .unwrap_or_else(|error| panic!("push to {base}: {error}"));
+    assert_eq!(response.status().as_u16(), 202, "push to {base}");
+    let receipt: serde_json::Value = response.json().unwrap_or_default();
+    receipt["accepted"][0]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// Issues a new admin token for the data folder (replacing any earlier one).
 pub fn admin_token(data: &DataDir) -> String {
     let output = data.run(&["admin-token"]);
