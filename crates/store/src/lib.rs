@@ -549,9 +549,6 @@ pub trait Store: Send + Sync {
         &self,
         since: DateTime<Utc>,
     ) -> Result<Vec<(String, i64, Vec<u8>, DateTime<Utc>)>, StoreError>;
-    /// What identifies a story's shown state without reading its text: state, current version,
-    /// cluster and last change. Equal stamps mean an equal page (for caches).
-    async fn story_stamp(&self, id: &str) -> Result<Option<String>, StoreError>;
     /// The published stories of a cluster as links (no bodies read), newest first.
     async fn cluster_links(
         &self,

@@ -992,22 +992,6 @@ impl Store for PostgresStore {
             .collect()
     }
 
-    async fn story_stamp(&self, id: &str) -> Result<Option<String>, StoreError> {
-        let row: Option<(String, Option<i64>, Option<i64>, String)> = sqlx::query_as(
-            "SELECT state, current_version, cluster_id, changed_at FROM stories WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|(state, version, cluster, changed_at)| {
-            format!(
-                "{state}/{}/{}/{changed_at}",
-                version.unwrap_or(0),
-                cluster.unwrap_or(0)
-            )
-        }))
-    }
-
     async fn cluster_links(
         &self,
         cluster_id: i64,

@@ -245,7 +245,6 @@ async fn same_answers(sqlite: &dyn Store, postgres: &dyn Store) -> TestResult {
     for story in &stories {
         same!(story(&story.id));
         same!(versions(&story.id));
-        same!(story_stamp(&story.id));
         same!(held_story(&story.id));
         same!(last_webhook_event(&story.id));
     }
