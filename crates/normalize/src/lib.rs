@@ -101,14 +101,8 @@ pub fn sanitize_body(source_html: &str, base_url: Option<&str>) -> SanitizedBody
     let has_base = base_url.is_some_and(|base| {
         ammonia::Url::parse(base).is_ok_and(|base| matches!(base.scheme(), "http" | "https"))
     });
-    if let Some(done) = one_pass::sanitize_and_read(source_html, has_base) {
-        return SanitizedBody {
-            html: done.html,
-            source_text: done.text,
-            fidelity_failure: None,
-        };
-    }
-    sanitize_body_by_parsing(source_html, base_url)
+    sanitize_body_in_one_pass(source_html, has_base)
+        .unwrap_or_else(|| sanitize_body_by_parsing(source_html, base_url))
 }
 
 /// The parsing path of [`sanitize_body`], for any markup at all; public so that tests and the
@@ -127,7 +121,8 @@ pub fn sanitize_body_by_parsing(source_html: &str, base_url: Option<&str>) -> Sa
 }
 
 /// The one-scan path alone: `Some` only for markup it can prove, with what
-/// [`sanitize_body_by_parsing`] gives for it. For tests, benchmarks and the fuzz target.
+/// [`sanitize_body_by_parsing`] gives for it ([`sanitize_body`] tries it first; tests, benchmarks
+/// and the fuzz target call it alone).
 pub fn sanitize_body_in_one_pass(source_html: &str, has_base: bool) -> Option<SanitizedBody> {
     one_pass::sanitize_and_read(source_html, has_base).map(|done| SanitizedBody {
         html: done.html,
