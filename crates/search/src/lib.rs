@@ -7,14 +7,18 @@
 //! (`cafe` finds `café`); no stemming, so agency wording is matched as written. Input that is not
 //! valid syntax (an unbalanced quote, a lone `OR`) is read leniently, never refused.
 
+mod common;
 mod tokenizer;
 
+pub use common::{
+    COMMON_WORDS_FILE, CommonWords, CommonWordsLearner, LEARN_MAX_WORDS, LEARN_MIN_FRACTION,
+};
 use tokenizer::PairTokenizer;
 pub use tokenizer::WireTokenizer;
 
 use chrono::{DateTime, Utc};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, Occur, Query, QueryParser, RangeQuery, TermQuery,
@@ -41,9 +45,11 @@ const WRITER_MEMORY: usize = 50_000_000;
 const SNIPPET_CHARS: usize = 200;
 /// Headline matches count double (the only boost the query parser is given).
 const HEADLINE_BOOST: f32 = 2.0;
-/// Words and word pairs (`PairTokenizer`). Renamed from `verbatim_wire` when pairs were added,
-/// so an index built without them no longer opens and `serve` rebuilds it.
-const TOKENIZER: &str = "verbatim_wire_pairs";
+/// Words, and word pairs where one word is common (`PairTokenizer`, `CommonWords`). Renamed
+/// from `verbatim_wire` when pairs were added, and from `verbatim_wire_pairs` (every pair) when
+/// pairs were kept to common words, so an index built the older way no longer opens (its common
+/// words would not be known) and `serve` rebuilds it.
+const TOKENIZER: &str = "verbatim_wire_common_grams";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
@@ -156,8 +162,10 @@ pub struct SearchIndex {
     /// `None` inside only while [`SearchIndex::finish_merges`] replaces the writer.
     writer: Option<Mutex<Option<IndexWriter>>>,
     fields: Fields,
-    /// Reads the query language: words as indexed, phrases as word pairs.
+    /// Reads the query language: words as indexed, phrases as word pairs and words.
     parser: QueryParser,
+    /// The index's common words (stored with it), the same for indexing and queries.
+    common: Arc<CommonWords>,
 }
 
 /// Words as the index holds them: UAX #29 words, over-long ones dropped, lower-cased, folded.
@@ -170,17 +178,29 @@ fn words() -> TextAnalyzer {
 }
 
 impl SearchIndex {
-    /// Opens (or creates) the index in `dir` for reading and writing.
+    /// Opens (or creates, with the built-in common words) the index in `dir` for reading and
+    /// writing.
     pub fn open(dir: &Path) -> Result<SearchIndex, SearchError> {
-        Self::open_with(dir, true)
+        Self::open_with(dir, true, None)
+    }
+
+    /// Opens the index in `dir` for reading and writing, creating it with these common words
+    /// (learned with [`CommonWords::learn`], say) if the folder holds no index yet. An existing
+    /// index keeps the words it was built with.
+    pub fn create_with_common(dir: &Path, common: CommonWords) -> Result<SearchIndex, SearchError> {
+        Self::open_with(dir, true, Some(common))
     }
 
     /// Opens the index in `dir` for searching only (another process writes it).
     pub fn open_read_only(dir: &Path) -> Result<SearchIndex, SearchError> {
-        Self::open_with(dir, false)
+        Self::open_with(dir, false, None)
     }
 
-    fn open_with(dir: &Path, write: bool) -> Result<SearchIndex, SearchError> {
+    fn open_with(
+        dir: &Path,
+        write: bool,
+        common: Option<CommonWords>,
+    ) -> Result<SearchIndex, SearchError> {
         let failed = |reason: String| SearchError::Open {
             path: dir.display().to_string(),
             reason,
@@ -188,24 +208,51 @@ impl SearchIndex {
         std::fs::create_dir_all(dir).map_err(|error| failed(error.to_string()))?;
         let directory = tantivy::directory::MmapDirectory::open(dir)
             .map_err(|error| failed(error.to_string()))?;
+        let exists = Index::exists(&directory).map_err(|error| failed(error.to_string()))?;
+        if !exists {
+            // A new index: its common words are stored before the index is, so an index of
+            // this version is never without them.
+            common.unwrap_or_default().write(dir).map_err(failed)?;
+        }
         let (schema, fields) = schema();
         let index = Index::open_or_create(directory, schema)
             .map_err(|error| failed(format!("not an index of this version: {error}")))?;
-        Self::ready(index, fields, write)
+        let common = CommonWords::read(dir).map_err(failed)?;
+        Self::ready(index, fields, write, common)
     }
 
-    /// An index in memory (tests, benchmarks).
+    /// An index in memory, with the built-in common words (tests, benchmarks).
     pub fn in_memory() -> Result<SearchIndex, SearchError> {
-        let (schema, fields) = schema();
-        Self::ready(Index::create_in_ram(schema), fields, true)
+        Self::in_memory_with_common(CommonWords::default())
     }
 
-    fn ready(index: Index, fields: Fields, write: bool) -> Result<SearchIndex, SearchError> {
-        index
-            .tokenizers()
-            .register(TOKENIZER, PairTokenizer::new(words(), false));
+    /// An index in memory with these common words.
+    pub fn in_memory_with_common(common: CommonWords) -> Result<SearchIndex, SearchError> {
+        let (schema, fields) = schema();
+        Self::ready(Index::create_in_ram(schema), fields, true, common)
+    }
+
+    /// The common words the index was built with: pairs are indexed where one word is common.
+    pub fn common_words(&self) -> &CommonWords {
+        &self.common
+    }
+
+    fn ready(
+        index: Index,
+        fields: Fields,
+        write: bool,
+        common: CommonWords,
+    ) -> Result<SearchIndex, SearchError> {
+        let common = Arc::new(common);
+        index.tokenizers().register(
+            TOKENIZER,
+            PairTokenizer::new(words(), Arc::clone(&common), false),
+        );
         let query_tokenizers = TokenizerManager::default();
-        query_tokenizers.register(TOKENIZER, PairTokenizer::new(words(), true));
+        query_tokenizers.register(
+            TOKENIZER,
+            PairTokenizer::new(words(), Arc::clone(&common), true),
+        );
         let mut parser = QueryParser::new(
             index.schema(),
             vec![fields.headline, fields.body],
@@ -239,6 +286,7 @@ impl SearchIndex {
             writer,
             fields,
             parser,
+            common,
         })
     }
 
@@ -492,13 +540,13 @@ impl SearchIndex {
             let snippet_html = if snippet.fragment().is_empty() {
                 escape_html(&body.chars().take(SNIPPET_CHARS).collect::<String>())
             } else {
-                snippet.to_html()
+                marked_html(&snippet)
             };
             let headline_snippet = headline_snippets.snippet(&headline);
             let headline_html = if headline_snippet.fragment().is_empty() {
                 escape_html(&headline)
             } else {
-                headline_snippet.to_html()
+                marked_html(&headline_snippet)
             };
             hits.push(SearchHit {
                 id: text_of(fields.id),
@@ -582,6 +630,45 @@ fn user_syntax(text: &str) -> String {
         // An unbalanced quote: read the whole input as words.
         return out.replace('"', " ");
     }
+    out
+}
+
+/// The snippet, HTML-escaped, its matches in `<b>`. Matches separated by spaces only are one
+/// run: a phrase is matched as pairs and words (`The harbour` and `reopens`) and is shown as the
+/// one run it is (`<b>The harbour reopens</b>`).
+fn marked_html(snippet: &tantivy::snippet::Snippet) -> String {
+    let fragment = snippet.fragment();
+    let mut ranges: Vec<std::ops::Range<usize>> = snippet.highlighted().to_vec();
+    ranges.sort_by_key(|range| (range.start, range.end));
+    let mut runs: Vec<std::ops::Range<usize>> = Vec::with_capacity(ranges.len());
+    for range in ranges {
+        match runs.last_mut() {
+            Some(run)
+                if range.start <= run.end
+                    || fragment
+                        .get(run.end..range.start)
+                        .is_some_and(|between| between.chars().all(char::is_whitespace)) =>
+            {
+                run.end = run.end.max(range.end);
+            }
+            _ => runs.push(range),
+        }
+    }
+    let mut out = String::with_capacity(fragment.len() + 7 * runs.len());
+    let mut done = 0;
+    for run in runs {
+        let (Some(before), Some(marked)) =
+            (fragment.get(done..run.start), fragment.get(run.clone()))
+        else {
+            continue;
+        };
+        verbatim_normalize::escape_into(before, &mut out);
+        out.push_str("<b>");
+        verbatim_normalize::escape_into(marked, &mut out);
+        out.push_str("</b>");
+        done = run.end;
+    }
+    verbatim_normalize::escape_into(fragment.get(done..).unwrap_or_default(), &mut out);
     out
 }
 

@@ -486,8 +486,12 @@ fn total_counts_every_match_not_just_the_page() {
 #[test]
 fn the_pair_tokenizer_indexes_words_and_pairs_and_queries_pairs() {
     use tantivy::tokenizer::{TokenStream, Tokenizer};
+    // Every word common: every adjacent pair is indexed, and a phrase is all pairs.
+    let all = std::sync::Arc::new(CommonWords::from_words([
+        "harbour", "cafe", "reopens", "a", "b", "c",
+    ]));
     let tokens = |query: bool, input: &str| {
-        let mut tokenizer = PairTokenizer::new(words(), query);
+        let mut tokenizer = PairTokenizer::new(words(), all.clone(), query);
         let mut stream = tokenizer.token_stream(input);
         let mut out = Vec::new();
         while stream.advance() {
@@ -521,6 +525,134 @@ fn the_pair_tokenizer_indexes_words_and_pairs_and_queries_pairs() {
     assert_eq!(tokens(false, &format!("a {long} b")), ["a@0", "b@2"]);
 }
 
+/// The tokens of `input`, pairs written `a_b`, each with its position.
+fn common_gram_tokens(common: &[&str], query: bool, input: &str) -> Vec<String> {
+    use tantivy::tokenizer::{TokenStream, Tokenizer};
+    let common = std::sync::Arc::new(CommonWords::from_words(common.iter().copied()));
+    let mut tokenizer = PairTokenizer::new(words(), common, query);
+    let mut stream = tokenizer.token_stream(input);
+    let mut out = Vec::new();
+    while stream.advance() {
+        let token = stream.token();
+        out.push(format!(
+            "{}@{}",
+            token.text.replace(tokenizer::PAIR_SEPARATOR, "_"),
+            token.position
+        ));
+    }
+    out
+}
+
+#[test]
+fn pairs_are_indexed_only_where_a_word_is_common() {
+    let tokens = |query: bool, input: &str| common_gram_tokens(&["the", "of"], query, input);
+    // Indexing: every word; a pair only beside a common word.
+    assert_eq!(
+        tokens(false, "The harbour of Piraeus reopens"),
+        [
+            "the@0",
+            "the_harbour@0",
+            "harbour@1",
+            "harbour_of@1",
+            "of@2",
+            "of_piraeus@2",
+            "piraeus@3",
+            "reopens@4"
+        ]
+    );
+    assert_eq!(tokens(false, "harbour reopens"), ["harbour@0", "reopens@1"]);
+    // Querying: pairs where a word is common, the words no pair covers, at their positions.
+    assert_eq!(
+        tokens(true, "The harbour of Piraeus reopens"),
+        ["the_harbour@0", "harbour_of@1", "of_piraeus@2", "reopens@4"]
+    );
+    assert_eq!(tokens(true, "harbour reopens"), ["harbour@0", "reopens@1"]);
+    assert_eq!(tokens(true, "the harbour"), ["the_harbour@0"]);
+    // A word covered only as the second word of a pair leaves a gap: `reopens` is at 2.
+    assert_eq!(
+        tokens(true, "the harbour reopens"),
+        ["the_harbour@0", "reopens@2"]
+    );
+    assert_eq!(
+        tokens(true, "harbour reopens of"),
+        ["harbour@0", "reopens_of@1"]
+    );
+    assert_eq!(tokens(true, "the of the"), ["the_of@0", "of_the@1"]);
+    assert_eq!(tokens(true, "The"), ["the@0"]);
+    // Common words are folded as words are, and an over-long word breaks a run.
+    let long = "x".repeat(101);
+    assert_eq!(
+        common_gram_tokens(&["CAFÉ"], true, &format!("Café {long} café noir")),
+        ["cafe@0", "cafe_noir@2"]
+    );
+    // No common words: words only, as without pairs.
+    assert_eq!(
+        common_gram_tokens(&[], false, "the harbour"),
+        ["the@0", "harbour@1"]
+    );
+    assert_eq!(
+        common_gram_tokens(&[], true, "the harbour"),
+        ["the@0", "harbour@1"]
+    );
+}
+
+#[test]
+fn the_query_parser_searches_pairs_and_words_at_their_positions() {
+    // "the harbour reopens" with `the` common is the pair `the␟harbour` at 0 and the word
+    // `reopens` at 2: a phrase with a gap, which must not match `the harbour … reopens`.
+    let index = SearchIndex::in_memory_with_common(CommonWords::from_words(["the"])).unwrap();
+    for (id, body) in [
+        ("exact", "Now the harbour reopens."),
+        ("gap", "Now the harbour soon reopens."),
+        ("shifted", "The harbour, harbour reopens."),
+    ] {
+        index
+            .upsert(&doc(id, "wire", "en", "Port", body, 9))
+            .unwrap();
+    }
+    index.commit().unwrap();
+    let (parsed, _) = index.parser.parse_query_lenient("\"the harbour reopens\"");
+    let mut terms = Vec::new();
+    parsed.query_terms(&mut |term, positions| {
+        if term.field() == index.fields.body {
+            terms.push((
+                term.value()
+                    .as_str()
+                    .unwrap_or_default()
+                    .replace(tokenizer::PAIR_SEPARATOR, "_"),
+                positions,
+            ));
+        }
+    });
+    terms.sort();
+    assert_eq!(
+        terms,
+        [
+            ("reopens".to_string(), true),
+            ("the_harbour".to_string(), true)
+        ]
+    );
+    assert_eq!(ids(&index, text("\"the harbour reopens\"")), ["exact"]);
+    assert_eq!(
+        ids(&index, text("\"harbour reopens\"")),
+        ["exact", "shifted"]
+    );
+    let results = index
+        .search(&SearchQuery {
+            limit: 10,
+            ..text("\"the harbour reopens\"")
+        })
+        .unwrap();
+    assert_eq!(results.total, 1);
+    assert!(
+        results.hits[0]
+            .snippet_html
+            .contains("<b>the harbour reopens</b>"),
+        "{}",
+        results.hits[0].snippet_html
+    );
+}
+
 #[test]
 fn an_index_built_without_word_pairs_is_not_opened() {
     // Its phrases would find nothing; `serve` moves an index it cannot open aside and rebuilds.
@@ -540,7 +672,8 @@ fn a_flattened_or_of_terms_scores_as_the_parsed_query_does() {
     for query in [
         "harbour",
         "harbour OR strike OR fire",
-        "\"dock strike\" OR harbour",
+        // `the` is common: the phrase is the one pair term `the␟harbour`.
+        "\"the harbour\" OR strike",
     ] {
         let (parsed, _) = index.parser.parse_query_lenient(query);
         let flat = flat_term_union(&*parsed, index.fields.headline).unwrap();
@@ -562,6 +695,8 @@ fn a_flattened_or_of_terms_scores_as_the_parsed_query_does() {
         "harbour fire",
         "harbour -fire",
         "\"harbour fire contained\"",
+        // No common word: the phrase is a phrase of two words.
+        "\"dock strike\" OR harbour",
     ] {
         let (parsed, _) = index.parser.parse_query_lenient(query);
         assert!(
@@ -605,5 +740,230 @@ proptest::proptest! {
         index.upsert(&doc("a", "wire", "en", "Harbour", "Fire at the harbour.", 9)).unwrap();
         index.commit().unwrap();
         proptest::prop_assert!(index.search(&text(&query)).is_ok());
+    }
+}
+
+#[test]
+fn an_index_built_with_every_word_pair_is_not_opened() {
+    // Its common words are unknown (it has every pair, and no `common-words.txt`).
+    let dir = tempfile::tempdir().unwrap();
+    let (old, _) = schema_with("verbatim_wire_pairs");
+    tantivy::Index::create_in_dir(dir.path(), old).unwrap();
+    assert!(matches!(
+        SearchIndex::open(dir.path()),
+        Err(SearchError::Open { .. })
+    ));
+}
+
+#[test]
+fn the_common_words_are_stored_with_the_index_and_its_own_set_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let learned = CommonWords::from_words(["harbour", "of"]);
+    {
+        let index = SearchIndex::create_with_common(dir.path(), learned.clone()).unwrap();
+        assert_eq!(index.common_words(), &learned);
+        index
+            .upsert(&doc(
+                "a",
+                "wire",
+                "en",
+                "Port",
+                "The harbour of Piraeus.",
+                9,
+            ))
+            .unwrap();
+        index.commit().unwrap();
+    }
+    let stored = std::fs::read_to_string(dir.path().join(COMMON_WORDS_FILE)).unwrap();
+    let stored_words: Vec<&str> = stored
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .collect();
+    assert_eq!(stored_words, ["harbour", "of"]);
+    // Reopened (for writing, for reading, or "created" with another set): its own set.
+    let check = |index: SearchIndex| {
+        assert_eq!(index.common_words(), &learned);
+        assert_eq!(
+            ids(&index, text("\"harbour of piraeus\"")),
+            ["a"],
+            "{:?}",
+            index.common_words()
+        );
+        let reader = SearchIndex::open_read_only(dir.path()).unwrap();
+        assert_eq!(reader.common_words(), &learned);
+        assert_eq!(ids(&reader, text("\"the harbour\"")), ["a"]);
+    };
+    check(SearchIndex::open(dir.path()).unwrap());
+    check(SearchIndex::create_with_common(dir.path(), CommonWords::default()).unwrap());
+    // A new index without a given set gets the built-in one.
+    let fresh = tempfile::tempdir().unwrap();
+    let index = SearchIndex::open(fresh.path()).unwrap();
+    assert_eq!(index.common_words(), &CommonWords::default());
+}
+
+#[test]
+fn an_index_whose_common_words_are_missing_is_not_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(SearchIndex::open(dir.path()).unwrap());
+    let file = dir.path().join(COMMON_WORDS_FILE);
+    std::fs::remove_file(&file).unwrap();
+    match SearchIndex::open(dir.path()) {
+        Err(SearchError::Open { reason, .. }) => {
+            assert!(reason.contains(&file.display().to_string()), "{reason}");
+        }
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+}
+
+#[test]
+fn the_built_in_common_words_are_folded_function_words_of_several_languages() {
+    let built_in = CommonWords::default();
+    assert!((250..=500).contains(&built_in.len()), "{}", built_in.len());
+    for word in [
+        "the", "of", "de", "la", "der", "und", "el", "y", "em", "nao", "di", "il", "het", "van",
+        "fur", "apres", "mas", "said",
+    ] {
+        assert!(built_in.contains(word), "{word}");
+    }
+    // Written as the index folds words: every line is one folded word.
+    let file = include_str!("common-words.txt");
+    for line in file.lines().filter(|line| !line.starts_with('#')) {
+        assert_eq!(
+            CommonWords::from_words([line]).iter().collect::<Vec<_>>(),
+            [line],
+            "{line:?}"
+        );
+    }
+}
+
+#[test]
+fn common_words_are_learned_from_the_documents_they_are_in_most() {
+    // `the` in every story, `harbour` in one in ten, `quay` in one in a hundred, and a word of
+    // each story's own: enough stories for rare words to be forgotten as learning goes.
+    let docs: Vec<SearchDoc> = (0..3_000)
+        .map(|number| {
+            let mut body = format!("The word{number} THE");
+            if number % 10 == 0 {
+                body.push_str(" harbour");
+            }
+            if number % 100 == 0 {
+                body.push_str(" quay");
+            }
+            doc(&format!("s{number}"), "wire", "en", "", &body, 9)
+        })
+        .collect();
+    let mut learner = CommonWordsLearner::new(0.05, 10);
+    for doc in &docs {
+        learner.add(doc);
+    }
+    // Pruned at the 3,000th story: only the words that may still count are tracked.
+    assert_eq!(learner.tracked(), 3);
+    assert_eq!(learner.documents(), 3_000);
+    let learned = learner.finish();
+    assert_eq!(learned.iter().collect::<Vec<_>>(), ["harbour", "the"]);
+    // At most so many, the most frequent first.
+    let mut learner = CommonWordsLearner::new(0.0, 1);
+    docs.iter().for_each(|doc| learner.add(doc));
+    assert_eq!(learner.finish().iter().collect::<Vec<_>>(), ["the"]);
+    // The public way adds the built-in set.
+    let learned = CommonWords::learn(&docs);
+    assert!(learned.contains("the") && learned.contains("harbour") && learned.contains("und"));
+    assert!(!learned.contains("quay"));
+    assert_eq!(
+        CommonWords::learn(std::iter::empty::<SearchDoc>()),
+        CommonWords::default()
+    );
+}
+
+/// A word of a generated story: one of a tiny vocabulary, or an over-long word (never indexed,
+/// but it keeps its position).
+const VOCABULARY: &[&str] = &["a", "b", "c", "d", "É"];
+
+fn rendered(words: &[usize], long: &str) -> String {
+    words
+        .iter()
+        .enumerate()
+        .map(|(index, &word)| {
+            let text = VOCABULARY.get(word).copied().unwrap_or(long);
+            // Punctuation between words is not a word and breaks no phrase.
+            if index % 3 == 2 {
+                format!("{text},")
+            } else {
+                text.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Whether the words `phrase` occur adjacent, in this order, in `words`.
+fn occurs(words: &[usize], phrase: &[usize]) -> bool {
+    words.windows(phrase.len()).any(|window| window == phrase)
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(40))]
+    #[test]
+    fn a_phrase_matches_exactly_where_its_words_are_adjacent(
+        common in proptest::collection::vec(proptest::bool::ANY, VOCABULARY.len()),
+        stories in proptest::collection::vec(
+            (
+                proptest::collection::vec(0..=VOCABULARY.len(), 0..4),
+                proptest::collection::vec(0..=VOCABULARY.len(), 0..14),
+            ),
+            1..8,
+        ),
+    ) {
+        let long = "x".repeat(101);
+        let common_words = CommonWords::from_words(
+            VOCABULARY
+                .iter()
+                .zip(&common)
+                .filter(|(_, common)| **common)
+                .map(|(word, _)| *word),
+        );
+        let index = SearchIndex::in_memory_with_common(common_words).unwrap();
+        for (number, (headline, body)) in stories.iter().enumerate() {
+            index
+                .upsert(&doc(
+                    &format!("s{number}"),
+                    "wire",
+                    "en",
+                    &rendered(headline, &long),
+                    &rendered(body, &long),
+                    9,
+                ))
+                .unwrap();
+        }
+        index.commit().unwrap();
+        let words = VOCABULARY.len();
+        let mut phrases: Vec<Vec<usize>> = Vec::new();
+        for first in 0..words {
+            for second in 0..words {
+                phrases.push(vec![first, second]);
+                for third in 0..words {
+                    phrases.push(vec![first, second, third]);
+                }
+            }
+        }
+        for phrase in phrases {
+            let query = format!(
+                "\"{}\"",
+                phrase.iter().map(|&word| VOCABULARY[word].to_lowercase()).collect::<Vec<_>>().join(" ")
+            );
+            let expected: Vec<String> = stories
+                .iter()
+                .enumerate()
+                .filter(|(_, (headline, body))| occurs(headline, &phrase) || occurs(body, &phrase))
+                .map(|(number, _)| format!("s{number}"))
+                .collect();
+            let mut expected = expected;
+            expected.sort();
+            let results = index.search(&SearchQuery { limit: 100, ..text(&query) }).unwrap();
+            let mut found: Vec<String> = results.hits.into_iter().map(|hit| hit.id).collect();
+            found.sort();
+            proptest::prop_assert_eq!(&found, &expected, "{}", query);
+            proptest::prop_assert_eq!(results.total, expected.len(), "{}", query);
+        }
     }
 }

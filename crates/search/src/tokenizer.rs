@@ -3,6 +3,8 @@
 //! become one token per character, so a word inside unspaced text is found as a phrase of its
 //! characters. Lower-casing and diacritic folding are filters added after it.
 
+use crate::CommonWords;
+use std::sync::Arc;
 use tantivy::tokenizer::{TextAnalyzer, Token, TokenStream, Tokenizer};
 use unicode_segmentation::UnicodeSegmentation;
 
@@ -58,26 +60,36 @@ impl TokenStream for WireTokenStream<'_> {
 /// characters), so a pair can never be mistaken for a word.
 pub(crate) const PAIR_SEPARATOR: char = '\u{1f}';
 
-/// Word pairs, so that a phrase is found from one posting list instead of by checking the
-/// positions of each of its words in every story that holds them all (two common words are in
-/// most stories). Indexing (`query: false`) emits every word, as the inner analyzer does, and
-/// also each pair of adjacent words, at the first word's position. Querying (`query: true`)
-/// emits the pairs of a run of adjacent words instead of its words, so `"a b"` is the single
-/// term `a␟b` and `"a b c"` the phrase `a␟b`, `b␟c` at consecutive positions, which matches
-/// exactly the stories where `a b c` occurs; a lone word (a one-word query, or a word separated
-/// from the others by a removed over-long token) stays a word.
+/// Word pairs where one of the two words is common, so that a phrase is found from one posting
+/// list instead of by checking the positions of each of its words in every story that holds them
+/// all. That check is only expensive when both words are in many stories; a rarer word drives
+/// the intersection and leaves few positions to check, so pairs are kept to where they pay off
+/// (the common-grams idea) and the index stays close to the size of its words alone.
+///
+/// Indexing (`query: false`) emits every word, as the inner analyzer does, and also each pair of
+/// adjacent words of which at least one is common, at the first word's position. Querying
+/// (`query: true`) reads a run of adjacent words `w0 … wn` as: the pair `wi␟wi+1` at position i
+/// wherever `wi` or `wi+1` is common, and the word `wi` at position i wherever no emitted pair
+/// covers it. Every term of the query is then one the index holds at the same places, so the
+/// phrase of them (pair and word terms at their positions, gaps included) matches exactly the
+/// stories where `w0 … wn` occurs: `"the harbour reopens"` with `the` common is `the␟harbour` at
+/// 0 and `reopens` at 2. A lone word (a one-word query, or a word separated from the others by a
+/// removed over-long token) stays a word.
 #[derive(Clone)]
 pub(crate) struct PairTokenizer {
     words: TextAnalyzer,
+    common: Arc<CommonWords>,
     query: bool,
-    found: Vec<Token>,
+    /// The words of the text, each with whether it is common.
+    found: Vec<(Token, bool)>,
     tokens: Vec<Token>,
 }
 
 impl PairTokenizer {
-    pub(crate) fn new(words: TextAnalyzer, query: bool) -> PairTokenizer {
+    pub(crate) fn new(words: TextAnalyzer, common: Arc<CommonWords>, query: bool) -> PairTokenizer {
         PairTokenizer {
             words,
+            common,
             query,
             found: Vec::new(),
             tokens: Vec::new(),
@@ -99,8 +111,14 @@ fn pair(first: &Token, second: &Token) -> Token {
     }
 }
 
-fn adjacent(first: &Token, second: &Token) -> bool {
-    first.position + 1 == second.position
+/// The pair of two found words, if they are adjacent and one of them is common.
+fn paired<'t>(
+    first: &'t (Token, bool),
+    second: &'t (Token, bool),
+) -> Option<(&'t Token, &'t Token)> {
+    let ((first, first_common), (second, second_common)) = (first, second);
+    (first.position + 1 == second.position && (*first_common || *second_common))
+        .then_some((first, second))
 }
 
 pub struct PairTokenStream<'a> {
@@ -117,25 +135,28 @@ impl Tokenizer for PairTokenizer {
         {
             let mut words = self.words.token_stream(text);
             while words.advance() {
-                self.found.push(words.token().clone());
+                let word = words.token();
+                let common = self.common.contains(&word.text);
+                self.found.push((word.clone(), common));
             }
         }
         let found = &self.found;
-        for (index, word) in found.iter().enumerate() {
+        for (index, entry) in found.iter().enumerate() {
+            let word = &entry.0;
             let before = index
                 .checked_sub(1)
                 .and_then(|before| found.get(before))
-                .filter(|before| adjacent(before, word));
-            let after = found.get(index + 1).filter(|after| adjacent(word, after));
+                .and_then(|before| paired(before, entry));
+            let after = found.get(index + 1).and_then(|after| paired(entry, after));
             if self.query {
                 match after {
-                    Some(after) => self.tokens.push(pair(word, after)),
+                    Some((word, after)) => self.tokens.push(pair(word, after)),
                     None if before.is_none() => self.tokens.push(word.clone()),
                     None => {}
                 }
             } else {
                 // The pair before the word, then the word: each term's positions ascend.
-                if let Some(before) = before {
+                if let Some((before, word)) = before {
                     self.tokens.push(pair(before, word));
                 }
                 self.tokens.push(word.clone());
