@@ -5,7 +5,7 @@
 
 use crate::SearchDoc;
 use std::borrow::Borrow;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use tantivy::tokenizer::{TextAnalyzer, TokenStream};
 
@@ -19,12 +19,16 @@ const BUILT_IN: &str = include_str!("common-words.txt");
 pub const LEARN_MIN_FRACTION: f64 = 0.02;
 /// …and at most this many of them (the most frequent).
 pub const LEARN_MAX_WORDS: usize = 500;
+/// Fewer documents say little about the ones to come (in two stories every word is in half of
+/// them): nothing is learned from them.
+pub const LEARN_MIN_DOCUMENTS: u64 = 1_000;
 
 /// Words as the index folds them, in a set. Lines starting with `#` in the files are comments
 /// (`#` is never part of a word).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommonWords {
-    words: BTreeSet<String>,
+    /// Looked up for every word indexed.
+    words: HashSet<String>,
 }
 
 impl Default for CommonWords {
@@ -44,7 +48,7 @@ impl CommonWords {
     /// No common words: only words are indexed, and phrases are checked word by word.
     pub fn none() -> CommonWords {
         CommonWords {
-            words: BTreeSet::new(),
+            words: HashSet::new(),
         }
     }
 
@@ -52,7 +56,7 @@ impl CommonWords {
     /// word (`a b`, punctuation, an over-long word) adds the words it holds, if any.
     pub fn from_words<'a>(words: impl IntoIterator<Item = &'a str>) -> CommonWords {
         let mut analyzer = crate::words();
-        let mut set = BTreeSet::new();
+        let mut set = HashSet::new();
         for text in words {
             let mut stream = analyzer.token_stream(text);
             while stream.advance() {
@@ -63,7 +67,8 @@ impl CommonWords {
     }
 
     /// The words in the most documents: those in at least `LEARN_MIN_FRACTION` of them, the
-    /// `LEARN_MAX_WORDS` most frequent at most, with the built-in set added.
+    /// `LEARN_MAX_WORDS` most frequent at most (none from fewer than `LEARN_MIN_DOCUMENTS`
+    /// documents), with the built-in set added.
     /// The documents may be given or lent (a generator need not keep them).
     pub fn learn<D: Borrow<SearchDoc>>(docs: impl IntoIterator<Item = D>) -> CommonWords {
         let mut learner = CommonWordsLearner::new(LEARN_MIN_FRACTION, LEARN_MAX_WORDS);
@@ -92,9 +97,11 @@ impl CommonWords {
         self.words.is_empty()
     }
 
-    /// The words, in order.
+    /// The words, in alphabetical order.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
-        self.words.iter().map(String::as_str)
+        let mut words: Vec<&str> = self.words.iter().map(String::as_str).collect();
+        words.sort_unstable();
+        words.into_iter()
     }
 
     /// Reads the set stored in an index folder.
@@ -118,7 +125,7 @@ impl CommonWords {
              here.\n# Read when the index is opened; changing it needs a rebuild (`verbatim \
              reindex`).\n",
         );
-        for word in &self.words {
+        for word in self.iter() {
             text.push_str(word);
             text.push('\n');
         }
@@ -201,9 +208,10 @@ impl CommonWordsLearner {
         self.docs
     }
 
-    /// The words learned (the built-in set is not added: see [`CommonWords::learn`]).
+    /// The words learned (the built-in set is not added: see [`CommonWords::learn`]); none from
+    /// fewer than [`LEARN_MIN_DOCUMENTS`] documents.
     pub fn finish(self) -> CommonWords {
-        if self.docs == 0 {
+        if self.docs < LEARN_MIN_DOCUMENTS {
             return CommonWords::none();
         }
         let least = (self.min_fraction * self.docs as f64).ceil().max(1.0) as u64;

@@ -11,7 +11,8 @@ mod common;
 mod tokenizer;
 
 pub use common::{
-    COMMON_WORDS_FILE, CommonWords, CommonWordsLearner, LEARN_MAX_WORDS, LEARN_MIN_FRACTION,
+    COMMON_WORDS_FILE, CommonWords, CommonWordsLearner, LEARN_MAX_WORDS, LEARN_MIN_DOCUMENTS,
+    LEARN_MIN_FRACTION,
 };
 use tokenizer::PairTokenizer;
 pub use tokenizer::WireTokenizer;
@@ -425,9 +426,10 @@ impl SearchIndex {
             let (parsed, _ignored) = self.parser.parse_query_lenient(&user_syntax(text));
             parsed
         };
-        // One word, a two-word phrase (one pair term) or an OR of them, in either field, as one
-        // flat OR of terms: the same matches and scores, and its best page can be found without
-        // scoring every match (block-max WAND, which tantivy runs only on a flat OR of terms).
+        // One word, a two-word phrase with a common word (one pair term) or an OR of them, in
+        // either field, as one flat OR of terms: the same matches and scores, and its best page
+        // can be found without scoring every match (block-max WAND, which tantivy runs only on a
+        // flat OR of terms).
         let term_union = flat_term_union(&*matching, fields.headline);
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let exact = |field: Field, value: &str| -> Box<dyn Query> {

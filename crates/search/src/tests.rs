@@ -873,6 +873,8 @@ fn common_words_are_learned_from_the_documents_they_are_in_most() {
         CommonWords::learn(std::iter::empty::<SearchDoc>()),
         CommonWords::default()
     );
+    // Too few stories to learn from: the built-in set only.
+    assert_eq!(CommonWords::learn(&docs[..999]), CommonWords::default());
 }
 
 /// A word of a generated story: one of a tiny vocabulary, or an over-long word (never indexed,

@@ -64,7 +64,8 @@ pub(crate) const PAIR_SEPARATOR: char = '\u{1f}';
 /// list instead of by checking the positions of each of its words in every story that holds them
 /// all. That check is only expensive when both words are in many stories; a rarer word drives
 /// the intersection and leaves few positions to check, so pairs are kept to where they pay off
-/// (the common-grams idea) and the index stays close to the size of its words alone.
+/// (the common-grams idea). The pairs of two rarer words, nearly each one a term of its own and
+/// most of the distinct terms every pair made, are no longer indexed.
 ///
 /// Indexing (`query: false`) emits every word, as the inner analyzer does, and also each pair of
 /// adjacent words of which at least one is common, at the first word's position. Querying
