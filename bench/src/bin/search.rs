@@ -9,13 +9,17 @@
 //! (`CommonWords::learn`: the generated text has no function words, its most frequent words are
 //! news nouns), then the stories are indexed. Build time counts both, and the merges.
 //!
-//! Run: `cargo run --release -p bench --bin search -- [--stories N] [--queries Q] [--dir D]`.
+//! Run: `cargo run --release -p bench --bin search -- [--stories N] [--queries Q] [--dir D]
+//! [--common-max W]`. `--common-max` learns at most W words instead of `LEARN_MAX_WORDS` (to
+//! weigh a smaller set: fewer pairs, slower phrases).
 //! With `--dir`, the index is built in D and kept, and a later run with the same D and N only
 //! queries it (to compare builds on one index size without rebuilding each time).
 
 use bench::corpus::{Rng, sentence, word_of, zipf_rank};
 use std::time::{Duration, Instant};
-use verbatim_search::{CommonWords, SearchDoc, SearchIndex, SearchQuery, SortOrder};
+use verbatim_search::{
+    CommonWords, CommonWordsLearner, SearchDoc, SearchIndex, SearchQuery, SortOrder,
+};
 
 const SOURCES: &[&str] = &[
     "northwire",
@@ -56,6 +60,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let (mut stories, mut queries) = (100_000usize, 1_000usize);
     let mut kept: Option<std::path::PathBuf> = None;
+    let mut common_max = verbatim_search::LEARN_MAX_WORDS;
     while let Some(flag) = args.next() {
         let value = args.next();
         let number = value.as_deref().and_then(|value| value.parse().ok());
@@ -63,8 +68,9 @@ fn main() {
             ("--stories", Some(number), _) => stories = number,
             ("--queries", Some(number), _) => queries = number,
             ("--dir", _, Some(value)) => kept = Some(value.into()),
+            ("--common-max", Some(number), _) => common_max = number,
             _ => {
-                eprintln!("usage: search [--stories N] [--queries Q] [--dir D]");
+                eprintln!("usage: search [--stories N] [--queries Q] [--dir D] [--common-max W]");
                 std::process::exit(2);
             }
         }
@@ -87,7 +93,17 @@ fn main() {
         SearchIndex::open(&path)
     } else {
         let mut draw = Rng(SEED);
-        let common = CommonWords::learn((0..stories).map(|number| story(&mut draw, number, start)));
+        let common = if common_max == verbatim_search::LEARN_MAX_WORDS {
+            CommonWords::learn((0..stories).map(|number| story(&mut draw, number, start)))
+        } else {
+            // `CommonWords::learn` with another bound.
+            let mut learner =
+                CommonWordsLearner::new(verbatim_search::LEARN_MIN_FRACTION, common_max);
+            for number in 0..stories {
+                learner.add(&story(&mut draw, number, start));
+            }
+            learner.finish().union(&CommonWords::default())
+        };
         SearchIndex::create_with_common(&path, common)
     };
     let learned_in = learning.elapsed();
