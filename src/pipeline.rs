@@ -349,8 +349,13 @@ impl Pipeline {
         report.format = Some(format);
         report.feed = feed;
         report.errors = errors.iter().map(ToString::to_string).collect();
-        for Gated { version, notify } in versions {
-            let committed = self.store.commit(&version, Utc::now()).await?;
+        // The payload's items commit together (in transactions of `COMMIT_BATCH`).
+        let (versions, notifies): (Vec<NewVersion>, Vec<_>) = versions
+            .into_iter()
+            .map(|Gated { version, notify }| (version, notify))
+            .unzip();
+        let outcomes = self.store.commit_all(&versions, Utc::now()).await?;
+        for ((version, notify), committed) in versions.into_iter().zip(notifies).zip(outcomes) {
             // Told once per stored version: a feed polled again changes nothing.
             if committed.kind != CommitKind::Unchanged {
                 for (endpoint, rule) in &notify {

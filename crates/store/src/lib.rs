@@ -420,6 +420,10 @@ pub struct Counts {
     pub last_audit: Option<(DateTime<Utc>, i64, i64)>,
 }
 
+/// The most versions [`Store::commit_all`] puts in one transaction: enough that a payload's
+/// items share a transaction's fixed costs, few enough that the write lock is held briefly.
+pub const COMMIT_BATCH: usize = 200;
+
 /// Everything above the store talks to it through this trait.
 #[async_trait]
 pub trait Store: Send + Sync {
@@ -505,7 +509,20 @@ pub trait Store: Send + Sync {
         &self,
         version: &NewVersion,
         now: DateTime<Utc>,
-    ) -> Result<Committed, StoreError>;
+    ) -> Result<Committed, StoreError> {
+        self.commit_all(std::slice::from_ref(version), now)
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::Corrupt("a commit returned no outcome".into()))
+    }
+    /// Stores versions in order, as [`Store::commit`] would one by one, in transactions of up
+    /// to [`COMMIT_BATCH`] versions (the items of one payload commit together). Returns one
+    /// outcome per version, in order; on an error nothing of the failing transaction is kept.
+    async fn commit_all(
+        &self,
+        versions: &[NewVersion],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Committed>, StoreError>;
     /// Re-evaluates stories whose embargo has ended; returns their ids.
     async fn release_due(&self, now: DateTime<Utc>) -> Result<Vec<String>, StoreError>;
 

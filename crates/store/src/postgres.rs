@@ -9,8 +9,8 @@ use crate::rows::{
     story_from_row, subscription_from_row, version_from_row,
 };
 use crate::{
-    ClusterLink, CommitKind, Committed, Counts, FailedPayload, FetchRecord, GoneRecord,
-    HeadlineOverride, HeldRecord, Lease, ListQuery, NewSource, NewVersion, RawRecord,
+    COMMIT_BATCH, ClusterLink, CommitKind, Committed, Counts, FailedPayload, FetchRecord,
+    GoneRecord, HeadlineOverride, HeldRecord, Lease, ListQuery, NewSource, NewVersion, RawRecord,
     RecentVersion, Review, Source, Store, StoreError, StoryPage, StoryRecord, Subscription,
     VersionRecord, WebhookDelivery, format_time, parse_time, story_id,
 };
@@ -284,6 +284,127 @@ async fn resolve_story(
             .await?;
     }
     Ok(resolution.state)
+}
+
+/// Stores one version and recomputes what outputs show for its story, inside `transaction`.
+async fn commit_in(
+    transaction: &mut Transaction<'static, Postgres>,
+    version: &NewVersion,
+    now: DateTime<Utc>,
+) -> Result<Committed, StoreError> {
+    let item = &version.item;
+    let own_id = story_id(&item.source, &item.guid);
+    let item_json = serde_json::to_string(item)
+        .map_err(|error| StoreError::Corrupt(format!("item cannot be serialized: {error}")))?;
+    let hold_reasons = if version.hold_reasons.is_empty() {
+        None
+    } else {
+        serde_json::to_string(&version.hold_reasons).ok()
+    };
+    let text_hash = item.text_hash.as_deref().unwrap_or_default();
+    // The caller holds this guid's advisory lock (see `commit_all`).
+    let (id, story_source, folded) =
+        match fold_target(transaction, item, &own_id, text_hash).await? {
+            Some((target, target_source)) => (target, target_source, true),
+            None => (own_id, item.source.clone(), false),
+        };
+    let created = !folded
+        && sqlx::query(
+            "INSERT INTO stories (id, source, guid, state, sort_time, changed_at) \
+             VALUES ($1, $2, $3, 'held', $4, $5) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&id)
+        .bind(&item.source)
+        .bind(stored_guid(&item.guid).as_ref())
+        .bind(format_time(item.received_at.unwrap_or(now)))
+        .bind(format_time(now))
+        .execute(&mut **transaction)
+        .await?
+        .rows_affected()
+            == 1;
+    // The story's row lock: release_due, review_held and other nodes' commits wait for
+    // this transaction, and see its version when they go on.
+    let state: Option<String> =
+        sqlx::query_scalar("SELECT state FROM stories WHERE id = $1 FOR UPDATE")
+            .bind(&id)
+            .fetch_optional(&mut **transaction)
+            .await?;
+    let Some(state) = state else {
+        return Err(StoreError::NotFound(id));
+    };
+    let mut added_sections = 0;
+    for section in &version.sections {
+        added_sections += sqlx::query(
+            "INSERT INTO story_sections (section, story_id) VALUES ($1, $2) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(section)
+        .bind(&id)
+        .execute(&mut **transaction)
+        .await?
+        .rows_affected();
+    }
+    if added_sections > 0 {
+        sqlx::query("UPDATE stories SET changed_at = $1 WHERE id = $2")
+            .bind(format_time(now))
+            .bind(&id)
+            .execute(&mut **transaction)
+            .await?;
+    }
+    let content_sha256 = content_hash(item)?;
+    let as_story = content_hash_as(item, &story_source)?;
+    let duplicate: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM versions WHERE story_id = $1 AND content_sha256 IN ($2, $3) \
+         AND (hold_reasons IS NULL) = $4 LIMIT 1",
+    )
+    .bind(&id)
+    .bind(&content_sha256)
+    .bind(&as_story)
+    .bind(hold_reasons.is_none())
+    .fetch_optional(&mut **transaction)
+    .await?;
+    if duplicate.is_some() {
+        return Ok(Committed {
+            folded_into: folded.then(|| id.clone()),
+            id,
+            kind: CommitKind::Unchanged,
+            state: StoryState::parse(&state),
+        });
+    }
+    sqlx::query(
+        "INSERT INTO versions (story_id, agency_version, versioncreated, received_at, pubstatus, \
+         embargoed_until, text_hash, content_sha256, raw_sha256, hold_reasons, item_json, \
+         provenance, signature, body_chars, link_only) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+    )
+    .bind(&id)
+    .bind(item.version.and_then(|version| i64::try_from(version).ok()))
+    .bind(item.versioncreated.map(format_time))
+    .bind(format_time(item.received_at.unwrap_or(now)))
+    .bind(item.pubstatus.as_str())
+    .bind(version.embargoed_until.map(format_time))
+    .bind(text_hash)
+    .bind(&content_sha256)
+    .bind(&item.raw)
+    .bind(&hold_reasons)
+    .bind(&item_json)
+    .bind(&version.provenance)
+    .bind(&version.signature)
+    .bind(i64::try_from(item.body_text.chars().count()).unwrap_or(i64::MAX))
+    .bind(i64::from(version.link_only))
+    .execute(&mut **transaction)
+    .await?;
+    let state = resolve_story(transaction, &id, now).await?;
+    Ok(Committed {
+        folded_into: folded.then(|| id.clone()),
+        id,
+        kind: if created {
+            CommitKind::New
+        } else {
+            CommitKind::Version
+        },
+        state,
+    })
 }
 
 #[async_trait]
@@ -642,134 +763,37 @@ impl Store for PostgresStore {
             .collect()
     }
 
-    async fn commit(
+    async fn commit_all(
         &self,
-        version: &NewVersion,
+        versions: &[NewVersion],
         now: DateTime<Utc>,
-    ) -> Result<Committed, StoreError> {
-        let item = &version.item;
-        let own_id = story_id(&item.source, &item.guid);
-        let item_json = serde_json::to_string(item)
-            .map_err(|error| StoreError::Corrupt(format!("item cannot be serialized: {error}")))?;
-        let hold_reasons = if version.hold_reasons.is_empty() {
-            None
-        } else {
-            serde_json::to_string(&version.hold_reasons).ok()
-        };
-        let text_hash = item.text_hash.as_deref().unwrap_or_default();
-        let mut transaction = self.pool.begin().await?;
-        // Commits of one guid queue here, on every node: which story it joins (its own, or
-        // the one another feed of the same agency story made) is decided one at a time.
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(guid_lock_key(&item.guid))
-            .execute(&mut *transaction)
-            .await?;
-        let (id, story_source, folded) =
-            match fold_target(&mut transaction, item, &own_id, text_hash).await? {
-                Some((target, target_source)) => (target, target_source, true),
-                None => (own_id, item.source.clone(), false),
-            };
-        let created = !folded
-            && sqlx::query(
-                "INSERT INTO stories (id, source, guid, state, sort_time, changed_at) \
-                 VALUES ($1, $2, $3, 'held', $4, $5) ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(&id)
-            .bind(&item.source)
-            .bind(stored_guid(&item.guid).as_ref())
-            .bind(format_time(item.received_at.unwrap_or(now)))
-            .bind(format_time(now))
-            .execute(&mut *transaction)
-            .await?
-            .rows_affected()
-                == 1;
-        // The story's row lock: release_due, review_held and other nodes' commits wait for
-        // this transaction, and see its version when they go on.
-        let state: Option<String> =
-            sqlx::query_scalar("SELECT state FROM stories WHERE id = $1 FOR UPDATE")
-                .bind(&id)
-                .fetch_optional(&mut *transaction)
-                .await?;
-        let Some(state) = state else {
-            return Err(StoreError::NotFound(id));
-        };
-        let mut added_sections = 0;
-        for section in &version.sections {
-            added_sections += sqlx::query(
-                "INSERT INTO story_sections (section, story_id) VALUES ($1, $2) \
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(section)
-            .bind(&id)
-            .execute(&mut *transaction)
-            .await?
-            .rows_affected();
-        }
-        if added_sections > 0 {
-            sqlx::query("UPDATE stories SET changed_at = $1 WHERE id = $2")
-                .bind(format_time(now))
-                .bind(&id)
-                .execute(&mut *transaction)
-                .await?;
-        }
-        let content_sha256 = content_hash(item)?;
-        let as_story = content_hash_as(item, &story_source)?;
-        let duplicate: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM versions WHERE story_id = $1 AND content_sha256 IN ($2, $3) \
-             AND (hold_reasons IS NULL) = $4 LIMIT 1",
-        )
-        .bind(&id)
-        .bind(&content_sha256)
-        .bind(&as_story)
-        .bind(hold_reasons.is_none())
-        .fetch_optional(&mut *transaction)
-        .await?;
-        if duplicate.is_some() {
+    ) -> Result<Vec<Committed>, StoreError> {
+        let mut committed = Vec::with_capacity(versions.len());
+        for chunk in versions.chunks(COMMIT_BATCH) {
+            let mut transaction = self.pool.begin().await?;
+            // Commits of one guid queue here, on every node: which story it joins (its own, or
+            // the one another feed of the same agency story made) is decided one at a time.
+            // A batch takes its guids' locks in one order, so two batches never wait on each
+            // other in a cycle.
+            let mut keys: Vec<i64> = chunk
+                .iter()
+                .map(|version| guid_lock_key(&version.item.guid))
+                .collect();
+            keys.sort_unstable();
+            keys.dedup();
+            for key in keys {
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(key)
+                    .execute(&mut *transaction)
+                    .await?;
+            }
+            for version in chunk {
+                committed.push(commit_in(&mut transaction, version, now).await?);
+            }
             transaction.commit().await?;
             self.changed();
-            return Ok(Committed {
-                folded_into: folded.then(|| id.clone()),
-                id,
-                kind: CommitKind::Unchanged,
-                state: StoryState::parse(&state),
-            });
         }
-        sqlx::query(
-            "INSERT INTO versions (story_id, agency_version, versioncreated, received_at, pubstatus, \
-             embargoed_until, text_hash, content_sha256, raw_sha256, hold_reasons, item_json, \
-             provenance, signature, body_chars, link_only) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-        )
-        .bind(&id)
-        .bind(item.version.and_then(|version| i64::try_from(version).ok()))
-        .bind(item.versioncreated.map(format_time))
-        .bind(format_time(item.received_at.unwrap_or(now)))
-        .bind(item.pubstatus.as_str())
-        .bind(version.embargoed_until.map(format_time))
-        .bind(text_hash)
-        .bind(&content_sha256)
-        .bind(&item.raw)
-        .bind(&hold_reasons)
-        .bind(&item_json)
-        .bind(&version.provenance)
-        .bind(&version.signature)
-        .bind(i64::try_from(item.body_text.chars().count()).unwrap_or(i64::MAX))
-        .bind(i64::from(version.link_only))
-        .execute(&mut *transaction)
-        .await?;
-        let state = resolve_story(&mut transaction, &id, now).await?;
-        transaction.commit().await?;
-        self.changed();
-        Ok(Committed {
-            folded_into: folded.then(|| id.clone()),
-            id,
-            kind: if created {
-                CommitKind::New
-            } else {
-                CommitKind::Version
-            },
-            state,
-        })
+        Ok(committed)
     }
 
     async fn release_due(&self, now: DateTime<Utc>) -> Result<Vec<String>, StoreError> {

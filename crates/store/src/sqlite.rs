@@ -7,8 +7,8 @@ use crate::rows::{
     story_from_row, subscription_from_row, version_from_row,
 };
 use crate::{
-    ClusterLink, CommitKind, Committed, Counts, FailedPayload, FetchRecord, GoneRecord,
-    HeadlineOverride, HeldRecord, Lease, ListQuery, NewSource, NewVersion, RawRecord,
+    COMMIT_BATCH, ClusterLink, CommitKind, Committed, Counts, FailedPayload, FetchRecord,
+    GoneRecord, HeadlineOverride, HeldRecord, Lease, ListQuery, NewSource, NewVersion, RawRecord,
     RecentVersion, Review, Source, Store, StoreError, StoryPage, StoryRecord, Subscription,
     VersionRecord, WebhookDelivery, format_time, parse_time, story_id,
 };
@@ -32,6 +32,19 @@ pub struct SqliteStore {
     changes: Arc<AtomicU64>,
 }
 
+/// How much of the database file each connection reads through a memory map instead of
+/// `read()` calls. Every write by another connection empties a connection's page cache, so
+/// during ingest the followers' reads would otherwise copy the same pages in again and again.
+const MMAP_BYTES: u64 = 1 << 30;
+/// Each connection's page cache, in KiB (SQLite's default is 2 MiB).
+const CACHE_KIB: u64 = 16 * 1024;
+
+fn with_read_settings(options: SqliteConnectOptions) -> SqliteConnectOptions {
+    options
+        .pragma("mmap_size", MMAP_BYTES.to_string())
+        .pragma("cache_size", format!("-{CACHE_KIB}"))
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database file and applies pending migrations.
     pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
@@ -42,7 +55,7 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        Self::connect(options).await
+        Self::connect(with_read_settings(options)).await
     }
 
     /// Opens a `sqlite://PATH` URL.
@@ -54,7 +67,7 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        Self::connect(options).await
+        Self::connect(with_read_settings(options)).await
     }
 
     /// The connection pool (for tools that read tables directly, e.g. `migrate-store`).
@@ -272,6 +285,121 @@ async fn resolve_story(
             .await?;
     }
     Ok(resolution.state)
+}
+
+/// Stores one version and recomputes what outputs show for its story, inside `transaction`.
+async fn commit_in(
+    transaction: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    version: &NewVersion,
+    now: DateTime<Utc>,
+) -> Result<Committed, StoreError> {
+    let item = &version.item;
+    let own_id = story_id(&item.source, &item.guid);
+    let item_json = serde_json::to_string(item)
+        .map_err(|error| StoreError::Corrupt(format!("item cannot be serialized: {error}")))?;
+    let hold_reasons = if version.hold_reasons.is_empty() {
+        None
+    } else {
+        serde_json::to_string(&version.hold_reasons).ok()
+    };
+    let text_hash = item.text_hash.as_deref().unwrap_or_default();
+    // Which story: its own; or, for the same agency story arriving through a second feed
+    // (same guid, same text), the story the first feed created.
+    let (id, story_source, folded) =
+        match fold_target(transaction, item, &own_id, text_hash).await? {
+            Some((target, target_source)) => (target, target_source, true),
+            None => (own_id, item.source.clone(), false),
+        };
+    let created = !folded
+        && sqlx::query(
+            "INSERT INTO stories (id, source, guid, state, sort_time, changed_at) VALUES (?, ?, ?, 'held', ?, ?) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&id)
+        .bind(&item.source)
+        .bind(&item.guid)
+        .bind(format_time(item.received_at.unwrap_or(now)))
+        .bind(format_time(now))
+        .execute(&mut **transaction)
+        .await?
+        .rows_affected()
+            == 1;
+    let mut added_sections = 0;
+    for section in &version.sections {
+        added_sections += sqlx::query(
+            "INSERT INTO story_sections (section, story_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(section)
+        .bind(&id)
+        .execute(&mut **transaction)
+        .await?
+        .rows_affected();
+    }
+    if added_sections > 0 {
+        sqlx::query("UPDATE stories SET changed_at = ? WHERE id = ?")
+            .bind(format_time(now))
+            .bind(&id)
+            .execute(&mut **transaction)
+            .await?;
+    }
+    let content_sha256 = content_hash(item)?;
+    let as_story = content_hash_as(item, &story_source)?;
+    let duplicate: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM versions WHERE story_id = ? AND content_sha256 IN (?, ?) \
+         AND (hold_reasons IS NULL) = ? LIMIT 1",
+    )
+    .bind(&id)
+    .bind(&content_sha256)
+    .bind(&as_story)
+    .bind(hold_reasons.is_none())
+    .fetch_optional(&mut **transaction)
+    .await?;
+    if duplicate.is_some() {
+        let state: String = sqlx::query_scalar("SELECT state FROM stories WHERE id = ?")
+            .bind(&id)
+            .fetch_one(&mut **transaction)
+            .await?;
+        return Ok(Committed {
+            folded_into: folded.then(|| id.clone()),
+            id,
+            kind: CommitKind::Unchanged,
+            state: StoryState::parse(&state),
+        });
+    }
+    sqlx::query(
+        "INSERT INTO versions (story_id, agency_version, versioncreated, received_at, pubstatus, \
+         embargoed_until, text_hash, content_sha256, raw_sha256, hold_reasons, item_json, \
+         provenance, signature, body_chars, link_only) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&id)
+    .bind(item.version.and_then(|version| i64::try_from(version).ok()))
+    .bind(item.versioncreated.map(format_time))
+    .bind(format_time(item.received_at.unwrap_or(now)))
+    .bind(item.pubstatus.as_str())
+    .bind(version.embargoed_until.map(format_time))
+    .bind(text_hash)
+    .bind(&content_sha256)
+    .bind(&item.raw)
+    .bind(&hold_reasons)
+    .bind(&item_json)
+    .bind(&version.provenance)
+    .bind(&version.signature)
+    .bind(i64::try_from(item.body_text.chars().count()).unwrap_or(i64::MAX))
+    .bind(i64::from(version.link_only))
+    .execute(&mut **transaction)
+    .await?;
+    let state = resolve_story(transaction, &id, now).await?;
+    Ok(Committed {
+        folded_into: folded.then(|| id.clone()),
+        id,
+        kind: if created {
+            CommitKind::New
+        } else {
+            CommitKind::Version
+        },
+        state,
+    })
 }
 
 #[async_trait]
@@ -633,123 +761,21 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn commit(
+    async fn commit_all(
         &self,
-        version: &NewVersion,
+        versions: &[NewVersion],
         now: DateTime<Utc>,
-    ) -> Result<Committed, StoreError> {
-        let item = &version.item;
-        let own_id = story_id(&item.source, &item.guid);
-        let item_json = serde_json::to_string(item)
-            .map_err(|error| StoreError::Corrupt(format!("item cannot be serialized: {error}")))?;
-        let hold_reasons = if version.hold_reasons.is_empty() {
-            None
-        } else {
-            serde_json::to_string(&version.hold_reasons).ok()
-        };
-        let text_hash = item.text_hash.as_deref().unwrap_or_default();
-        let mut transaction = self.write_transaction().await?;
-        // Which story: its own; or, for the same agency story arriving through a second feed
-        // (same guid, same text), the story the first feed created.
-        let (id, story_source, folded) =
-            match fold_target(&mut transaction, item, &own_id, text_hash).await? {
-                Some((target, target_source)) => (target, target_source, true),
-                None => (own_id, item.source.clone(), false),
-            };
-        let created = !folded
-            && sqlx::query(
-                "INSERT INTO stories (id, source, guid, state, sort_time, changed_at) VALUES (?, ?, ?, 'held', ?, ?) \
-                 ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(&id)
-            .bind(&item.source)
-            .bind(&item.guid)
-            .bind(format_time(item.received_at.unwrap_or(now)))
-            .bind(format_time(now))
-            .execute(&mut *transaction)
-            .await?
-            .rows_affected()
-                == 1;
-        let mut added_sections = 0;
-        for section in &version.sections {
-            added_sections += sqlx::query(
-                "INSERT INTO story_sections (section, story_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
-            )
-            .bind(section)
-            .bind(&id)
-            .execute(&mut *transaction)
-            .await?
-            .rows_affected();
-        }
-        if added_sections > 0 {
-            sqlx::query("UPDATE stories SET changed_at = ? WHERE id = ?")
-                .bind(format_time(now))
-                .bind(&id)
-                .execute(&mut *transaction)
-                .await?;
-        }
-        let content_sha256 = content_hash(item)?;
-        let as_story = content_hash_as(item, &story_source)?;
-        let duplicate: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM versions WHERE story_id = ? AND content_sha256 IN (?, ?) \
-             AND (hold_reasons IS NULL) = ? LIMIT 1",
-        )
-        .bind(&id)
-        .bind(&content_sha256)
-        .bind(&as_story)
-        .bind(hold_reasons.is_none())
-        .fetch_optional(&mut *transaction)
-        .await?;
-        if duplicate.is_some() {
-            let state: String = sqlx::query_scalar("SELECT state FROM stories WHERE id = ?")
-                .bind(&id)
-                .fetch_one(&mut *transaction)
-                .await?;
+    ) -> Result<Vec<Committed>, StoreError> {
+        let mut committed = Vec::with_capacity(versions.len());
+        for chunk in versions.chunks(COMMIT_BATCH) {
+            let mut transaction = self.write_transaction().await?;
+            for version in chunk {
+                committed.push(commit_in(&mut transaction, version, now).await?);
+            }
             transaction.commit().await?;
             self.changed();
-            return Ok(Committed {
-                folded_into: folded.then(|| id.clone()),
-                id,
-                kind: CommitKind::Unchanged,
-                state: StoryState::parse(&state),
-            });
         }
-        sqlx::query(
-            "INSERT INTO versions (story_id, agency_version, versioncreated, received_at, pubstatus, \
-             embargoed_until, text_hash, content_sha256, raw_sha256, hold_reasons, item_json, \
-             provenance, signature, body_chars, link_only) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&id)
-        .bind(item.version.and_then(|version| i64::try_from(version).ok()))
-        .bind(item.versioncreated.map(format_time))
-        .bind(format_time(item.received_at.unwrap_or(now)))
-        .bind(item.pubstatus.as_str())
-        .bind(version.embargoed_until.map(format_time))
-        .bind(text_hash)
-        .bind(&content_sha256)
-        .bind(&item.raw)
-        .bind(&hold_reasons)
-        .bind(&item_json)
-        .bind(&version.provenance)
-        .bind(&version.signature)
-        .bind(i64::try_from(item.body_text.chars().count()).unwrap_or(i64::MAX))
-        .bind(i64::from(version.link_only))
-        .execute(&mut *transaction)
-        .await?;
-        let state = resolve_story(&mut transaction, &id, now).await?;
-        transaction.commit().await?;
-        self.changed();
-        Ok(Committed {
-            folded_into: folded.then(|| id.clone()),
-            id,
-            kind: if created {
-                CommitKind::New
-            } else {
-                CommitKind::Version
-            },
-            state,
-        })
+        Ok(committed)
     }
 
     async fn release_due(&self, now: DateTime<Utc>) -> Result<Vec<String>, StoreError> {

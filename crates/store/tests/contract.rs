@@ -40,6 +40,8 @@ on_both!(
     a_nul_in_an_agency_id_or_headline_is_stored_and_shown,
     the_change_token_moves_with_every_change_a_page_shows_whatever_the_clock,
     a_change_cursor_hands_out_each_change_once_through_bursts,
+    a_batch_commits_as_its_versions_would_one_by_one,
+    two_stores_committing_batches_in_opposite_orders_both_finish,
 );
 
 /// A time with whole microseconds (what the store keeps).
@@ -1053,6 +1055,118 @@ async fn two_stores_committing_one_story_store_each_version_once(db: Db) -> Test
         (1, 15),
         "one story, each version once"
     );
+    Ok(())
+}
+
+async fn a_batch_commits_as_its_versions_would_one_by_one(db: Db) -> TestResult {
+    let store = db.open().await?;
+    let now = Utc::now();
+    let version = |guid: &str, headline: &str, number: u64, pubstatus: Pubstatus| {
+        new_version(item(guid, headline, Some(number), pubstatus))
+    };
+    let mut second_feed = version("b", "B", 1, Pubstatus::Usable);
+    second_feed.item.source = "second-feed".into();
+    let mut batch = vec![
+        version("a", "A", 1, Pubstatus::Usable),
+        version("a", "A, updated", 2, Pubstatus::Usable),
+        version("b", "B", 1, Pubstatus::Usable),
+        // The same version again, and the same copy through another feed: nothing new.
+        version("a", "A, updated", 2, Pubstatus::Usable),
+        second_feed,
+        version("c", "C", 1, Pubstatus::Usable),
+        version("c", "C", 2, Pubstatus::Canceled),
+    ];
+    // More than one transaction's worth.
+    batch.extend((0..verbatim_store::COMMIT_BATCH + 5).map(|n| {
+        version(
+            &format!("bulk-{n}"),
+            &format!("Bulk {n}"),
+            1,
+            Pubstatus::Usable,
+        )
+    }));
+    let outcomes = store.commit_all(&batch, now).await?;
+    assert_eq!(outcomes.len(), batch.len());
+    let kinds: Vec<CommitKind> = outcomes.iter().take(7).map(|c| c.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            CommitKind::New,
+            CommitKind::Version,
+            CommitKind::New,
+            CommitKind::Unchanged,
+            CommitKind::Unchanged,
+            CommitKind::New,
+            CommitKind::Version,
+        ]
+    );
+    assert_eq!(
+        outcomes[4].folded_into.as_deref(),
+        Some(outcomes[2].id.as_str())
+    );
+    assert_eq!(outcomes[1].state, StoryState::Published);
+    assert_eq!(outcomes[6].state, StoryState::Canceled);
+    assert!(
+        outcomes
+            .iter()
+            .skip(7)
+            .all(|c| c.kind == CommitKind::New && c.state == StoryState::Published)
+    );
+    let a = store
+        .story(&outcomes[0].id)
+        .await?
+        .ok_or_else(|| missing("a"))?;
+    let current = a.current.ok_or_else(|| missing("a's version"))?;
+    assert_eq!(current.item.headline, "A, updated");
+    assert_eq!(
+        stores_counts(&db).await?,
+        (
+            3 + verbatim_store::COMMIT_BATCH as i64 + 5,
+            5 + verbatim_store::COMMIT_BATCH as i64 + 5
+        )
+    );
+    // An empty batch is no transaction and no outcome.
+    assert!(store.commit_all(&[], now).await?.is_empty());
+    Ok(())
+}
+
+async fn two_stores_committing_batches_in_opposite_orders_both_finish(db: Db) -> TestResult {
+    let stores = [db.open().await?, db.open().await?];
+    let now = Utc::now();
+    let mut tasks = Vec::new();
+    for (number, store) in stores.into_iter().enumerate() {
+        tasks.push(tokio::spawn(async move {
+            let mut kinds = Vec::new();
+            for round in 1..=10u64 {
+                let mut batch: Vec<NewVersion> = (0..20)
+                    .map(|n| {
+                        new_version(item(
+                            &format!("shared-{n}"),
+                            &format!("Story {n}, version {round}"),
+                            Some(round),
+                            Pubstatus::Usable,
+                        ))
+                    })
+                    .collect();
+                if number == 1 {
+                    batch.reverse();
+                }
+                for committed in store.commit_all(&batch, now).await? {
+                    kinds.push(committed.kind);
+                }
+            }
+            Ok::<_, StoreError>(kinds)
+        }));
+    }
+    let mut kinds = Vec::new();
+    for task in tasks {
+        let finished = tokio::time::timeout(std::time::Duration::from_secs(60), task).await?;
+        kinds.extend(finished??);
+    }
+    let count = |kind: CommitKind| kinds.iter().filter(|k| **k == kind).count();
+    assert_eq!(count(CommitKind::New), 20, "each story created once");
+    assert_eq!(count(CommitKind::New) + count(CommitKind::Version), 200);
+    assert_eq!(stores_counts(&db).await?, (20, 200), "each version once");
     Ok(())
 }
 
