@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Utc};
 use std::time::Duration;
-use verbatim_search::{SearchDoc, SearchError, SearchIndex};
+use verbatim_search::{CommonWords, CommonWordsLearner, SearchDoc, SearchError, SearchIndex};
 use verbatim_store::{ChangeCursor, Store, StoryRecord, StoryState, format_time, parse_time};
 
 /// How often `serve` looks for changes.
@@ -40,6 +40,28 @@ pub fn search_doc(story: &StoryRecord) -> Option<SearchDoc> {
         published: item.versioncreated.unwrap_or(version.received_at),
         sections: story.sections.clone(),
     })
+}
+
+/// The common words of the published stories, for a rebuilt index (`verbatim reindex`): word
+/// pairs are indexed where one of the two words is common, and the stories' own most frequent
+/// words (with the built-in set) are the ones whose phrases are worth pairs. One pass over the
+/// store, a page at a time.
+pub async fn learn_common_words(store: &dyn Store) -> Result<CommonWords, FollowError> {
+    let mut learner = CommonWordsLearner::new(
+        verbatim_search::LEARN_MIN_FRACTION,
+        verbatim_search::LEARN_MAX_WORDS,
+    );
+    let mut changes = ChangeCursor::new(DateTime::<Utc>::MIN_UTC);
+    loop {
+        let batch = changes.next(store, PAGE).await?;
+        for doc in batch.stories.iter().filter_map(search_doc) {
+            learner.add(&doc);
+        }
+        if !batch.more {
+            break;
+        }
+    }
+    Ok(learner.finish().union(&CommonWords::default()))
 }
 
 /// Stories older than this are no longer matched against (events end); they keep their cluster.

@@ -1080,32 +1080,36 @@ async fn webhooks_command(context: &Setup, limit: usize, json: bool) -> Result<E
 async fn reindex_command(context: &Setup) -> Result<ExitCode> {
     let store = context.open_store().await?;
     let dir = search_dir(&context.data);
-    let index = match verbatim_search::SearchIndex::open(&dir) {
-        Ok(index) => index,
+    // The index is replaced by one with the stories' own common words (learned first); its
+    // writer lock is held meanwhile, so a `serve` starting now does not take it.
+    let held = match verbatim_search::SearchIndex::open(&dir) {
+        Ok(index) => Some(index),
         Err(verbatim_search::SearchError::Busy) => {
             bail!(
                 "a running `verbatim serve` holds the search index {}; stop it first (it keeps the index up to date itself)",
                 dir.display()
             )
         }
-        Err(error) => {
-            std::fs::remove_dir_all(&dir)
-                .with_context(|| format!("{error}; cannot remove {}", dir.display()))?;
-            verbatim_search::SearchIndex::open(&dir)?
-        }
+        // Unreadable: replaced all the same.
+        Err(_) => None,
     };
-    index.clear()?;
     let spinner = indicatif::ProgressBar::new_spinner();
-    spinner.set_message("indexing published stories…");
+    spinner.set_message("learning the stories' common words…");
     spinner.enable_steady_tick(Duration::from_millis(120));
+    let common = index::learn_common_words(&*store).await?;
+    drop(held);
+    std::fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
+    let index = verbatim_search::SearchIndex::create_with_common(&dir, common)?;
+    spinner.set_message("indexing published stories…");
     let mut follower = index::Follower::from_start();
     let seen = follower.catch_up(&*store, &index).await?;
     index.commit()?;
     spinner.finish_and_clear();
     println!(
-        "search index rebuilt: {} published stories indexed ({} stories read)",
+        "search index rebuilt: {} published stories indexed ({} stories read), {} common words",
         index.len(),
-        seen
+        seen,
+        index.common_words().len()
     );
     Ok(ExitCode::SUCCESS)
 }
