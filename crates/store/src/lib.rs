@@ -420,6 +420,15 @@ pub struct Counts {
     pub last_audit: Option<(DateTime<Utc>, i64, i64)>,
 }
 
+/// A story's cluster and the signature it was clustered by (see [`Store::set_cluster`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterAssignment {
+    pub story_id: String,
+    pub cluster_id: i64,
+    pub signature: Vec<u8>,
+    pub story_time: DateTime<Utc>,
+}
+
 /// The most versions [`Store::commit_all`] puts in one transaction: enough that a payload's
 /// items share a transaction's fixed costs, few enough that the write lock is held briefly.
 pub const COMMIT_BATCH: usize = 200;
@@ -560,7 +569,17 @@ pub trait Store: Send + Sync {
         cluster_id: i64,
         signature: &[u8],
         story_time: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError> {
+        self.set_clusters(&[ClusterAssignment {
+            story_id: story_id.to_string(),
+            cluster_id,
+            signature: signature.to_vec(),
+            story_time,
+        }])
+        .await
+    }
+    /// [`Store::set_cluster`] for several stories, in one transaction.
+    async fn set_clusters(&self, assignments: &[ClusterAssignment]) -> Result<(), StoreError>;
     /// Clustered stories with their cluster and signature whose time is at or after `since`.
     async fn cluster_signatures(
         &self,

@@ -9,10 +9,10 @@ use crate::rows::{
     story_from_row, subscription_from_row, version_from_row,
 };
 use crate::{
-    COMMIT_BATCH, ClusterLink, CommitKind, Committed, Counts, FailedPayload, FetchRecord,
-    GoneRecord, HeadlineOverride, HeldRecord, Lease, ListQuery, NewSource, NewVersion, RawRecord,
-    RecentVersion, Review, Source, Store, StoreError, StoryPage, StoryRecord, Subscription,
-    VersionRecord, WebhookDelivery, format_time, parse_time, story_id,
+    COMMIT_BATCH, ClusterAssignment, ClusterLink, CommitKind, Committed, Counts, FailedPayload,
+    FetchRecord, GoneRecord, HeadlineOverride, HeldRecord, Lease, ListQuery, NewSource, NewVersion,
+    RawRecord, RecentVersion, Review, Source, Store, StoreError, StoryPage, StoryRecord,
+    Subscription, VersionRecord, WebhookDelivery, format_time, parse_time, story_id,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -971,29 +971,28 @@ impl Store for PostgresStore {
         Ok(stories)
     }
 
-    async fn set_cluster(
-        &self,
-        story_id: &str,
-        cluster_id: i64,
-        signature: &[u8],
-        story_time: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    async fn set_clusters(&self, assignments: &[ClusterAssignment]) -> Result<(), StoreError> {
+        if assignments.is_empty() {
+            return Ok(());
+        }
         let mut transaction = self.pool.begin().await?;
-        sqlx::query("UPDATE stories SET cluster_id = $1 WHERE id = $2")
-            .bind(cluster_id)
-            .bind(story_id)
+        for assignment in assignments {
+            sqlx::query("UPDATE stories SET cluster_id = $1 WHERE id = $2")
+                .bind(assignment.cluster_id)
+                .bind(&assignment.story_id)
+                .execute(&mut *transaction)
+                .await?;
+            sqlx::query(
+                "INSERT INTO story_signatures (story_id, signature, story_time) VALUES ($1, $2, $3) \
+                 ON CONFLICT (story_id) DO UPDATE SET signature = excluded.signature, \
+                 story_time = excluded.story_time",
+            )
+            .bind(&assignment.story_id)
+            .bind(&assignment.signature)
+            .bind(format_time(assignment.story_time))
             .execute(&mut *transaction)
             .await?;
-        sqlx::query(
-            "INSERT INTO story_signatures (story_id, signature, story_time) VALUES ($1, $2, $3) \
-             ON CONFLICT (story_id) DO UPDATE SET signature = excluded.signature, \
-             story_time = excluded.story_time",
-        )
-        .bind(story_id)
-        .bind(signature)
-        .bind(format_time(story_time))
-        .execute(&mut *transaction)
-        .await?;
+        }
         transaction.commit().await?;
         self.changed();
         Ok(())

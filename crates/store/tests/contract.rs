@@ -10,9 +10,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use verbatim_item::{Item, Pubstatus};
 use verbatim_store::{
-    ChangeCursor, CommitKind, FetchRecord, HeadlineOverride, ListQuery, NewSource, NewVersion,
-    PostgresStore, RawRecord, Review, SourceKind, Store, StoreError, StoryState, Subscription,
-    SubscriptionState,
+    ChangeCursor, ClusterAssignment, CommitKind, FetchRecord, HeadlineOverride, ListQuery,
+    NewSource, NewVersion, PostgresStore, RawRecord, Review, SourceKind, Store, StoreError,
+    StoryState, Subscription, SubscriptionState,
 };
 
 on_both!(
@@ -819,9 +819,22 @@ async fn clusters_links_and_stamps(db: Db) -> TestResult {
     }
     let before = store.change_token().await?;
     store.set_cluster(&ids[0], 7, &[1, 2, 3], at(0)).await?;
-    store.set_cluster(&ids[1], 7, &[4, 5, 6], at(1)).await?;
-    store.set_cluster(&ids[2], 8, &[0, 255], at(2)).await?;
-    store.set_cluster(&ids[2], 8, &[9], at(2)).await?;
+    // Several at once, in order: the later assignment of a story wins.
+    let assignment =
+        |index: usize, cluster: i64, signature: &[u8], seconds: i64| ClusterAssignment {
+            story_id: ids[index].clone(),
+            cluster_id: cluster,
+            signature: signature.to_vec(),
+            story_time: at(seconds),
+        };
+    store
+        .set_clusters(&[
+            assignment(1, 7, &[4, 5, 6], 1),
+            assignment(2, 8, &[0, 255], 2),
+            assignment(2, 8, &[9], 2),
+        ])
+        .await?;
+    store.set_clusters(&[]).await?;
     let after = store.change_token().await?;
     assert_ne!(
         before, after,
