@@ -9,7 +9,9 @@
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 use verbatim_search::{CommonWords, CommonWordsLearner, SearchDoc, SearchError, SearchIndex};
-use verbatim_store::{ChangeCursor, Store, StoryRecord, StoryState, format_time, parse_time};
+use verbatim_store::{
+    ChangeCursor, ClusterAssignment, Store, StoryRecord, StoryState, format_time, parse_time,
+};
 
 /// How often `serve` looks for changes.
 pub const FOLLOW_TICK: Duration = Duration::from_millis(250);
@@ -266,23 +268,27 @@ impl Follower {
         Ok(restored)
     }
 
-    /// Assigns a published story to its cluster (recorded in the store when it changes) or takes
-    /// a story that is no longer published out of the clusterer.
-    async fn cluster(&mut self, store: &dyn Store, story: &StoryRecord) -> Result<(), FollowError> {
-        let Some(doc) = search_doc(story) else {
+    /// Assigns a published story to its cluster or takes a story that is no longer published
+    /// out of the clusterer. A changed assignment is returned, for the store.
+    fn cluster(
+        &mut self,
+        story: &StoryRecord,
+        doc: Option<&SearchDoc>,
+    ) -> Option<ClusterAssignment> {
+        let Some(doc) = doc else {
             self.clusters.remove(&story.id);
-            return Ok(());
+            return None;
         };
         let signature =
             verbatim_cluster::Signature::new(&doc.source, &doc.headline, &doc.body_text);
         let cluster = self.clusters.insert(&story.id, &signature, doc.published);
         let cluster = i64::try_from(cluster.0).unwrap_or(i64::MAX);
-        if story.cluster_id != Some(cluster) {
-            store
-                .set_cluster(&story.id, cluster, &signature.to_bytes(), doc.published)
-                .await?;
-        }
-        Ok(())
+        (story.cluster_id != Some(cluster)).then(|| ClusterAssignment {
+            story_id: story.id.clone(),
+            cluster_id: cluster,
+            signature: signature.to_bytes(),
+            story_time: doc.published,
+        })
     }
 
     /// From the beginning (after the index was cleared).
@@ -322,19 +328,23 @@ impl Follower {
         let mut indexed: Vec<StoryRecord> = Vec::new();
         loop {
             let batch = self.changes.next(store, PAGE).await?;
+            let mut assignments = Vec::new();
             for story in &batch.stories {
-                match search_doc(story) {
-                    Some(doc) => index.upsert(&doc)?,
+                let doc = search_doc(story);
+                match &doc {
+                    Some(doc) => index.upsert(doc)?,
                     None => index.remove(&story.id)?,
                 }
                 if self.clustering {
-                    self.cluster(store, story).await?;
+                    assignments.extend(self.cluster(story, doc.as_ref()));
                 }
                 applied += 1;
                 if self.searches.is_some() && story.state == StoryState::Published {
                     indexed.push(story.clone());
                 }
             }
+            // Recorded before the index's mark moves past these stories.
+            store.set_clusters(&assignments).await?;
             if !batch.more {
                 break;
             }
