@@ -222,13 +222,15 @@ impl Clusterer {
     ) -> Assignment {
         if let Some(cluster) = self.cluster_of(id) {
             self.unindex(id);
-            self.index(id, signature, time, cluster);
+            self.index(id, signature, &band_keys(signature), time, cluster);
             return Assignment {
                 cluster,
                 matched: None,
             };
         }
-        let best = self.best_match(signature, time);
+        // Computed once for matching and indexing (each key is a MinHash band).
+        let keys = band_keys(signature);
+        let best = self.best_match(signature, &keys, time);
         let (cluster, matched) = match best {
             Some((slot, m)) => match self.slots.get(slot).and_then(Option::as_ref) {
                 Some(doc) => (doc.cluster, Some(m)),
@@ -236,7 +238,7 @@ impl Clusterer {
             },
             None => (self.new_cluster(), None),
         };
-        self.index(id, signature, time, cluster);
+        self.index(id, signature, &keys, time, cluster);
         Assignment { cluster, matched }
     }
 
@@ -251,7 +253,7 @@ impl Clusterer {
     ) {
         self.remove(id);
         self.last_cluster = self.last_cluster.max(cluster.0);
-        self.index(id, signature, time, cluster);
+        self.index(id, signature, &band_keys(signature), time, cluster);
     }
 
     /// Removes a story from the index and from its cluster; returns the cluster it was in. A
@@ -323,7 +325,12 @@ impl Clusterer {
         ClusterId(self.last_cluster)
     }
 
-    fn best_match(&mut self, signature: &Signature, time: DateTime<Utc>) -> Option<(usize, Match)> {
+    fn best_match(
+        &mut self,
+        signature: &Signature,
+        keys: &[u64],
+        time: DateTime<Utc>,
+    ) -> Option<(usize, Match)> {
         if signature.is_empty() {
             return None;
         }
@@ -334,8 +341,8 @@ impl Clusterer {
         let mut shared_bands = std::mem::take(&mut self.shared_bands);
         shared_bands.resize(self.slots.len(), 0);
         let mut candidates: Vec<(usize, usize)> = Vec::new();
-        for key in band_keys(signature) {
-            let Some(bucket) = self.buckets.get(&key) else {
+        for key in keys {
+            let Some(bucket) = self.buckets.get(key) else {
                 continue;
             };
             let start = bucket.len().saturating_sub(params::MAX_BUCKET_SCAN);
@@ -436,7 +443,14 @@ impl Clusterer {
         }
     }
 
-    fn index(&mut self, id: &str, signature: &Signature, time: DateTime<Utc>, cluster: ClusterId) {
+    fn index(
+        &mut self,
+        id: &str,
+        signature: &Signature,
+        keys: &[u64],
+        time: DateTime<Utc>,
+        cluster: ClusterId,
+    ) {
         let doc = Doc {
             id: id.to_string(),
             seq: self.next_seq,
@@ -459,7 +473,7 @@ impl Clusterer {
         };
         self.by_id.insert(id.to_string(), slot);
         if !signature.is_empty() {
-            for key in band_keys(signature) {
+            for &key in keys {
                 self.buckets.entry(key).or_default().push(slot);
             }
         }
