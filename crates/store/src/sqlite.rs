@@ -32,19 +32,6 @@ pub struct SqliteStore {
     changes: Arc<AtomicU64>,
 }
 
-/// How much of the database file each connection reads through a memory map instead of
-/// `read()` calls. Every write by another connection empties a connection's page cache, so
-/// during ingest the followers' reads would otherwise copy the same pages in again and again.
-const MMAP_BYTES: u64 = 1 << 30;
-/// Each connection's page cache, in KiB (SQLite's default is 2 MiB).
-const CACHE_KIB: u64 = 16 * 1024;
-
-fn with_read_settings(options: SqliteConnectOptions) -> SqliteConnectOptions {
-    options
-        .pragma("mmap_size", MMAP_BYTES.to_string())
-        .pragma("cache_size", format!("-{CACHE_KIB}"))
-}
-
 impl SqliteStore {
     /// Opens (creating if needed) the database file and applies pending migrations.
     pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
@@ -55,7 +42,7 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        Self::connect(with_read_settings(options)).await
+        Self::connect(options).await
     }
 
     /// Opens a `sqlite://PATH` URL.
@@ -67,7 +54,7 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        Self::connect(with_read_settings(options)).await
+        Self::connect(options).await
     }
 
     /// The connection pool (for tools that read tables directly, e.g. `migrate-store`).
