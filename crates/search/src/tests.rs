@@ -485,25 +485,9 @@ fn total_counts_every_match_not_just_the_page() {
 
 #[test]
 fn the_pair_tokenizer_indexes_words_and_pairs_and_queries_pairs() {
-    use tantivy::tokenizer::{TokenStream, Tokenizer};
     // Every word common: every adjacent pair is indexed, and a phrase is all pairs.
-    let all = std::sync::Arc::new(CommonWords::from_words([
-        "harbour", "cafe", "reopens", "a", "b", "c",
-    ]));
-    let tokens = |query: bool, input: &str| {
-        let mut tokenizer = PairTokenizer::new(words(), all.clone(), query);
-        let mut stream = tokenizer.token_stream(input);
-        let mut out = Vec::new();
-        while stream.advance() {
-            let token = stream.token();
-            out.push(format!(
-                "{}@{}",
-                token.text.replace(tokenizer::PAIR_SEPARATOR, "_"),
-                token.position
-            ));
-        }
-        out
-    };
+    let all = ["harbour", "cafe", "reopens", "a", "b", "c"];
+    let tokens = |query: bool, input: &str| common_gram_tokens(&all, query, input);
     assert_eq!(
         tokens(false, "Harbour Café reopens"),
         [
