@@ -420,7 +420,7 @@ pub struct Counts {
     pub last_audit: Option<(DateTime<Utc>, i64, i64)>,
 }
 
-/// A story's cluster and the signature it was clustered by (see [`Store::set_cluster`]).
+/// A story's cluster and the signature it was clustered by (see [`Store::set_clusters`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClusterAssignment {
     pub story_id: String,
@@ -561,24 +561,9 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<StoryStamp>, StoreError>;
     /// These stories in full, in no particular order; ids not stored are left out.
     async fn stories_by_id(&self, ids: &[String]) -> Result<Vec<StoryRecord>, StoreError>;
-    /// Assigns the story to a cluster and keeps its signature (for rebuilding the clusterer).
-    /// Does not count as a change of the story.
-    async fn set_cluster(
-        &self,
-        story_id: &str,
-        cluster_id: i64,
-        signature: &[u8],
-        story_time: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.set_clusters(&[ClusterAssignment {
-            story_id: story_id.to_string(),
-            cluster_id,
-            signature: signature.to_vec(),
-            story_time,
-        }])
-        .await
-    }
-    /// [`Store::set_cluster`] for several stories, in one transaction.
+    /// Assigns stories to clusters and keeps their signatures (for rebuilding the clusterer),
+    /// in one transaction, in order (a later assignment of a story wins). Not a change of the
+    /// stories.
     async fn set_clusters(&self, assignments: &[ClusterAssignment]) -> Result<(), StoreError>;
     /// Clustered stories with their cluster and signature whose time is at or after `since`.
     async fn cluster_signatures(

@@ -5,14 +5,14 @@
 mod common;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use common::{Db, TestResult};
+use common::{Db, TestResult, assignment};
 use std::collections::HashSet;
 use std::sync::Arc;
 use verbatim_item::{Item, Pubstatus};
 use verbatim_store::{
-    ChangeCursor, ClusterAssignment, CommitKind, FetchRecord, HeadlineOverride, ListQuery,
-    NewSource, NewVersion, PostgresStore, RawRecord, Review, SourceKind, Store, StoreError,
-    StoryState, Subscription, SubscriptionState,
+    ChangeCursor, CommitKind, FetchRecord, HeadlineOverride, ListQuery, NewSource, NewVersion,
+    PostgresStore, RawRecord, Review, SourceKind, Store, StoreError, StoryState, Subscription,
+    SubscriptionState,
 };
 
 on_both!(
@@ -818,20 +818,15 @@ async fn clusters_links_and_stamps(db: Db) -> TestResult {
         ids.push(store.commit(&new_version(entry), at(10)).await?.id);
     }
     let before = store.change_token().await?;
-    store.set_cluster(&ids[0], 7, &[1, 2, 3], at(0)).await?;
+    store
+        .set_clusters(&[assignment(&ids[0], 7, &[1, 2, 3], at(0))])
+        .await?;
     // Several at once, in order: the later assignment of a story wins.
-    let assignment =
-        |index: usize, cluster: i64, signature: &[u8], seconds: i64| ClusterAssignment {
-            story_id: ids[index].clone(),
-            cluster_id: cluster,
-            signature: signature.to_vec(),
-            story_time: at(seconds),
-        };
     store
         .set_clusters(&[
-            assignment(1, 7, &[4, 5, 6], 1),
-            assignment(2, 8, &[0, 255], 2),
-            assignment(2, 8, &[9], 2),
+            assignment(&ids[1], 7, &[4, 5, 6], at(1)),
+            assignment(&ids[2], 8, &[0, 255], at(2)),
+            assignment(&ids[2], 8, &[9], at(2)),
         ])
         .await?;
     store.set_clusters(&[]).await?;
@@ -1390,7 +1385,9 @@ async fn a_nul_in_an_agency_id_or_headline_is_stored_and_shown(db: Db) -> TestRe
     let current = story.current.ok_or_else(|| missing("version"))?;
     assert_eq!(current.item.guid, "id\u{0}1");
     assert_eq!(current.item.headline, "Head\u{0}line");
-    store.set_cluster(&committed.id, 3, &[1], at(1)).await?;
+    store
+        .set_clusters(&[assignment(&committed.id, 3, &[1], at(1))])
+        .await?;
     let links = store.cluster_links(3, 10).await?;
     assert_eq!(links.len(), 1);
     assert_eq!(links[0].headline, "Head\u{0}line");
@@ -1450,7 +1447,9 @@ async fn the_change_token_moves_with_every_change_a_page_shows_whatever_the_cloc
         )
         .await?;
     moved("a headline override").await?;
-    writer.set_cluster(&first.id, 3, &[1], at(1)).await?;
+    writer
+        .set_clusters(&[assignment(&first.id, 3, &[1], at(1))])
+        .await?;
     moved("a cluster").await?;
     let held = NewVersion {
         hold_reasons: vec!["language".into()],

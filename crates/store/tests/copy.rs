@@ -4,7 +4,7 @@
 mod common;
 
 use chrono::{DateTime, TimeZone, Utc};
-use common::{Db, TestResult};
+use common::{Db, TestResult, assignment};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -186,8 +186,12 @@ async fn fill(store: &dyn Store) -> Result<(), StoreError> {
             at(50),
         )
         .await?;
-    store.set_cluster(&alpha, 5, &[1, 2, 3, 0], at(10)).await?;
-    store.set_cluster(&bravo, 5, &[9, 8], at(11)).await?;
+    store
+        .set_clusters(&[assignment(&alpha, 5, &[1, 2, 3, 0], at(10))])
+        .await?;
+    store
+        .set_clusters(&[assignment(&bravo, 5, &[9, 8], at(11))])
+        .await?;
 
     let endpoints = vec!["hook-1".to_string(), "hook-2".to_string()];
     store

@@ -6,7 +6,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use verbatim_store::throwaway_postgres::ThrowawayPostgres;
-use verbatim_store::{PostgresStore, SqliteStore, Store};
+use verbatim_store::{ClusterAssignment, PostgresStore, SqliteStore, Store};
 
 pub type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
@@ -125,4 +125,19 @@ macro_rules! on_both {
             )*
         }
     };
+}
+
+/// One story's cluster assignment, for `Store::set_clusters`.
+pub fn assignment(
+    story_id: &str,
+    cluster_id: i64,
+    signature: &[u8],
+    story_time: chrono::DateTime<chrono::Utc>,
+) -> ClusterAssignment {
+    ClusterAssignment {
+        story_id: story_id.to_string(),
+        cluster_id,
+        signature: signature.to_vec(),
+        story_time,
+    }
 }
