@@ -10,7 +10,7 @@
 //! news nouns), then the stories are indexed. Build time counts both, and the merges.
 //!
 //! Run: `cargo run --release -p bench --bin search -- [--stories N] [--queries Q] [--dir D]
-//! [--common-max W]`. `--common-max` learns at most W words instead of `LEARN_MAX_WORDS` (to
+//! [--common-max W] [--slowest K]`. `--slowest K` lists the K slowest queries with their match counts. `--common-max` learns at most W words instead of `LEARN_MAX_WORDS` (to
 //! weigh a smaller set: fewer pairs, slower phrases).
 //! With `--dir`, the index is built in D and kept, and a later run with the same D and N only
 //! queries it (to compare builds on one index size without rebuilding each time).
@@ -61,6 +61,7 @@ fn main() {
     let (mut stories, mut queries) = (100_000usize, 1_000usize);
     let mut kept: Option<std::path::PathBuf> = None;
     let mut common_max = verbatim_search::LEARN_MAX_WORDS;
+    let mut slowest = 0usize;
     while let Some(flag) = args.next() {
         let value = args.next();
         let number = value.as_deref().and_then(|value| value.parse().ok());
@@ -69,8 +70,9 @@ fn main() {
             ("--queries", Some(number), _) => queries = number,
             ("--dir", _, Some(value)) => kept = Some(value.into()),
             ("--common-max", Some(number), _) => common_max = number,
+            ("--slowest", Some(number), _) => slowest = number,
             _ => {
-                eprintln!("usage: search [--stories N] [--queries Q] [--dir D] [--common-max W]");
+                eprintln!("usage: search [--stories N] [--queries Q] [--dir D] [--common-max W] [--slowest K]");
                 std::process::exit(2);
             }
         }
@@ -193,6 +195,8 @@ fn main() {
         );
     }
     let mut latencies: Vec<(String, Vec<f64>)> = Vec::new();
+    // (ms, kind, query, matches) of every query, for `--slowest`.
+    let mut timed: Vec<(f64, &str, String, usize)> = Vec::new();
     let kinds = [
         "word",
         "two words",
@@ -223,11 +227,18 @@ fn main() {
                 }
             };
             let started = Instant::now();
-            if let Err(error) = index.search(&query) {
-                eprintln!("error: {error}");
-                std::process::exit(1);
+            let total = match index.search(&query) {
+                Ok(results) => results.total,
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    std::process::exit(1);
+                }
+            };
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            times.push(ms);
+            if slowest > 0 {
+                timed.push((ms, kind, query.text.clone(), total));
             }
-            times.push(started.elapsed().as_secs_f64() * 1000.0);
         }
         times.sort_by(|a, b| a.total_cmp(b));
         latencies.push((kind.to_string(), times));
@@ -253,4 +264,13 @@ fn main() {
         percentile(&all, 0.99),
         percentile(&all, 0.99) / goal
     );
+    if slowest > 0 {
+        timed.sort_by(|a, b| b.0.total_cmp(&a.0));
+        println!("\nthe {slowest} slowest queries:");
+        println!("| ms | kind | query | matches |");
+        println!("|---:|---|---|---:|");
+        for (ms, kind, text, total) in timed.iter().take(slowest) {
+            println!("| {ms:.2} | {kind} | `{text}` | {total} |");
+        }
+    }
 }

@@ -22,7 +22,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, Occur, Query, QueryParser, RangeQuery, TermQuery,
+    AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery,
 };
 use tantivy::schema::{
     DateOptions, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
@@ -44,8 +44,9 @@ pub const MAX_OFFSET: usize = 10_000;
 const WRITER_MEMORY: usize = 50_000_000;
 /// Snippet length, in characters.
 const SNIPPET_CHARS: usize = 200;
-/// Headline matches count double (the only boost the query parser is given).
-const HEADLINE_BOOST: f32 = 2.0;
+/// A headline word counts as this many occurrences of it: the headline is indexed this many
+/// times in `text`, ahead of the body.
+const HEADLINE_WEIGHT: usize = 2;
 /// Words, and word pairs where one word is common (`PairTokenizer`, `CommonWords`). Renamed
 /// from `verbatim_wire` when pairs were added, and from `verbatim_wire_pairs` (every pair) when
 /// pairs were kept to common words, so an index built the older way no longer opens (its common
@@ -77,7 +78,7 @@ pub struct SearchDoc {
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum SortOrder {
-    /// Best match first (headline matches count double).
+    /// Best match first (BM25; a headline word counts as two occurrences).
     #[default]
     Relevance,
     /// Newest first.
@@ -121,8 +122,14 @@ struct Fields {
     id: Field,
     source: Field,
     language: Field,
+    /// Stored for display and snippets; matched through `text`.
     headline: Field,
+    /// Stored for display and snippets; matched through `text`.
     body: Field,
+    /// What queries match and score: the headline twice, then the body (three values of one
+    /// field, so a phrase never runs from one into the next). One field keeps a word one
+    /// posting list, so a word's matches and score need no union of fields.
+    text: Field,
     published: Field,
     section: Field,
 }
@@ -133,19 +140,19 @@ fn schema() -> (Schema, Fields) {
 
 fn schema_with(tokenizer: &str) -> (Schema, Fields) {
     let mut builder = Schema::builder();
-    let text = TextOptions::default()
-        .set_indexing_options(
-            TextFieldIndexing::default()
-                .set_tokenizer(tokenizer)
-                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
-        )
-        .set_stored();
+    let matched = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(tokenizer)
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    );
+    let shown = TextOptions::default().set_stored();
     let fields = Fields {
         id: builder.add_text_field("id", STRING | STORED),
         source: builder.add_text_field("source", STRING),
         language: builder.add_text_field("language", STRING),
-        headline: builder.add_text_field("headline", text.clone()),
-        body: builder.add_text_field("body", text),
+        headline: builder.add_text_field("headline", shown.clone()),
+        body: builder.add_text_field("body", shown),
+        text: builder.add_text_field("text", matched),
         published: builder.add_date_field(
             "published",
             DateOptions::from(INDEXED).set_fast().set_stored(),
@@ -254,13 +261,8 @@ impl SearchIndex {
             TOKENIZER,
             PairTokenizer::new(words(), Arc::clone(&common), true),
         );
-        let mut parser = QueryParser::new(
-            index.schema(),
-            vec![fields.headline, fields.body],
-            query_tokenizers,
-        );
+        let mut parser = QueryParser::new(index.schema(), vec![fields.text], query_tokenizers);
         parser.set_conjunction_by_default();
-        parser.set_field_boost(fields.headline, HEADLINE_BOOST);
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::OnCommitWithDelay)
@@ -338,6 +340,10 @@ impl SearchIndex {
             }
             document.add_text(fields.headline, &doc.headline);
             document.add_text(fields.body, &doc.body_text);
+            for _ in 0..HEADLINE_WEIGHT {
+                document.add_text(fields.text, &doc.headline);
+            }
+            document.add_text(fields.text, &doc.body_text);
             document.add_date(fields.published, to_tantivy_time(doc.published));
             for section in &doc.sections {
                 document.add_text(fields.section, section);
@@ -426,11 +432,6 @@ impl SearchIndex {
             let (parsed, _ignored) = self.parser.parse_query_lenient(&user_syntax(text));
             parsed
         };
-        // One word, a two-word phrase with a common word (one pair term) or an OR of them, in
-        // either field, as one flat OR of terms: the same matches and scores, and its best page
-        // can be found without scoring every match (block-max WAND, which tantivy runs only on a
-        // flat OR of terms).
-        let term_union = flat_term_union(&*matching, fields.headline);
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let exact = |field: Field, value: &str| -> Box<dyn Query> {
             Box::new(TermQuery::new(
@@ -480,19 +481,16 @@ impl SearchIndex {
                 )),
             ));
         }
-        let unfiltered = clauses.is_empty();
-        let prunable = unfiltered && term_union.is_some();
-        let filtered: Box<dyn Query> = match term_union {
-            Some(union) if unfiltered => Box::new(union),
-            Some(union) => {
-                clauses.push((Occur::Must, Box::new(union)));
-                Box::new(BooleanQuery::new(clauses))
-            }
-            None if unfiltered => matching.box_clone(),
-            None => {
-                clauses.push((Occur::Must, matching.box_clone()));
-                Box::new(BooleanQuery::new(clauses))
-            }
+        // A word, a two-word phrase with a common word (one pair term) or an OR of them, alone,
+        // is a flat OR of terms of one field: its best page is found without scoring every
+        // match (block-max WAND), and the count is a second pass that needs no scores (for one
+        // word, its document frequency).
+        let prunable = clauses.is_empty() && is_term_union(&*matching);
+        let filtered: Box<dyn Query> = if clauses.is_empty() {
+            matching.box_clone()
+        } else {
+            clauses.push((Occur::Must, matching.box_clone()));
+            Box::new(BooleanQuery::new(clauses))
         };
         let window = TopDocs::with_limit(limit).and_offset(offset);
         let (addresses, total): (Vec<(f32, tantivy::DocAddress)>, usize) = match query.order {
@@ -521,11 +519,32 @@ impl SearchIndex {
                 )
             }
         };
-        let body_snippets = SnippetGenerator::create(&searcher, &*matching, fields.body);
-        let headline_snippets = SnippetGenerator::create(&searcher, &*matching, fields.headline);
-        let (mut body_snippets, mut headline_snippets) = (body_snippets?, headline_snippets?);
-        body_snippets.set_max_num_chars(SNIPPET_CHARS);
-        headline_snippets.set_max_num_chars(10_000);
+        // Snippets mark the query's words (as `SnippetGenerator::create` would, rarer words
+        // weigh more) in the stored headline and body; they are matched through `text`.
+        let mut marked = std::collections::BTreeSet::new();
+        matching.query_terms(&mut |term, _| {
+            if term.field() == fields.text {
+                marked.insert(term.clone());
+            }
+        });
+        let mut weights = std::collections::BTreeMap::new();
+        for term in marked {
+            let frequency = searcher.doc_freq(&term)?;
+            if let Some(word) = term.value().as_str()
+                && frequency > 0
+            {
+                weights.insert(word.to_string(), 1.0 / (1.0 + frequency as f32));
+            }
+        }
+        let analyzer = searcher.index().tokenizer_for_field(fields.text)?;
+        let body_snippets = SnippetGenerator::new(
+            weights.clone(),
+            analyzer.clone(),
+            fields.body,
+            SNIPPET_CHARS,
+        );
+        let headline_snippets =
+            SnippetGenerator::new(weights, analyzer, fields.headline, 10_000);
         let mut hits = Vec::with_capacity(addresses.len());
         for (score, address) in addresses {
             let document: TantivyDocument = searcher.doc(address)?;
@@ -561,55 +580,21 @@ impl SearchIndex {
     }
 }
 
-/// `query` as one flat OR of term queries, if it is an OR of terms however nested (the query
-/// parser nests one OR of fields in each OR of words). Scores are unchanged: a nested OR adds up
-/// its clauses' scores as the flat one does, and each term keeps its field's boost (a boost is
-/// the parser's, so only the headline's).
-fn flat_term_union(query: &dyn Query, headline: Field) -> Option<BooleanQuery> {
-    fn collect(
-        query: &dyn Query,
-        headline: Field,
-        terms: &mut Vec<(Occur, Box<dyn Query>)>,
-    ) -> bool {
-        if let Some(boolean) = query.downcast_ref::<BooleanQuery>() {
-            return boolean.get_minimum_number_should_match() <= 1
+/// Whether `query` is one term or an OR of terms, the shape tantivy's block-max WAND runs on.
+fn is_term_union(query: &dyn Query) -> bool {
+    if query.is::<TermQuery>() {
+        return true;
+    }
+    query
+        .downcast_ref::<BooleanQuery>()
+        .is_some_and(|boolean| {
+            boolean.get_minimum_number_should_match() <= 1
                 && !boolean.clauses().is_empty()
-                && boolean.clauses().iter().all(|(occur, clause)| {
-                    *occur == Occur::Should && collect(&**clause, headline, terms)
-                });
-        }
-        let term_query = |term: &Term| TermQuery::new(term.clone(), IndexRecordOption::WithFreqs);
-        if let Some(term) = query.downcast_ref::<TermQuery>() {
-            let boost = if term.term().field() == headline {
-                HEADLINE_BOOST
-            } else {
-                1.0
-            };
-            terms.push((Occur::Should, boosted(term_query(term.term()), boost)));
-            return true;
-        }
-        if query.is::<BoostQuery>() {
-            // The parser's boost on a headline term (or phrase, which is left as it is).
-            let mut found = Vec::new();
-            query.query_terms(&mut |term, _| found.push(term.clone()));
-            if let [term] = found.as_slice()
-                && term.field() == headline
-            {
-                terms.push((Occur::Should, boosted(term_query(term), HEADLINE_BOOST)));
-                return true;
-            }
-        }
-        false
-    }
-    fn boosted(query: TermQuery, boost: f32) -> Box<dyn Query> {
-        if boost == 1.0 {
-            Box::new(query)
-        } else {
-            Box::new(BoostQuery::new(Box::new(query), boost))
-        }
-    }
-    let mut terms = Vec::new();
-    (collect(query, headline, &mut terms) && terms.len() > 1).then(|| BooleanQuery::new(terms))
+                && boolean
+                    .clauses()
+                    .iter()
+                    .all(|(occur, clause)| *occur == Occur::Should && clause.is::<TermQuery>())
+        })
 }
 
 /// The user's syntax in tantivy's: `-word` is tantivy's too; a trailing lone `-`, quotes left
