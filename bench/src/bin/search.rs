@@ -72,7 +72,9 @@ fn main() {
             ("--common-max", Some(number), _) => common_max = number,
             ("--slowest", Some(number), _) => slowest = number,
             _ => {
-                eprintln!("usage: search [--stories N] [--queries Q] [--dir D] [--common-max W] [--slowest K]");
+                eprintln!(
+                    "usage: search [--stories N] [--queries Q] [--dir D] [--common-max W] [--slowest K]"
+                );
                 std::process::exit(2);
             }
         }

@@ -9,6 +9,7 @@
 
 mod common;
 mod tokenizer;
+mod words_query;
 
 pub use common::{
     COMMON_WORDS_FILE, CommonWords, CommonWordsLearner, LEARN_MAX_WORDS, LEARN_MIN_DOCUMENTS,
@@ -16,13 +17,14 @@ pub use common::{
 };
 use tokenizer::PairTokenizer;
 pub use tokenizer::WireTokenizer;
+use words_query::WordsQuery;
 
 use chrono::{DateTime, Utc};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{
-    AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery,
+    AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, QueryParser, RangeQuery, TermQuery,
 };
 use tantivy::schema::{
     DateOptions, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
@@ -432,7 +434,8 @@ impl SearchIndex {
             let (parsed, _ignored) = self.parser.parse_query_lenient(&user_syntax(text));
             parsed
         };
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        // Filters restrict and add nothing to scores.
+        let mut filters: Vec<Box<dyn Query>> = Vec::new();
         let exact = |field: Field, value: &str| -> Box<dyn Query> {
             Box::new(TermQuery::new(
                 Term::from_field_text(field, value),
@@ -440,26 +443,20 @@ impl SearchIndex {
             ))
         };
         if let Some(source) = &query.source {
-            clauses.push((Occur::Must, exact(fields.source, source)));
+            filters.push(exact(fields.source, source));
         }
         if let Some(section) = &query.section {
-            clauses.push((Occur::Must, exact(fields.section, section)));
+            filters.push(exact(fields.section, section));
         }
         if let Some(ids) = &query.only_ids {
             let terms = ids
                 .iter()
                 .map(|id| Term::from_field_text(fields.id, id))
                 .collect::<Vec<_>>();
-            clauses.push((
-                Occur::Must,
-                Box::new(tantivy::query::TermSetQuery::new(terms)),
-            ));
+            filters.push(Box::new(tantivy::query::TermSetQuery::new(terms)));
         }
         if let Some(language) = &query.language {
-            clauses.push((
-                Occur::Must,
-                exact(fields.language, &primary_language(language)),
-            ));
+            filters.push(exact(fields.language, &primary_language(language)));
         }
         if query.since.is_some() || query.until.is_some() {
             let bound = |time: Option<DateTime<Utc>>, inclusive: bool| match time {
@@ -473,35 +470,56 @@ impl SearchIndex {
                 }
                 None => std::ops::Bound::Unbounded,
             };
-            clauses.push((
-                Occur::Must,
-                Box::new(RangeQuery::new(
-                    bound(query.since, true),
-                    bound(query.until, true),
-                )),
-            ));
+            filters.push(Box::new(RangeQuery::new(
+                bound(query.since, true),
+                bound(query.until, true),
+            )));
         }
-        // A word, a two-word phrase with a common word (one pair term) or an OR of them, alone,
-        // is a flat OR of terms of one field: its best page is found without scoring every
-        // match (block-max WAND), and the count is a second pass that needs no scores (for one
-        // word, its document frequency).
-        let prunable = clauses.is_empty() && is_term_union(&*matching);
-        let filtered: Box<dyn Query> = if clauses.is_empty() {
-            matching.box_clone()
-        } else {
-            clauses.push((Occur::Must, matching.box_clone()));
-            Box::new(BooleanQuery::new(clauses))
+        // Words only (all of them or any, none of some: most searches) run as a `WordsQuery`,
+        // whose page and count need no visit to every match; a phrase of words none of which is
+        // common, or an empty query, runs as tantivy's boolean query.
+        let words = WordsQuery::from_parsed(
+            &*matching,
+            filters.iter().map(|filter| filter.box_clone()).collect(),
+        );
+        let pruned = words.is_some();
+        let filtered: Box<dyn Query> = match words {
+            Some(words) => Box::new(words),
+            None if filters.is_empty() => matching.box_clone(),
+            None => {
+                let mut clauses: Vec<(Occur, Box<dyn Query>)> = filters
+                    .into_iter()
+                    .map(|filter| -> (Occur, Box<dyn Query>) {
+                        (Occur::Must, Box::new(ConstScoreQuery::new(filter, 0.0)))
+                    })
+                    .collect();
+                clauses.push((Occur::Must, matching.box_clone()));
+                Box::new(BooleanQuery::new(clauses))
+            }
         };
         let window = TopDocs::with_limit(limit).and_offset(offset);
         let (addresses, total): (Vec<(f32, tantivy::DocAddress)>, usize) = match query.order {
-            // Alone, the page of a flat OR of terms skips the blocks that cannot reach it; the
-            // count is then a second pass that needs no scores.
-            SortOrder::Relevance if prunable => (
+            // The page skips what cannot reach it; the count is the query's own (`Query::count`,
+            // not the `Count` collector, which visits every match).
+            SortOrder::Relevance if pruned => (
                 searcher.search(&*filtered, &window)?,
-                searcher.search(&*filtered, &Count)?,
+                filtered.count(&searcher)?,
             ),
             // Otherwise every match is visited anyway: page and count in one pass.
             SortOrder::Relevance => searcher.search(&*filtered, &(window, Count))?,
+            SortOrder::Newest if pruned => {
+                let newest = searcher.search(
+                    &*filtered,
+                    &window.order_by_fast_field::<tantivy::DateTime>("published", Order::Desc),
+                )?;
+                (
+                    newest
+                        .into_iter()
+                        .map(|(_, address)| (0.0, address))
+                        .collect(),
+                    filtered.count(&searcher)?,
+                )
+            }
             SortOrder::Newest => {
                 let (newest, total) = searcher.search(
                     &*filtered,
@@ -543,8 +561,7 @@ impl SearchIndex {
             fields.body,
             SNIPPET_CHARS,
         );
-        let headline_snippets =
-            SnippetGenerator::new(weights, analyzer, fields.headline, 10_000);
+        let headline_snippets = SnippetGenerator::new(weights, analyzer, fields.headline, 10_000);
         let mut hits = Vec::with_capacity(addresses.len());
         for (score, address) in addresses {
             let document: TantivyDocument = searcher.doc(address)?;
@@ -578,23 +595,6 @@ impl SearchIndex {
         }
         Ok(SearchResults { total, hits })
     }
-}
-
-/// Whether `query` is one term or an OR of terms, the shape tantivy's block-max WAND runs on.
-fn is_term_union(query: &dyn Query) -> bool {
-    if query.is::<TermQuery>() {
-        return true;
-    }
-    query
-        .downcast_ref::<BooleanQuery>()
-        .is_some_and(|boolean| {
-            boolean.get_minimum_number_should_match() <= 1
-                && !boolean.clauses().is_empty()
-                && boolean
-                    .clauses()
-                    .iter()
-                    .all(|(occur, clause)| *occur == Occur::Should && clause.is::<TermQuery>())
-        })
 }
 
 /// The user's syntax in tantivy's: `-word` is tantivy's too; a trailing lone `-`, quotes left

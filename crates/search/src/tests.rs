@@ -670,21 +670,158 @@ fn an_index_of_an_earlier_tokenizer_is_not_opened() {
 }
 
 #[test]
-fn a_word_or_an_or_of_words_is_paged_by_block_max_wand_and_the_rest_is_not() {
+fn queries_of_words_only_run_as_a_words_query_and_the_rest_as_parsed() {
     let index = index();
-    for (query, union) in [
+    for (query, words) in [
         ("harbour", true),
+        ("harbour fire", true),
+        ("harbour -fire", true),
         ("harbour OR strike OR fire", true),
+        ("harbour OR strike -fire", true),
         // `the` is common: the phrase is the one pair term `the␟harbour`.
         ("\"the harbour\" OR strike", true),
-        ("harbour fire", false),
-        ("harbour -fire", false),
+        ("\"the harbour\" fire", true),
         ("\"harbour fire contained\"", false),
         // No common word: the phrase is a phrase of two words.
         ("\"dock strike\" OR harbour", false),
+        ("-harbour", false),
     ] {
         let (parsed, _) = index.parser.parse_query_lenient(query);
-        assert_eq!(is_term_union(&*parsed), union, "{query}");
+        assert_eq!(
+            WordsQuery::from_parsed(&*parsed, Vec::new()).is_some(),
+            words,
+            "{query}"
+        );
+    }
+}
+
+/// A small draw of stories over a 40-word vocabulary, skewed so that some words are in most
+/// stories and some in few, in several segments, with replaced and removed stories (deletions).
+fn skewed_index(seed: u64) -> SearchIndex {
+    let index = SearchIndex::in_memory_with_common(CommonWords::none()).unwrap();
+    let mut state = seed;
+    let mut next = move |bound: u64| {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) % bound
+    };
+    let mut word = |next: &mut dyn FnMut(u64) -> u64| {
+        // Rank r with probability about 1/r: w0 is in nearly every story, w39 in few.
+        let rank = (next(1000) * next(1000) / 1000) % 40;
+        format!("w{}", 39 - rank.min(39))
+    };
+    for round in 0..4u64 {
+        for number in 0..400u64 {
+            let id = format!("s{}", (round * 400 + number) % 1300);
+            let headline = (0..3)
+                .map(|_| word(&mut next))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let length = 5 + next(40);
+            let body = (0..length)
+                .map(|_| word(&mut next))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let source = if next(3) == 0 { "andes" } else { "baltic" };
+            let hour = next(20) as u32;
+            index
+                .upsert(&doc(&id, source, "en", &headline, &body, hour))
+                .unwrap();
+        }
+        if round == 3 {
+            for number in 0..50 {
+                index.remove(&format!("s{}", number * 7)).unwrap();
+            }
+        }
+        index.commit().unwrap();
+    }
+    index
+}
+
+#[test]
+fn a_words_query_pages_and_counts_as_tantivys_boolean_query() {
+    // The words query skips blocks that cannot reach the page and counts on bitmaps; tantivy's
+    // boolean query (filters scoring nothing) visits every match. Same counts, same page.
+    let shapes = [
+        "{a}",
+        "{a} {b}",
+        "{a} {b} {c}",
+        "{a} OR {b}",
+        "{a} OR {b} OR {c}",
+        "{a} -{b}",
+        "{a} {b} -{c}",
+        "{a} OR {b} -{c}",
+    ];
+    for seed in [1, 2] {
+        let index = skewed_index(seed);
+        let searcher = index.reader.searcher();
+        assert!(searcher.segment_readers().len() > 1);
+        assert!(
+            searcher
+                .segment_readers()
+                .iter()
+                .any(|segment| segment.alive_bitset().is_some()),
+            "deletions are tested"
+        );
+        let mut checked = 0;
+        for (number, shape) in shapes.iter().cycle().take(400).enumerate() {
+            let pick = |offset: usize| format!("w{}", (number * 7 + offset * 13) % 40);
+            let query = shape
+                .replace("{a}", &pick(0))
+                .replace("{b}", &pick(1))
+                .replace("{c}", &pick(2));
+            let mut filters: Vec<Box<dyn Query>> = Vec::new();
+            if number % 3 == 1 {
+                filters.push(Box::new(TermQuery::new(
+                    Term::from_field_text(index.fields.source, "andes"),
+                    IndexRecordOption::Basic,
+                )));
+            }
+            if number % 4 == 2 {
+                filters.push(Box::new(RangeQuery::new(
+                    std::ops::Bound::Included(Term::from_field_date(
+                        index.fields.published,
+                        to_tantivy_time(at(5)),
+                    )),
+                    std::ops::Bound::Unbounded,
+                )));
+            }
+            let (parsed, _) = index.parser.parse_query_lenient(&query);
+            let mut clauses: Vec<(Occur, Box<dyn Query>)> = filters
+                .iter()
+                .map(|filter| -> (Occur, Box<dyn Query>) {
+                    (
+                        Occur::Must,
+                        Box::new(ConstScoreQuery::new(filter.box_clone(), 0.0)),
+                    )
+                })
+                .collect();
+            clauses.push((Occur::Must, parsed.box_clone()));
+            let expected = BooleanQuery::new(clauses);
+            let words = WordsQuery::from_parsed(&*parsed, filters).unwrap();
+            let total = searcher.search(&expected, &Count).unwrap();
+            assert_eq!(words.count(&searcher).unwrap(), total, "{query}");
+            let top = TopDocs::with_limit(10);
+            let scores = |found: Vec<(f32, tantivy::DocAddress)>| -> Vec<f32> {
+                found.into_iter().map(|(score, _)| score).collect()
+            };
+            let (found, wanted) = (
+                scores(searcher.search(&words, &top).unwrap()),
+                scores(searcher.search(&expected, &top).unwrap()),
+            );
+            assert_eq!(found.len(), wanted.len(), "{query}");
+            for (score, wanted_score) in found.iter().zip(&wanted) {
+                assert!(
+                    (score - wanted_score).abs() < 1e-4,
+                    "{query}: {found:?} {wanted:?}"
+                );
+            }
+            if total > 0 {
+                checked += 1;
+            }
+        }
+        assert!(checked > 200, "{checked} queries matched something");
     }
 }
 
@@ -695,10 +832,24 @@ fn a_word_in_the_headline_matches_once_and_weighs_twice() {
     // in a body of the same length.
     let index = SearchIndex::in_memory().unwrap();
     index
-        .upsert(&doc("head", "wire", "en", "Quay closed", "Boats wait offshore today.", 9))
+        .upsert(&doc(
+            "head",
+            "wire",
+            "en",
+            "Quay closed",
+            "Boats wait offshore today.",
+            9,
+        ))
         .unwrap();
     index
-        .upsert(&doc("body", "wire", "en", "Boats wait", "The quay closed today offshore.", 9))
+        .upsert(&doc(
+            "body",
+            "wire",
+            "en",
+            "Boats wait",
+            "The quay closed today offshore.",
+            9,
+        ))
         .unwrap();
     index.commit().unwrap();
     let found = index
