@@ -706,7 +706,7 @@ fn skewed_index(seed: u64) -> SearchIndex {
             .wrapping_add(1442695040888963407);
         (state >> 33) % bound
     };
-    let mut word = |next: &mut dyn FnMut(u64) -> u64| {
+    let word = |next: &mut dyn FnMut(u64) -> u64| {
         // Rank r with probability about 1/r: w0 is in nearly every story, w39 in few.
         let rank = (next(1000) * next(1000) / 1000) % 40;
         format!("w{}", 39 - rank.min(39))

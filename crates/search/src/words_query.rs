@@ -152,19 +152,19 @@ impl Query for WordsQuery {
         let mut required: Vec<Box<dyn Weight>> = Vec::new();
         if self.needs == Needs::All && self.words.len() > 1 {
             for term in &self.words {
-                required.push(basic(term).weight(unscored.clone())?);
+                required.push(basic(term).weight(unscored)?);
             }
         }
         for filter in &self.filters {
-            required.push(filter.weight(unscored.clone())?);
+            required.push(filter.weight(unscored)?);
         }
         let excluded = self
             .excluded
             .iter()
-            .map(|term| basic(term).weight(unscored.clone()))
+            .map(|term| basic(term).weight(unscored))
             .collect::<tantivy::Result<Vec<_>>>()?;
         Ok(Box::new(WordsWeight {
-            whole: self.as_boolean().weight(enable_scoring.clone())?,
+            whole: self.as_boolean().weight(enable_scoring)?,
             offered: offered.weight(enable_scoring)?,
             required,
             excluded,
