@@ -17,7 +17,7 @@ pub use common::{
 };
 use tokenizer::PairTokenizer;
 pub use tokenizer::WireTokenizer;
-use words_query::WordsQuery;
+use words_query::{Ranking, WordsQuery};
 
 use chrono::{DateTime, Utc};
 use std::path::Path;
@@ -42,6 +42,24 @@ pub const MAX_QUERY_CHARS: usize = 1_000;
 pub const MAX_LIMIT: usize = 100;
 /// The deepest page reachable.
 pub const MAX_OFFSET: usize = 10_000;
+/// The most threads one query's segments are searched on by default (at most one per core).
+const MAX_SEARCH_THREADS: usize = 4;
+/// Overrides how many threads one query's segments are searched on (1: the calling thread).
+pub const SEARCH_THREADS_VARIABLE: &str = "VERBATIM_SEARCH_THREADS";
+
+/// How many threads a query's segments are searched on: `VERBATIM_SEARCH_THREADS` if set to a
+/// number from 1 to 64, else one per core up to `MAX_SEARCH_THREADS`.
+fn search_threads() -> Option<usize> {
+    let chosen = std::env::var(SEARCH_THREADS_VARIABLE)
+        .ok()
+        .and_then(|value| value.trim().parse::<usize>().ok())
+        .filter(|threads| (1..=64).contains(threads));
+    Some(chosen.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map_or(1, |cores| cores.get())
+            .min(MAX_SEARCH_THREADS)
+    }))
+}
 /// The writer's memory budget.
 const WRITER_MEMORY: usize = 50_000_000;
 /// Snippet length, in characters.
@@ -248,7 +266,7 @@ impl SearchIndex {
     }
 
     fn ready(
-        index: Index,
+        mut index: Index,
         fields: Fields,
         write: bool,
         common: CommonWords,
@@ -265,6 +283,11 @@ impl SearchIndex {
         );
         let mut parser = QueryParser::new(index.schema(), vec![fields.text], query_tokenizers);
         parser.set_conjunction_by_default();
+        if let Some(threads) = search_threads()
+            && threads > 1
+        {
+            index.set_multithread_executor(threads)?;
+        }
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::OnCommitWithDelay)
@@ -482,9 +505,20 @@ impl SearchIndex {
             &*matching,
             filters.iter().map(|filter| filter.box_clone()).collect(),
         );
-        let pruned = words.is_some();
         let filtered: Box<dyn Query> = match words {
-            Some(words) => Box::new(words),
+            Some(words) => {
+                let ranking = match query.order {
+                    SortOrder::Relevance => Ranking::Relevance,
+                    SortOrder::Newest => Ranking::Newest,
+                };
+                let (best, total) = words.best_and_count(&searcher, ranking, offset + limit)?;
+                return self.results(
+                    &searcher,
+                    &*matching,
+                    best.into_iter().skip(offset).collect(),
+                    total,
+                );
+            }
             None if filters.is_empty() => matching.box_clone(),
             None => {
                 let mut clauses: Vec<(Occur, Box<dyn Query>)> = filters
@@ -497,29 +531,10 @@ impl SearchIndex {
                 Box::new(BooleanQuery::new(clauses))
             }
         };
+        // Every match is visited: page and count in one pass.
         let window = TopDocs::with_limit(limit).and_offset(offset);
         let (addresses, total): (Vec<(f32, tantivy::DocAddress)>, usize) = match query.order {
-            // The page skips what cannot reach it; the count is the query's own (`Query::count`,
-            // not the `Count` collector, which visits every match).
-            SortOrder::Relevance if pruned => (
-                searcher.search(&*filtered, &window)?,
-                filtered.count(&searcher)?,
-            ),
-            // Otherwise every match is visited anyway: page and count in one pass.
             SortOrder::Relevance => searcher.search(&*filtered, &(window, Count))?,
-            SortOrder::Newest if pruned => {
-                let newest = searcher.search(
-                    &*filtered,
-                    &window.order_by_fast_field::<tantivy::DateTime>("published", Order::Desc),
-                )?;
-                (
-                    newest
-                        .into_iter()
-                        .map(|(_, address)| (0.0, address))
-                        .collect(),
-                    filtered.count(&searcher)?,
-                )
-            }
             SortOrder::Newest => {
                 let (newest, total) = searcher.search(
                     &*filtered,
@@ -537,6 +552,18 @@ impl SearchIndex {
                 )
             }
         };
+        self.results(&searcher, &*matching, addresses, total)
+    }
+
+    /// The page's hits, with their headlines and snippets marked.
+    fn results(
+        &self,
+        searcher: &tantivy::Searcher,
+        matching: &dyn Query,
+        addresses: Vec<(f32, tantivy::DocAddress)>,
+        total: usize,
+    ) -> Result<SearchResults, SearchError> {
+        let fields = self.fields;
         // Snippets mark the query's words (as `SnippetGenerator::create` would, rarer words
         // weigh more) in the stored headline and body; they are matched through `text`.
         let mut marked = std::collections::BTreeSet::new();

@@ -708,7 +708,7 @@ fn skewed_index(seed: u64) -> SearchIndex {
     };
     let word = |next: &mut dyn FnMut(u64) -> u64| {
         // Rank r with probability about 1/r: w0 is in nearly every story, w39 in few.
-        let rank = (next(1000) * next(1000) / 1000) % 40;
+        let rank = next(1000) * next(1000) / 1000 * 40 / 1000;
         format!("w{}", 39 - rank.min(39))
     };
     for round in 0..4u64 {
@@ -764,7 +764,7 @@ fn a_words_query_pages_and_counts_as_tantivys_boolean_query() {
                 .any(|segment| segment.alive_bitset().is_some()),
             "deletions are tested"
         );
-        let mut checked = 0;
+        let (mut checked, mut dense, mut sparse) = (0, 0, 0);
         for (number, shape) in shapes.iter().cycle().take(400).enumerate() {
             let pick = |offset: usize| format!("w{}", (number * 7 + offset * 13) % 40);
             let query = shape
@@ -810,18 +810,63 @@ fn a_words_query_pages_and_counts_as_tantivys_boolean_query() {
                 scores(searcher.search(&words, &top).unwrap()),
                 scores(searcher.search(&expected, &top).unwrap()),
             );
-            assert_eq!(found.len(), wanted.len(), "{query}");
-            for (score, wanted_score) in found.iter().zip(&wanted) {
-                assert!(
-                    (score - wanted_score).abs() < 1e-4,
-                    "{query}: {found:?} {wanted:?}"
-                );
+            let same = |found: &[f32], wanted: &[f32]| {
+                found.len() == wanted.len()
+                    && found
+                        .iter()
+                        .zip(wanted)
+                        .all(|(score, wanted)| (score - wanted).abs() < 1e-4)
+            };
+            assert!(same(&found, &wanted), "{query}: {found:?} {wanted:?}");
+            // The term-at-a-time collector, by relevance and by date, from 0 or 5 on.
+            let (best, counted) = words
+                .best_and_count(&searcher, Ranking::Relevance, 10)
+                .unwrap();
+            assert_eq!(counted, total, "{query}");
+            let best = scores(best);
+            assert!(same(&best, &wanted), "{query}: {best:?} {wanted:?}");
+            let newest = TopDocs::with_limit(5)
+                .and_offset(5)
+                .order_by_fast_field::<tantivy::DateTime>("published", Order::Desc);
+            let date_of = |address: tantivy::DocAddress| {
+                let stored: TantivyDocument = searcher.doc(address).unwrap();
+                stored
+                    .get_first(index.fields.published)
+                    .and_then(|value| value.as_datetime())
+                    .unwrap()
+            };
+            let wanted: Vec<_> = searcher
+                .search(&expected, &newest)
+                .unwrap()
+                .into_iter()
+                .map(|(_, address)| date_of(address))
+                .collect();
+            let (best, counted) = words
+                .best_and_count(&searcher, Ranking::Newest, 10)
+                .unwrap();
+            assert_eq!(counted, total, "{query}");
+            let found: Vec<_> = best
+                .into_iter()
+                .skip(5)
+                .map(|(_, address)| date_of(address))
+                .collect();
+            assert_eq!(found, wanted, "{query}");
+            for segment in searcher.segment_readers() {
+                if words.dense_is_cheaper(segment).unwrap() {
+                    dense += 1;
+                } else {
+                    sparse += 1;
+                }
             }
             if total > 0 {
                 checked += 1;
             }
         }
         assert!(checked > 200, "{checked} queries matched something");
+        assert!(
+            dense > 100 && sparse > 100,
+            "{dense} dense, {sparse} sparse"
+        );
     }
 }
 

@@ -19,6 +19,9 @@ use tantivy::query::{
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocId, DocSet, Score, SegmentReader, TERMINATED, Term};
 
+/// The date field pages by newest are ranked on.
+const PUBLISHED: &str = "published";
+
 /// A match must hold all the scored words, or any one of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Needs {
@@ -341,4 +344,361 @@ fn set_postings(reader: &SegmentReader, term: &Term, bitmap: &mut [u64]) -> tant
         }
         postings.advance();
     }
+}
+
+/// What a page is ranked by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ranking {
+    /// BM25, best first.
+    Relevance,
+    /// `published`, newest first.
+    Newest,
+}
+
+/// The best `keep` of the candidates offered, earlier documents first among equal keys.
+struct Best<K> {
+    keep: usize,
+    found: Vec<(K, DocId)>,
+    /// Once `keep` are held, what a candidate must beat.
+    floor: Option<K>,
+}
+
+impl<K: PartialOrd + Copy> Best<K> {
+    fn new(keep: usize) -> Best<K> {
+        Best {
+            keep,
+            found: Vec::with_capacity(keep.saturating_mul(2).min(4096)),
+            floor: None,
+        }
+    }
+
+    #[inline]
+    fn offer(&mut self, key: K, doc: DocId) {
+        if self.floor.is_some_and(|floor| key <= floor) {
+            return;
+        }
+        self.found.push((key, doc));
+        if self.found.len() >= self.keep.saturating_mul(2).max(64) {
+            self.settle();
+        }
+    }
+
+    fn settle(&mut self) {
+        // Best key first; among equal keys the earlier document (as tantivy's TopDocs).
+        self.found.sort_by(|a, b| {
+            b.0.partial_cmp(&a.0)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(a.1.cmp(&b.1))
+        });
+        self.found.truncate(self.keep);
+        if self.found.len() == self.keep {
+            self.floor = self.found.last().map(|(key, _)| *key);
+        }
+    }
+
+    fn finish(mut self) -> Vec<(K, DocId)> {
+        self.settle();
+        self.found
+    }
+}
+
+/// Rough costs, in nanoseconds, of the two ways through a segment: a posting added into the
+/// per-document tables, a document of the segment checked at the end, and a match found by
+/// tantivy's leapfrogging intersection or merged union (seeks, a heap of scorers).
+const DENSE_POSTING_NS: u64 = 3;
+const DENSE_DOCUMENT_NS: u64 = 2;
+const SPARSE_MATCH_NS: u64 = 30;
+
+impl WordsQuery {
+    /// The query's best `keep` documents by `ranking` (the score is 0 when by date), and how
+    /// many documents match in all.
+    ///
+    /// Each segment is read whichever way costs less: where the words are rare, tantivy's
+    /// boolean query visits the few matches; where they are common, each word's postings are
+    /// read a block at a time and added into per-document tables (a score and how many words
+    /// the document holds), term at a time, and one pass over the tables counts the matches
+    /// and keeps the best. Scores are BM25 as tantivy's term queries compute them.
+    pub(crate) fn best_and_count(
+        &self,
+        searcher: &tantivy::Searcher,
+        ranking: Ranking,
+        keep: usize,
+    ) -> tantivy::Result<(Vec<(Score, tantivy::DocAddress)>, usize)> {
+        let keep = keep.max(1);
+        if ranking == Ranking::Relevance && self.words.len() == 1 && self.excluded.is_empty() {
+            // One word: tantivy's block-max path finds its best page, and its count is its
+            // document frequency where nothing is deleted. (With an excluded word, the page
+            // could be drawn from a word most of whose documents are excluded.)
+            let best = searcher.search(self, &tantivy::collector::TopDocs::with_limit(keep))?;
+            return Ok((best, self.count(searcher)?));
+        }
+        let whole = self
+            .as_boolean()
+            .weight(EnableScoring::enabled_from_searcher(searcher))?;
+        let mut weights = Vec::with_capacity(self.words.len());
+        for term in &self.words {
+            weights.push(tantivy::query::Bm25Weight::for_terms(
+                searcher,
+                std::slice::from_ref(term),
+            )?);
+        }
+        // Segments on the index's search threads, largest first.
+        let mut segments: Vec<(u32, &SegmentReader)> =
+            (0u32..).zip(searcher.segment_readers()).collect();
+        segments.sort_by_key(|(_, reader)| std::cmp::Reverse(reader.max_doc()));
+        let segment = |(ordinal, reader): (u32, &SegmentReader)| {
+            let address = |doc: DocId| tantivy::DocAddress::new(ordinal, doc);
+            // (score, date, address): one of the first two is 0, as the ranking is by the other.
+            let found: (usize, Vec<(Score, i64, tantivy::DocAddress)>) = match ranking {
+                Ranking::Relevance => {
+                    let (matches, best) =
+                        self.segment_best(reader, &*whole, &weights, true, keep, |_, score| score)?;
+                    let best = best.into_iter();
+                    (
+                        matches,
+                        best.map(|(score, doc)| (score, 0, address(doc))).collect(),
+                    )
+                }
+                Ranking::Newest => {
+                    let dates = reader.fast_fields().date(PUBLISHED)?;
+                    let (matches, best) =
+                        self.segment_best(reader, &*whole, &weights, false, keep, |doc, _| {
+                            dates
+                                .first(doc)
+                                .map(|date| date.into_timestamp_nanos())
+                                .unwrap_or(i64::MIN)
+                        })?;
+                    let best = best.into_iter();
+                    (
+                        matches,
+                        best.map(|(date, doc)| (0.0, date, address(doc))).collect(),
+                    )
+                }
+            };
+            Ok(found)
+        };
+        let per_segment = searcher
+            .index()
+            .search_executor()
+            .map(segment, segments.into_iter())?;
+        let total = per_segment.iter().map(|(matches, _)| matches).sum();
+        let mut found: Vec<_> = per_segment.into_iter().flat_map(|(_, best)| best).collect();
+        found.sort_by(|a, b| {
+            b.0.partial_cmp(&a.0)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(b.1.cmp(&a.1))
+                .then(a.2.cmp(&b.2))
+        });
+        found.truncate(keep);
+        Ok((
+            found
+                .into_iter()
+                .map(|(score, _, address)| (score, address))
+                .collect(),
+            total,
+        ))
+    }
+
+    /// One segment's matches counted and its best `keep` by `key` (of the document and its
+    /// score, which is 0 unless `scored`), whichever way through the segment is cheaper.
+    fn segment_best<K: PartialOrd + Copy>(
+        &self,
+        reader: &SegmentReader,
+        whole: &dyn Weight,
+        weights: &[tantivy::query::Bm25Weight],
+        scored: bool,
+        keep: usize,
+        key: impl Fn(DocId, Score) -> K,
+    ) -> tantivy::Result<(usize, Vec<(K, DocId)>)> {
+        let mut best = Best::new(keep);
+        let mut matches = 0;
+        if self.dense_is_cheaper(reader)? {
+            let Tables {
+                held,
+                scores,
+                needed,
+            } = self.tables(reader, weights, scored)?;
+            matches = held.iter().filter(|&&count| count >= needed).count();
+            if scored {
+                for ((doc, &count), &score) in (0..).zip(&held).zip(&scores) {
+                    if count >= needed {
+                        best.offer(key(doc, score), doc);
+                    }
+                }
+            } else {
+                for (doc, &count) in (0..).zip(&held) {
+                    if count >= needed {
+                        best.offer(key(doc, 0.0), doc);
+                    }
+                }
+            }
+        } else {
+            let mut scorer = whole.scorer(reader, 1.0)?;
+            let alive = reader.alive_bitset();
+            let mut doc = scorer.doc();
+            while doc != TERMINATED {
+                if alive.is_none_or(|alive| alive.is_alive(doc)) {
+                    matches += 1;
+                    let score = if scored { scorer.score() } else { 0.0 };
+                    best.offer(key(doc, score), doc);
+                }
+                doc = scorer.advance();
+            }
+        }
+        Ok((matches, best.finish()))
+    }
+
+    /// Whether the term-at-a-time pass is the cheaper way through `reader`.
+    pub(crate) fn dense_is_cheaper(&self, reader: &SegmentReader) -> tantivy::Result<bool> {
+        if self.words.len() > usize::from(u8::MAX) {
+            return Ok(false);
+        }
+        let mut frequencies = Vec::with_capacity(self.words.len());
+        for term in self.words.iter().chain(&self.excluded) {
+            frequencies.push(u64::from(
+                reader.inverted_index(term.field())?.doc_freq(term)?,
+            ));
+        }
+        let postings: u64 = frequencies.iter().sum();
+        let dense = postings * DENSE_POSTING_NS + u64::from(reader.max_doc()) * DENSE_DOCUMENT_NS;
+        let word_frequencies = &frequencies[..self.words.len()];
+        let candidates = match self.needs {
+            Needs::All => word_frequencies.iter().copied().min().unwrap_or(0),
+            Needs::Any => word_frequencies.iter().sum(),
+        };
+        Ok(candidates * SPARSE_MATCH_NS > dense)
+    }
+
+    /// The term-at-a-time pass over one segment: each word's postings added into the
+    /// per-document tables, excluded words' postings zeroing them, the filters' bitmap.
+    fn tables(
+        &self,
+        reader: &SegmentReader,
+        weights: &[tantivy::query::Bm25Weight],
+        scored: bool,
+    ) -> tantivy::Result<Tables> {
+        let max_doc = reader.max_doc() as usize;
+        let mut held = vec![0u8; max_doc];
+        let mut scores = if scored {
+            vec![0.0 as Score; max_doc]
+        } else {
+            Vec::new()
+        };
+        let option = if scored {
+            IndexRecordOption::WithFreqs
+        } else {
+            IndexRecordOption::Basic
+        };
+        for (term, weight) in self.words.iter().zip(weights) {
+            let inverted = reader.inverted_index(term.field())?;
+            let Some(mut postings) = inverted.read_block_postings(term, option)? else {
+                continue;
+            };
+            let norms = reader.get_fieldnorms_reader(term.field())?;
+            // Most words are once in a document: their scores by field length, computed once.
+            let once: Vec<Score> = (0..=u8::MAX)
+                .map(|fieldnorm_id| weight.score(fieldnorm_id, 1))
+                .collect();
+            loop {
+                let docs = postings.docs();
+                if docs.is_empty() {
+                    break;
+                }
+                if scored {
+                    for (&doc, &freq) in docs.iter().zip(postings.freqs()) {
+                        if let (Some(count), Some(score)) =
+                            (held.get_mut(doc as usize), scores.get_mut(doc as usize))
+                        {
+                            *count = count.saturating_add(1);
+                            let fieldnorm_id = norms.fieldnorm_id(doc);
+                            *score += if freq == 1 {
+                                once[usize::from(fieldnorm_id)]
+                            } else {
+                                weight.score(fieldnorm_id, freq)
+                            };
+                        }
+                    }
+                } else {
+                    for &doc in docs {
+                        if let Some(count) = held.get_mut(doc as usize) {
+                            *count = count.saturating_add(1);
+                        }
+                    }
+                }
+                postings.advance();
+            }
+        }
+        for term in &self.excluded {
+            let inverted = reader.inverted_index(term.field())?;
+            let Some(mut postings) =
+                inverted.read_block_postings(term, IndexRecordOption::Basic)?
+            else {
+                continue;
+            };
+            loop {
+                let docs = postings.docs();
+                if docs.is_empty() {
+                    break;
+                }
+                for &doc in docs {
+                    if let Some(count) = held.get_mut(doc as usize) {
+                        *count = 0;
+                    }
+                }
+                postings.advance();
+            }
+        }
+        let mut allowed: Option<Vec<u64>> = None;
+        for filter in &self.filters {
+            let mut passing = vec![0u64; max_doc.div_ceil(64)];
+            let weight = filter.weight(EnableScoring::disabled_from_schema(reader.schema()))?;
+            let mut docset = weight.scorer(reader, 1.0)?;
+            let mut doc = docset.doc();
+            while doc != TERMINATED {
+                set_bit(&mut passing, doc);
+                doc = docset.advance();
+            }
+            if let Some(allowed) = &mut allowed {
+                for (kept, word) in allowed.iter_mut().zip(&passing) {
+                    *kept &= word;
+                }
+            } else {
+                allowed = Some(passing);
+            }
+        }
+        let needed = match self.needs {
+            Needs::All => self.words.len() as u8,
+            Needs::Any => 1,
+        };
+        // A match the filters do not pass, or deleted, is no match.
+        let alive = reader.alive_bitset();
+        if allowed.is_some() || alive.is_some() {
+            for (doc, count) in (0..).zip(held.iter_mut()) {
+                if *count >= needed
+                    && (allowed
+                        .as_ref()
+                        .is_some_and(|allowed| allowed[doc as usize / 64] & (1 << (doc % 64)) == 0)
+                        || alive.is_some_and(|alive| alive.is_deleted(doc)))
+                {
+                    *count = 0;
+                }
+            }
+        }
+        Ok(Tables {
+            held,
+            scores,
+            needed,
+        })
+    }
+}
+
+/// One segment's term-at-a-time tables.
+struct Tables {
+    /// How many of the words each document holds (0 for one holding an excluded word, one
+    /// the filters do not pass, or one deleted).
+    held: Vec<u8>,
+    /// Each document's score (empty when not scored).
+    scores: Vec<Score>,
+    /// How many words a match holds at least (filtered out and deleted documents hold 0).
+    needed: u8,
 }
