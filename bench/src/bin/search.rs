@@ -261,7 +261,12 @@ fn main() {
         latencies.push((kind.to_string(), times));
     }
     let goal = Duration::from_millis(10).as_secs_f64() * 1000.0;
-    println!("\n{queries} queries of each kind, 20 results with snippets, one thread:");
+    let threads = verbatim_search::search_threads();
+    println!(
+        "\n{queries} queries of each kind, one after another, 20 results with snippets, each query's segments on {threads} thread{} ({}):",
+        if threads == 1 { "" } else { "s" },
+        verbatim_search::SEARCH_THREADS_VARIABLE
+    );
     println!("| query | p50 ms | p99 ms | p99 / goal (10 ms) |");
     println!("|---|---:|---:|---:|");
     let mut all: Vec<f64> = Vec::new();

@@ -48,17 +48,17 @@ const MAX_SEARCH_THREADS: usize = 4;
 pub const SEARCH_THREADS_VARIABLE: &str = "VERBATIM_SEARCH_THREADS";
 
 /// How many threads a query's segments are searched on: `VERBATIM_SEARCH_THREADS` if set to a
-/// number from 1 to 64, else one per core up to `MAX_SEARCH_THREADS`.
-fn search_threads() -> Option<usize> {
+/// number from 1 to 64, else one per core up to 4.
+pub fn search_threads() -> usize {
     let chosen = std::env::var(SEARCH_THREADS_VARIABLE)
         .ok()
         .and_then(|value| value.trim().parse::<usize>().ok())
         .filter(|threads| (1..=64).contains(threads));
-    Some(chosen.unwrap_or_else(|| {
+    chosen.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map_or(1, |cores| cores.get())
             .min(MAX_SEARCH_THREADS)
-    }))
+    })
 }
 /// The writer's memory budget.
 const WRITER_MEMORY: usize = 50_000_000;
@@ -283,9 +283,8 @@ impl SearchIndex {
         );
         let mut parser = QueryParser::new(index.schema(), vec![fields.text], query_tokenizers);
         parser.set_conjunction_by_default();
-        if let Some(threads) = search_threads()
-            && threads > 1
-        {
+        let threads = search_threads();
+        if threads > 1 {
             index.set_multithread_executor(threads)?;
         }
         let reader = index

@@ -695,7 +695,7 @@ fn queries_of_words_only_run_as_a_words_query_and_the_rest_as_parsed() {
     }
 }
 
-/// A small draw of stories over a 40-word vocabulary, skewed so that some words are in most
+/// A draw of stories over a 40-word vocabulary, skewed so that some words are in most
 /// stories and some in few, in several segments, with replaced and removed stories (deletions).
 fn skewed_index(seed: u64) -> SearchIndex {
     let index = SearchIndex::in_memory_with_common(CommonWords::none()).unwrap();
@@ -711,9 +711,12 @@ fn skewed_index(seed: u64) -> SearchIndex {
         let rank = next(1000) * next(1000) / 1000 * 40 / 1000;
         format!("w{}", 39 - rank.min(39))
     };
+    // The first segment spans several term-at-a-time windows (`words_query::WINDOW`); the later
+    // rounds replace some of its stories.
     for round in 0..4u64 {
-        for number in 0..400u64 {
-            let id = format!("s{}", (round * 400 + number) % 1300);
+        let stories = if round == 0 { 9_000 } else { 400 };
+        for number in 0..stories {
+            let id = format!("s{}", (round * 977 + number * 13) % 9_000);
             let headline = (0..3)
                 .map(|_| word(&mut next))
                 .collect::<Vec<_>>()

@@ -408,6 +408,8 @@ impl<K: PartialOrd + Copy> Best<K> {
 const DENSE_POSTING_NS: u64 = 3;
 const DENSE_DOCUMENT_NS: u64 = 2;
 const SPARSE_MATCH_NS: u64 = 30;
+/// Word counts in one document up to this are scored from a table.
+const TABLED_FREQUENCIES: u32 = 16;
 
 impl WordsQuery {
     /// The query's best `keep` documents by `ranking` (the score is 0 when by date), and how
@@ -513,25 +515,9 @@ impl WordsQuery {
         let mut best = Best::new(keep);
         let mut matches = 0;
         if self.dense_is_cheaper(reader)? {
-            let Tables {
-                held,
-                scores,
-                needed,
-            } = self.tables(reader, weights, scored)?;
-            matches = held.iter().filter(|&&count| count >= needed).count();
-            if scored {
-                for ((doc, &count), &score) in (0..).zip(&held).zip(&scores) {
-                    if count >= needed {
-                        best.offer(key(doc, score), doc);
-                    }
-                }
-            } else {
-                for (doc, &count) in (0..).zip(&held) {
-                    if count >= needed {
-                        best.offer(key(doc, 0.0), doc);
-                    }
-                }
-            }
+            matches = self.dense(reader, weights, scored, |doc, score| {
+                best.offer(key(doc, score), doc)
+            })?;
         } else {
             let mut scorer = whole.scorer(reader, 1.0)?;
             let alive = reader.alive_bitset();
@@ -569,136 +555,196 @@ impl WordsQuery {
         Ok(candidates * SPARSE_MATCH_NS > dense)
     }
 
-    /// The term-at-a-time pass over one segment: each word's postings added into the
-    /// per-document tables, excluded words' postings zeroing them, the filters' bitmap.
-    fn tables(
+    /// The term-at-a-time pass over one segment, a window of `WINDOW` documents at a time so
+    /// its tables stay in the core's own cache: each word's postings in the window are added
+    /// into the tables (a score, how many words the document holds), an excluded word's
+    /// zero them, the filters and deletions zero the documents they leave out, and every
+    /// match is offered with its score (0 unless `scored`). Returns how many matched.
+    fn dense(
         &self,
         reader: &SegmentReader,
         weights: &[tantivy::query::Bm25Weight],
         scored: bool,
-    ) -> tantivy::Result<Tables> {
-        let max_doc = reader.max_doc() as usize;
-        let mut held = vec![0u8; max_doc];
-        let mut scores = if scored {
-            vec![0.0 as Score; max_doc]
-        } else {
-            Vec::new()
-        };
+        mut offer: impl FnMut(DocId, Score),
+    ) -> tantivy::Result<usize> {
+        let max_doc = reader.max_doc();
         let option = if scored {
             IndexRecordOption::WithFreqs
         } else {
             IndexRecordOption::Basic
         };
+        let mut words = Vec::with_capacity(self.words.len());
         for (term, weight) in self.words.iter().zip(weights) {
             let inverted = reader.inverted_index(term.field())?;
-            let Some(mut postings) = inverted.read_block_postings(term, option)? else {
-                continue;
-            };
-            let norms = reader.get_fieldnorms_reader(term.field())?;
-            // Most words are once in a document: their scores by field length, computed once.
-            let once: Vec<Score> = (0..=u8::MAX)
-                .map(|fieldnorm_id| weight.score(fieldnorm_id, 1))
-                .collect();
-            loop {
-                let docs = postings.docs();
-                if docs.is_empty() {
-                    break;
-                }
-                if scored {
-                    for (&doc, &freq) in docs.iter().zip(postings.freqs()) {
-                        if let (Some(count), Some(score)) =
-                            (held.get_mut(doc as usize), scores.get_mut(doc as usize))
-                        {
-                            *count = count.saturating_add(1);
-                            let fieldnorm_id = norms.fieldnorm_id(doc);
-                            *score += if freq == 1 {
-                                once[usize::from(fieldnorm_id)]
-                            } else {
-                                weight.score(fieldnorm_id, freq)
-                            };
-                        }
-                    }
-                } else {
-                    for &doc in docs {
-                        if let Some(count) = held.get_mut(doc as usize) {
-                            *count = count.saturating_add(1);
-                        }
-                    }
-                }
-                postings.advance();
+            if let Some(postings) = inverted.read_block_postings(term, option)? {
+                words.push(Cursor::new(postings, scored.then_some(weight)));
             }
         }
+        let norms = match self.words.first() {
+            Some(term) if scored => Some(reader.get_fieldnorms_reader(term.field())?),
+            _ => None,
+        };
+        let mut excluded = Vec::with_capacity(self.excluded.len());
         for term in &self.excluded {
             let inverted = reader.inverted_index(term.field())?;
-            let Some(mut postings) =
-                inverted.read_block_postings(term, IndexRecordOption::Basic)?
-            else {
-                continue;
-            };
-            loop {
-                let docs = postings.docs();
-                if docs.is_empty() {
-                    break;
-                }
-                for &doc in docs {
-                    if let Some(count) = held.get_mut(doc as usize) {
-                        *count = 0;
-                    }
-                }
-                postings.advance();
+            if let Some(postings) = inverted.read_block_postings(term, IndexRecordOption::Basic)? {
+                excluded.push(Cursor::new(postings, None));
             }
         }
-        let mut allowed: Option<Vec<u64>> = None;
+        let mut filters = Vec::with_capacity(self.filters.len());
         for filter in &self.filters {
-            let mut passing = vec![0u64; max_doc.div_ceil(64)];
             let weight = filter.weight(EnableScoring::disabled_from_schema(reader.schema()))?;
-            let mut docset = weight.scorer(reader, 1.0)?;
-            let mut doc = docset.doc();
-            while doc != TERMINATED {
-                set_bit(&mut passing, doc);
-                doc = docset.advance();
-            }
-            if let Some(allowed) = &mut allowed {
-                for (kept, word) in allowed.iter_mut().zip(&passing) {
-                    *kept &= word;
-                }
-            } else {
-                allowed = Some(passing);
-            }
+            filters.push(weight.scorer(reader, 1.0)?);
         }
         let needed = match self.needs {
             Needs::All => self.words.len() as u8,
             Needs::Any => 1,
         };
-        // A match the filters do not pass, or deleted, is no match.
         let alive = reader.alive_bitset();
-        if allowed.is_some() || alive.is_some() {
-            for (doc, count) in (0..).zip(held.iter_mut()) {
-                if *count >= needed
-                    && (allowed
-                        .as_ref()
-                        .is_some_and(|allowed| allowed[doc as usize / 64] & (1 << (doc % 64)) == 0)
-                        || alive.is_some_and(|alive| alive.is_deleted(doc)))
-                {
-                    *count = 0;
+        let mut held = vec![0u8; WINDOW];
+        let mut scores = vec![0.0 as Score; WINDOW];
+        let mut matches = 0;
+        let mut start: DocId = 0;
+        while start < max_doc {
+            let end = start.saturating_add(WINDOW as DocId).min(max_doc);
+            held.fill(0);
+            if scored {
+                scores.fill(0.0);
+            }
+            for word in &mut words {
+                word.add(start, end, norms.as_ref(), &mut held, &mut scores);
+            }
+            for word in &mut excluded {
+                word.each(end, |doc| held[(doc - start) as usize] = 0);
+            }
+            for filter in &mut filters {
+                // Zero what the filter leaves out: the gaps between its documents.
+                let mut next = start;
+                if filter.doc() < start {
+                    filter.seek(start);
+                }
+                while next < end {
+                    let passed = filter.doc().min(end);
+                    for count in &mut held[(next - start) as usize..(passed - start) as usize] {
+                        *count = 0;
+                    }
+                    next = passed.saturating_add(1);
+                    if passed < end {
+                        filter.advance();
+                    }
                 }
             }
+            for (doc, (&count, &score)) in (start..end).zip(held.iter().zip(&scores)) {
+                if count >= needed && alive.is_none_or(|alive| alive.is_alive(doc)) {
+                    matches += 1;
+                    offer(doc, score);
+                }
+            }
+            start = end;
         }
-        Ok(Tables {
-            held,
-            scores,
-            needed,
-        })
+        Ok(matches)
     }
 }
 
-/// One segment's term-at-a-time tables.
-struct Tables {
-    /// How many of the words each document holds (0 for one holding an excluded word, one
-    /// the filters do not pass, or one deleted).
-    held: Vec<u8>,
-    /// Each document's score (empty when not scored).
-    scores: Vec<Score>,
-    /// How many words a match holds at least (filtered out and deleted documents hold 0).
-    needed: u8,
+/// Documents a term-at-a-time window spans: its tables (5 bytes a document) fit a core's
+/// first-level cache.
+const WINDOW: usize = 4096;
+
+/// One term's postings, read a block at a time and a window at a time.
+struct Cursor<'a> {
+    postings: tantivy::postings::BlockSegmentPostings,
+    /// The next posting's place in the current block.
+    at: usize,
+    /// The term's BM25 weight, if it is scored.
+    weight: Option<&'a tantivy::query::Bm25Weight>,
+    /// Scores by word count (1 to `TABLED_FREQUENCIES`) and field length, 256 to a count.
+    table: Vec<Score>,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(
+        postings: tantivy::postings::BlockSegmentPostings,
+        weight: Option<&'a tantivy::query::Bm25Weight>,
+    ) -> Cursor<'a> {
+        let table = if let Some(weight) = weight {
+            (1..=TABLED_FREQUENCIES)
+                .flat_map(|freq| (0..=u8::MAX).map(move |fieldnorm_id| (fieldnorm_id, freq)))
+                .map(|(fieldnorm_id, freq)| weight.score(fieldnorm_id, freq))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Cursor {
+            postings,
+            at: 0,
+            weight,
+            table,
+        }
+    }
+
+    /// Calls `each` with every document before `end` not yet passed.
+    fn each(&mut self, end: DocId, mut each: impl FnMut(DocId)) {
+        loop {
+            let docs = self.postings.docs();
+            if docs.is_empty() {
+                return;
+            }
+            while let Some(&doc) = docs.get(self.at) {
+                if doc >= end {
+                    return;
+                }
+                each(doc);
+                self.at += 1;
+            }
+            self.postings.advance();
+            self.at = 0;
+        }
+    }
+
+    /// Adds the postings of the window `start..end` into its tables: one more word held and,
+    /// with `norms`, the word's score.
+    fn add(
+        &mut self,
+        start: DocId,
+        end: DocId,
+        norms: Option<&tantivy::fieldnorm::FieldNormReader>,
+        held: &mut [u8],
+        scores: &mut [Score],
+    ) {
+        loop {
+            let docs = self.postings.docs();
+            if docs.is_empty() {
+                return;
+            }
+            let freqs = if norms.is_some() {
+                self.postings.freqs()
+            } else {
+                &[]
+            };
+            while let Some(&doc) = docs.get(self.at) {
+                if doc >= end {
+                    return;
+                }
+                let slot = (doc - start) as usize;
+                if let Some(count) = held.get_mut(slot) {
+                    *count = count.saturating_add(1);
+                }
+                if let (Some(norms), Some(weight), Some(score), Some(&freq)) =
+                    (norms, self.weight, scores.get_mut(slot), freqs.get(self.at))
+                {
+                    let fieldnorm_id = norms.fieldnorm_id(doc);
+                    *score += match self
+                        .table
+                        .get((freq as usize).wrapping_sub(1) * 256 + usize::from(fieldnorm_id))
+                    {
+                        Some(tabled) if freq >= 1 => *tabled,
+                        _ => weight.score(fieldnorm_id, freq),
+                    };
+                }
+                self.at += 1;
+            }
+            self.postings.advance();
+            self.at = 0;
+        }
+    }
 }
