@@ -44,6 +44,9 @@ pub const MAX_LIMIT: usize = 100;
 pub const MAX_OFFSET: usize = 10_000;
 /// The most threads one query's segments are searched on by default (at most one per core).
 const MAX_SEARCH_THREADS: usize = 4;
+/// Below this many documents, a query's segments are searched one after another: handing
+/// them to threads cost more than it saved at 100,000 stories.
+pub const PARALLEL_MIN_DOCUMENTS: u64 = 500_000;
 /// Overrides how many threads one query's segments are searched on (1: the calling thread).
 pub const SEARCH_THREADS_VARIABLE: &str = "VERBATIM_SEARCH_THREADS";
 
@@ -194,6 +197,8 @@ pub struct SearchIndex {
     parser: QueryParser,
     /// The index's common words (stored with it), the same for indexing and queries.
     common: Arc<CommonWords>,
+    /// The threads a large index's segments are searched on (term at a time).
+    executor: tantivy::Executor,
 }
 
 /// Words as the index holds them: UAX #29 words, over-long ones dropped, lower-cased, folded.
@@ -266,7 +271,7 @@ impl SearchIndex {
     }
 
     fn ready(
-        mut index: Index,
+        index: Index,
         fields: Fields,
         write: bool,
         common: CommonWords,
@@ -284,9 +289,11 @@ impl SearchIndex {
         let mut parser = QueryParser::new(index.schema(), vec![fields.text], query_tokenizers);
         parser.set_conjunction_by_default();
         let threads = search_threads();
-        if threads > 1 {
-            index.set_multithread_executor(threads)?;
-        }
+        let executor = if threads > 1 {
+            tantivy::Executor::multi_thread(threads, "verbatim-search-")?
+        } else {
+            tantivy::Executor::single_thread()
+        };
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::OnCommitWithDelay)
@@ -314,6 +321,7 @@ impl SearchIndex {
             fields,
             parser,
             common,
+            executor,
         })
     }
 
@@ -510,7 +518,12 @@ impl SearchIndex {
                     SortOrder::Relevance => Ranking::Relevance,
                     SortOrder::Newest => Ranking::Newest,
                 };
-                let (best, total) = words.best_and_count(&searcher, ranking, offset + limit)?;
+                let (best, total) = words.best_and_count(
+                    &searcher,
+                    (searcher.num_docs() >= PARALLEL_MIN_DOCUMENTS).then_some(&self.executor),
+                    ranking,
+                    offset + limit,
+                )?;
                 return self.results(
                     &searcher,
                     &*matching,
@@ -580,7 +593,16 @@ impl SearchIndex {
                 weights.insert(word.to_string(), 1.0 / (1.0 + frequency as f32));
             }
         }
-        let analyzer = searcher.index().tokenizer_for_field(fields.text)?;
+        // The text is tokenized as indexed; without a word pair among the marked terms, its
+        // words alone give the same marks without building pairs.
+        let analyzer = if weights
+            .keys()
+            .any(|term: &String| term.contains(tokenizer::PAIR_SEPARATOR))
+        {
+            searcher.index().tokenizer_for_field(fields.text)?
+        } else {
+            words()
+        };
         let body_snippets = SnippetGenerator::new(
             weights.clone(),
             analyzer.clone(),

@@ -768,6 +768,7 @@ fn a_words_query_pages_and_counts_as_tantivys_boolean_query() {
             "deletions are tested"
         );
         let (mut checked, mut dense, mut sparse) = (0, 0, 0);
+        let pool = tantivy::Executor::multi_thread(2, "test-search-").unwrap();
         for (number, shape) in shapes.iter().cycle().take(400).enumerate() {
             let pick = |offset: usize| format!("w{}", (number * 7 + offset * 13) % 40);
             let query = shape
@@ -821,9 +822,11 @@ fn a_words_query_pages_and_counts_as_tantivys_boolean_query() {
                         .all(|(score, wanted)| (score - wanted).abs() < 1e-4)
             };
             assert!(same(&found, &wanted), "{query}: {found:?} {wanted:?}");
-            // The term-at-a-time collector, by relevance and by date, from 0 or 5 on.
+            // The term-at-a-time collector, by relevance and by date, from 0 or 5 on, on the
+            // calling thread or on two.
+            let threads = ((number / shapes.len()) % 2 == 0).then_some(&pool);
             let (best, counted) = words
-                .best_and_count(&searcher, Ranking::Relevance, 10)
+                .best_and_count(&searcher, threads, Ranking::Relevance, 10)
                 .unwrap();
             assert_eq!(counted, total, "{query}");
             let best = scores(best);
@@ -845,7 +848,7 @@ fn a_words_query_pages_and_counts_as_tantivys_boolean_query() {
                 .map(|(_, address)| date_of(address))
                 .collect();
             let (best, counted) = words
-                .best_and_count(&searcher, Ranking::Newest, 10)
+                .best_and_count(&searcher, threads, Ranking::Newest, 10)
                 .unwrap();
             assert_eq!(counted, total, "{query}");
             let found: Vec<_> = best

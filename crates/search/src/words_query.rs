@@ -413,7 +413,7 @@ const TABLED_FREQUENCIES: u32 = 16;
 
 impl WordsQuery {
     /// The query's best `keep` documents by `ranking` (the score is 0 when by date), and how
-    /// many documents match in all.
+    /// many documents match in all; segments are searched on `threads` if given.
     ///
     /// Each segment is read whichever way costs less: where the words are rare, tantivy's
     /// boolean query visits the few matches; where they are common, each word's postings are
@@ -423,6 +423,7 @@ impl WordsQuery {
     pub(crate) fn best_and_count(
         &self,
         searcher: &tantivy::Searcher,
+        threads: Option<&tantivy::Executor>,
         ranking: Ranking,
         keep: usize,
     ) -> tantivy::Result<(Vec<(Score, tantivy::DocAddress)>, usize)> {
@@ -439,12 +440,12 @@ impl WordsQuery {
             .weight(EnableScoring::enabled_from_searcher(searcher))?;
         let mut weights = Vec::with_capacity(self.words.len());
         for term in &self.words {
-            weights.push(tantivy::query::Bm25Weight::for_terms(
+            weights.push(WordScores::new(tantivy::query::Bm25Weight::for_terms(
                 searcher,
                 std::slice::from_ref(term),
-            )?);
+            )?));
         }
-        // Segments on the index's search threads, largest first.
+        // Segments largest first, on `threads` if given.
         let mut segments: Vec<(u32, &SegmentReader)> =
             (0u32..).zip(searcher.segment_readers()).collect();
         segments.sort_by_key(|(_, reader)| std::cmp::Reverse(reader.max_doc()));
@@ -479,10 +480,13 @@ impl WordsQuery {
             };
             Ok(found)
         };
-        let per_segment = searcher
-            .index()
-            .search_executor()
-            .map(segment, segments.into_iter())?;
+        let per_segment = match threads {
+            Some(executor) => executor.map(segment, segments.into_iter())?,
+            None => segments
+                .into_iter()
+                .map(segment)
+                .collect::<tantivy::Result<_>>()?,
+        };
         let total = per_segment.iter().map(|(matches, _)| matches).sum();
         let mut found: Vec<_> = per_segment.into_iter().flat_map(|(_, best)| best).collect();
         found.sort_by(|a, b| {
@@ -507,7 +511,7 @@ impl WordsQuery {
         &self,
         reader: &SegmentReader,
         whole: &dyn Weight,
-        weights: &[tantivy::query::Bm25Weight],
+        weights: &[WordScores],
         scored: bool,
         keep: usize,
         key: impl Fn(DocId, Score) -> K,
@@ -563,7 +567,7 @@ impl WordsQuery {
     fn dense(
         &self,
         reader: &SegmentReader,
-        weights: &[tantivy::query::Bm25Weight],
+        weights: &[WordScores],
         scored: bool,
         mut offer: impl FnMut(DocId, Score),
     ) -> tantivy::Result<usize> {
@@ -615,7 +619,11 @@ impl WordsQuery {
                 word.add(start, end, norms.as_ref(), &mut held, &mut scores);
             }
             for word in &mut excluded {
-                word.each(end, |doc| held[(doc - start) as usize] = 0);
+                word.each(end, |doc| {
+                    if let Some(count) = held.get_mut(doc.wrapping_sub(start) as usize) {
+                        *count = 0;
+                    }
+                });
             }
             for filter in &mut filters {
                 // Zero what the filter leaves out: the gaps between its documents.
@@ -625,8 +633,10 @@ impl WordsQuery {
                 }
                 while next < end {
                     let passed = filter.doc().min(end);
-                    for count in &mut held[(next - start) as usize..(passed - start) as usize] {
-                        *count = 0;
+                    let gap =
+                        next.saturating_sub(start) as usize..passed.saturating_sub(start) as usize;
+                    if let Some(gap) = held.get_mut(gap) {
+                        gap.fill(0);
                     }
                     next = passed.saturating_add(1);
                     if passed < end {
@@ -650,35 +660,50 @@ impl WordsQuery {
 /// first-level cache.
 const WINDOW: usize = 4096;
 
+/// A word's BM25 scores: its weight, and a table of its scores by count in the document (1 to
+/// `TABLED_FREQUENCIES`) and field length (256 to a count), computed once per query.
+struct WordScores {
+    weight: tantivy::query::Bm25Weight,
+    table: Vec<Score>,
+}
+
+impl WordScores {
+    fn new(weight: tantivy::query::Bm25Weight) -> WordScores {
+        let table = (1..=TABLED_FREQUENCIES)
+            .flat_map(|freq| (0..=u8::MAX).map(move |fieldnorm_id| (fieldnorm_id, freq)))
+            .map(|(fieldnorm_id, freq)| weight.score(fieldnorm_id, freq))
+            .collect();
+        WordScores { weight, table }
+    }
+
+    #[inline]
+    fn score(&self, fieldnorm_id: u8, freq: u32) -> Score {
+        let tabled = (freq as usize).wrapping_sub(1) * 256 + usize::from(fieldnorm_id);
+        match self.table.get(tabled) {
+            Some(score) if freq >= 1 => *score,
+            _ => self.weight.score(fieldnorm_id, freq),
+        }
+    }
+}
+
 /// One term's postings, read a block at a time and a window at a time.
 struct Cursor<'a> {
     postings: tantivy::postings::BlockSegmentPostings,
     /// The next posting's place in the current block.
     at: usize,
-    /// The term's BM25 weight, if it is scored.
-    weight: Option<&'a tantivy::query::Bm25Weight>,
-    /// Scores by word count (1 to `TABLED_FREQUENCIES`) and field length, 256 to a count.
-    table: Vec<Score>,
+    /// The word's scores, if it is scored.
+    scores: Option<&'a WordScores>,
 }
 
 impl<'a> Cursor<'a> {
     fn new(
         postings: tantivy::postings::BlockSegmentPostings,
-        weight: Option<&'a tantivy::query::Bm25Weight>,
+        scores: Option<&'a WordScores>,
     ) -> Cursor<'a> {
-        let table = if let Some(weight) = weight {
-            (1..=TABLED_FREQUENCIES)
-                .flat_map(|freq| (0..=u8::MAX).map(move |fieldnorm_id| (fieldnorm_id, freq)))
-                .map(|(fieldnorm_id, freq)| weight.score(fieldnorm_id, freq))
-                .collect()
-        } else {
-            Vec::new()
-        };
         Cursor {
             postings,
             at: 0,
-            weight,
-            table,
+            scores,
         }
     }
 
@@ -729,17 +754,10 @@ impl<'a> Cursor<'a> {
                 if let Some(count) = held.get_mut(slot) {
                     *count = count.saturating_add(1);
                 }
-                if let (Some(norms), Some(weight), Some(score), Some(&freq)) =
-                    (norms, self.weight, scores.get_mut(slot), freqs.get(self.at))
+                if let (Some(norms), Some(word), Some(score), Some(&freq)) =
+                    (norms, self.scores, scores.get_mut(slot), freqs.get(self.at))
                 {
-                    let fieldnorm_id = norms.fieldnorm_id(doc);
-                    *score += match self
-                        .table
-                        .get((freq as usize).wrapping_sub(1) * 256 + usize::from(fieldnorm_id))
-                    {
-                        Some(tabled) if freq >= 1 => *tabled,
-                        _ => weight.score(fieldnorm_id, freq),
-                    };
+                    *score += word.score(norms.fieldnorm_id(doc), freq);
                 }
                 self.at += 1;
             }
