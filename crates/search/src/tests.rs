@@ -824,7 +824,7 @@ fn a_words_query_pages_and_counts_as_tantivys_boolean_query() {
             assert!(same(&found, &wanted), "{query}: {found:?} {wanted:?}");
             // The term-at-a-time collector, by relevance and by date, from 0 or 5 on, on the
             // calling thread or on two.
-            let threads = ((number / shapes.len()) % 2 == 0).then_some(&pool);
+            let threads = (number / shapes.len()).is_multiple_of(2).then_some(&pool);
             let (best, counted) = words
                 .best_and_count(&searcher, threads, Ranking::Relevance, 10)
                 .unwrap();
