@@ -1,16 +1,18 @@
 //! words_query: the query most searches are, some words (all of them, or any), none of some
 //! others, within filters, run so that neither its best page nor its count costs a visit to
-//! every match. At a million stories a common word matches most of them.
+//! every match when the words are common. At a million stories a common word is in most.
 //!
-//! - The page: tantivy skips blocks of postings that cannot reach the page (block-max WAND)
-//!   for an OR of words only. An AND is paged as the OR of its words, and a document the OR
-//!   offers is taken only if it holds every word (and passes the filters, and holds no
-//!   excluded word). A document holding every word scores the same in both, so nothing the
-//!   AND would rank is skipped; documents with some of the words are offered only while their
-//!   score could still reach the page.
-//! - The count: the words' postings are read a block at a time into bitmaps and combined, a
-//!   pass with no scoring and no seeking. Where one word is rare, tantivy's own leapfrogging
-//!   intersection is cheaper and is used instead.
+//! - `WordsQuery::best_and_count` pages and counts it. Per segment, where the words are rare,
+//!   tantivy's boolean query visits the few matches; where they are common, each word's
+//!   postings are read a block at a time into per-document tables (score, words held), a
+//!   window of `WINDOW` documents at a time, and one pass over each window counts the matches
+//!   and keeps the best page, by score or by date (term at a time, as Lucene's bulk scorer).
+//! - One word alone is paged by tantivy's block-max WAND through the `Query` impl below, which
+//!   takes an offered document only if it passes the filters and holds no excluded word (an
+//!   AND is offered as the OR of its words and checked for every word: correct, but slow for
+//!   common words, which score alike in every block, so `best_and_count` uses it for one word
+//!   only). Its count is the word's document frequency, or a bitmap pass over its postings
+//!   where there are deletions, filters or exclusions.
 
 use tantivy::query::{
     BooleanQuery, ConstScoreQuery, EnableScoring, Explanation, Occur, Query, Scorer, TermQuery,
