@@ -17,15 +17,13 @@ pub use common::{
 };
 use tokenizer::PairTokenizer;
 pub use tokenizer::WireTokenizer;
-use words_query::{Ranking, WordsQuery};
+use words_query::{Ranking, WordsQuery, filter_clause};
 
 use chrono::{DateTime, Utc};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tantivy::collector::{Count, TopDocs};
-use tantivy::query::{
-    AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, QueryParser, RangeQuery, TermQuery,
-};
+use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
 use tantivy::schema::{
     DateOptions, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
     TextOptions, Value,
@@ -46,7 +44,7 @@ pub const MAX_OFFSET: usize = 10_000;
 const MAX_SEARCH_THREADS: usize = 4;
 /// Below this many documents, a query's segments are searched one after another: handing
 /// them to threads cost more than it saved at 100,000 stories.
-pub const PARALLEL_MIN_DOCUMENTS: u64 = 500_000;
+const PARALLEL_MIN_DOCUMENTS: u64 = 500_000;
 /// Overrides how many threads one query's segments are searched on (1: the calling thread).
 pub const SEARCH_THREADS_VARIABLE: &str = "VERBATIM_SEARCH_THREADS";
 
@@ -197,8 +195,9 @@ pub struct SearchIndex {
     parser: QueryParser,
     /// The index's common words (stored with it), the same for indexing and queries.
     common: Arc<CommonWords>,
-    /// The threads a large index's segments are searched on (term at a time).
-    executor: tantivy::Executor,
+    /// The threads a large index's segments are searched on (term at a time), started on
+    /// the first search that needs them; `None` inside for one thread.
+    executor: std::sync::OnceLock<Option<tantivy::Executor>>,
 }
 
 /// Words as the index holds them: UAX #29 words, over-long ones dropped, lower-cased, folded.
@@ -265,6 +264,19 @@ impl SearchIndex {
         Self::ready(Index::create_in_ram(schema), fields, true, common)
     }
 
+    /// The search threads (`search_threads`), started the first time they are asked for;
+    /// `None` where one thread is configured or the threads could not be started.
+    fn executor(&self) -> Option<&tantivy::Executor> {
+        self.executor
+            .get_or_init(|| {
+                let threads = search_threads();
+                (threads > 1)
+                    .then(|| tantivy::Executor::multi_thread(threads, "verbatim-search-").ok())
+                    .flatten()
+            })
+            .as_ref()
+    }
+
     /// The common words the index was built with: pairs are indexed where one word is common.
     pub fn common_words(&self) -> &CommonWords {
         &self.common
@@ -288,12 +300,6 @@ impl SearchIndex {
         );
         let mut parser = QueryParser::new(index.schema(), vec![fields.text], query_tokenizers);
         parser.set_conjunction_by_default();
-        let threads = search_threads();
-        let executor = if threads > 1 {
-            tantivy::Executor::multi_thread(threads, "verbatim-search-")?
-        } else {
-            tantivy::Executor::single_thread()
-        };
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::OnCommitWithDelay)
@@ -321,7 +327,7 @@ impl SearchIndex {
             fields,
             parser,
             common,
-            executor,
+            executor: std::sync::OnceLock::new(),
         })
     }
 
@@ -512,36 +518,28 @@ impl SearchIndex {
             &*matching,
             filters.iter().map(|filter| filter.box_clone()).collect(),
         );
-        let filtered: Box<dyn Query> = match words {
-            Some(words) => {
-                let ranking = match query.order {
-                    SortOrder::Relevance => Ranking::Relevance,
-                    SortOrder::Newest => Ranking::Newest,
-                };
-                let (best, total) = words.best_and_count(
-                    &searcher,
-                    (searcher.num_docs() >= PARALLEL_MIN_DOCUMENTS).then_some(&self.executor),
-                    ranking,
-                    offset + limit,
-                )?;
-                return self.results(
-                    &searcher,
-                    &*matching,
-                    best.into_iter().skip(offset).collect(),
-                    total,
-                );
-            }
-            None if filters.is_empty() => matching.box_clone(),
-            None => {
-                let mut clauses: Vec<(Occur, Box<dyn Query>)> = filters
-                    .into_iter()
-                    .map(|filter| -> (Occur, Box<dyn Query>) {
-                        (Occur::Must, Box::new(ConstScoreQuery::new(filter, 0.0)))
-                    })
-                    .collect();
-                clauses.push((Occur::Must, matching.box_clone()));
-                Box::new(BooleanQuery::new(clauses))
-            }
+        if let Some(words) = words {
+            let ranking = match query.order {
+                SortOrder::Relevance => Ranking::Relevance,
+                SortOrder::Newest => Ranking::Newest,
+            };
+            let threads = if searcher.num_docs() >= PARALLEL_MIN_DOCUMENTS {
+                self.executor()
+            } else {
+                None
+            };
+            let (best, total) =
+                words.best_and_count(&searcher, threads, ranking, offset + limit)?;
+            let page = best.into_iter().skip(offset).collect();
+            return self.results(&searcher, &*matching, page, total);
+        }
+        let filtered: Box<dyn Query> = if filters.is_empty() {
+            matching.box_clone()
+        } else {
+            let mut clauses: Vec<(Occur, Box<dyn Query>)> =
+                filters.into_iter().map(filter_clause).collect();
+            clauses.push((Occur::Must, matching.box_clone()));
+            Box::new(BooleanQuery::new(clauses))
         };
         // Every match is visited: page and count in one pass.
         let window = TopDocs::with_limit(limit).and_offset(offset);

@@ -797,7 +797,10 @@ fn a_words_query_pages_and_counts_as_tantivys_boolean_query() {
                 .map(|filter| -> (Occur, Box<dyn Query>) {
                     (
                         Occur::Must,
-                        Box::new(ConstScoreQuery::new(filter.box_clone(), 0.0)),
+                        Box::new(tantivy::query::ConstScoreQuery::new(
+                            filter.box_clone(),
+                            0.0,
+                        )),
                     )
                 })
                 .collect();

@@ -24,6 +24,11 @@ use tantivy::{DocId, DocSet, Score, SegmentReader, TERMINATED, Term};
 /// The date field pages by newest are ranked on.
 const PUBLISHED: &str = "published";
 
+/// A filter as a clause of a boolean query: it must match and adds nothing to the score.
+pub(crate) fn filter_clause(filter: Box<dyn Query>) -> (Occur, Box<dyn Query>) {
+    (Occur::Must, Box::new(ConstScoreQuery::new(filter, 0.0)))
+}
+
 /// A match must hold all the scored words, or any one of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Needs {
@@ -119,12 +124,11 @@ impl WordsQuery {
                 )),
             )],
         };
-        for filter in &self.filters {
-            clauses.push((
-                Occur::Must,
-                Box::new(ConstScoreQuery::new(filter.box_clone(), 0.0)),
-            ));
-        }
+        clauses.extend(
+            self.filters
+                .iter()
+                .map(|filter| filter_clause(filter.box_clone())),
+        );
         for term in &self.excluded {
             clauses.push((
                 Occur::MustNot,
