@@ -10,8 +10,10 @@
 //! news nouns), then the stories are indexed. Build time counts both, and the merges.
 //!
 //! Run: `cargo run --release -p bench --bin search -- [--stories N] [--queries Q] [--dir D]
-//! [--common-max W] [--slowest K]`. `--slowest K` lists the K slowest queries with their match counts. `--common-max` learns at most W words instead of `LEARN_MAX_WORDS` (to
-//! weigh a smaller set: fewer pairs, slower phrases).
+//! [--common-max W] [--slowest K] [--kinds K,K]`. `--slowest K` lists the K slowest queries
+//! with their match counts. `--kinds "two words,OR"` times only those kinds (to profile one).
+//! `--common-max` learns at most W words instead of `LEARN_MAX_WORDS` (to weigh a smaller set:
+//! fewer pairs, slower phrases).
 //! With `--dir`, the index is built in D and kept, and a later run with the same D and N only
 //! queries it (to compare builds on one index size without rebuilding each time).
 
@@ -62,6 +64,8 @@ fn main() {
     let mut kept: Option<std::path::PathBuf> = None;
     let mut common_max = verbatim_search::LEARN_MAX_WORDS;
     let mut slowest = 0usize;
+    // `--kinds word,OR`: only these kinds of query (to profile one); the others are skipped.
+    let mut only_kinds: Option<String> = None;
     while let Some(flag) = args.next() {
         let value = args.next();
         let number = value.as_deref().and_then(|value| value.parse().ok());
@@ -71,9 +75,10 @@ fn main() {
             ("--dir", _, Some(value)) => kept = Some(value.into()),
             ("--common-max", Some(number), _) => common_max = number,
             ("--slowest", Some(number), _) => slowest = number,
+            ("--kinds", _, Some(value)) => only_kinds = Some(value),
             _ => {
                 eprintln!(
-                    "usage: search [--stories N] [--queries Q] [--dir D] [--common-max W] [--slowest K]"
+                    "usage: search [--stories N] [--queries Q] [--dir D] [--common-max W] [--slowest K] [--kinds K,K]"
                 );
                 std::process::exit(2);
             }
@@ -223,6 +228,12 @@ fn main() {
         "word + source, newest",
     ];
     for kind in kinds {
+        if only_kinds
+            .as_ref()
+            .is_some_and(|only| !only.split(',').any(|wanted| wanted.trim() == kind))
+        {
+            continue;
+        }
         let mut times = Vec::with_capacity(queries);
         for _ in 0..queries {
             // Query words as readers pick them: from the corpus's own distribution.
@@ -267,24 +278,27 @@ fn main() {
         if threads == 1 { "" } else { "s" },
         verbatim_search::SEARCH_THREADS_VARIABLE
     );
-    println!("| query | p50 ms | p99 ms | p99 / goal (10 ms) |");
-    println!("|---|---:|---:|---:|");
+    println!("| query | p50 ms | p99 ms | p99 / goal (10 ms) | mean ms |");
+    println!("|---|---:|---:|---:|---:|");
+    let mean = |times: &[f64]| times.iter().sum::<f64>() / times.len().max(1) as f64;
     let mut all: Vec<f64> = Vec::new();
     for (kind, times) in &latencies {
         println!(
-            "| {kind} | {:.2} | {:.2} | {:.2} |",
+            "| {kind} | {:.2} | {:.2} | {:.2} | {:.2} |",
             percentile(times, 0.5),
             percentile(times, 0.99),
-            percentile(times, 0.99) / goal
+            percentile(times, 0.99) / goal,
+            mean(times)
         );
         all.extend(times);
     }
     all.sort_by(|a, b| a.total_cmp(b));
     println!(
-        "| all | {:.2} | {:.2} | {:.2} |",
+        "| all | {:.2} | {:.2} | {:.2} | {:.2} |",
         percentile(&all, 0.5),
         percentile(&all, 0.99),
-        percentile(&all, 0.99) / goal
+        percentile(&all, 0.99) / goal,
+        mean(&all)
     );
     if slowest > 0 {
         timed.sort_by(|a, b| b.0.total_cmp(&a.0));

@@ -17,7 +17,7 @@ pub use common::{
 };
 use tokenizer::PairTokenizer;
 pub use tokenizer::WireTokenizer;
-use words_query::{Ranking, WordsQuery, filter_clause};
+use words_query::{DateWindowsCache, Ranking, WordsQuery, filter_clause};
 
 use chrono::{DateTime, Utc};
 use std::path::Path;
@@ -198,6 +198,8 @@ pub struct SearchIndex {
     /// The threads a large index's segments are searched on (term at a time), started on
     /// the first search that needs them; `None` inside for one thread.
     executor: std::sync::OnceLock<Option<tantivy::Executor>>,
+    /// Each segment's latest date per window, for newest-first pages of common words.
+    date_windows: DateWindowsCache,
 }
 
 /// Words as the index holds them: UAX #29 words, over-long ones dropped, lower-cased, folded.
@@ -328,6 +330,7 @@ impl SearchIndex {
             parser,
             common,
             executor: std::sync::OnceLock::new(),
+            date_windows: DateWindowsCache::default(),
         })
     }
 
@@ -528,8 +531,13 @@ impl SearchIndex {
             } else {
                 None
             };
-            let (best, total) =
-                words.best_and_count(&searcher, threads, ranking, offset + limit)?;
+            let (best, total) = words.best_and_count(
+                &searcher,
+                threads,
+                ranking,
+                offset + limit,
+                &self.date_windows,
+            )?;
             let page = best.into_iter().skip(offset).collect();
             return self.results(&searcher, &*matching, page, total);
         }

@@ -755,6 +755,10 @@ fn a_words_query_pages_and_counts_as_tantivys_boolean_query() {
         "{a} -{b}",
         "{a} {b} -{c}",
         "{a} OR {b} -{c}",
+        "{a} {a}",
+        "{a} {b} {a}",
+        "{a} OR {a} OR {b}",
+        "{a} -{b} -{b}",
     ];
     for seed in [1, 2] {
         let index = skewed_index(seed);
@@ -829,7 +833,13 @@ fn a_words_query_pages_and_counts_as_tantivys_boolean_query() {
             // calling thread or on two.
             let threads = (number / shapes.len()).is_multiple_of(2).then_some(&pool);
             let (best, counted) = words
-                .best_and_count(&searcher, threads, Ranking::Relevance, 10)
+                .best_and_count(
+                    &searcher,
+                    threads,
+                    Ranking::Relevance,
+                    10,
+                    &index.date_windows,
+                )
                 .unwrap();
             assert_eq!(counted, total, "{query}");
             let best = scores(best);
@@ -851,7 +861,7 @@ fn a_words_query_pages_and_counts_as_tantivys_boolean_query() {
                 .map(|(_, address)| date_of(address))
                 .collect();
             let (best, counted) = words
-                .best_and_count(&searcher, threads, Ranking::Newest, 10)
+                .best_and_count(&searcher, threads, Ranking::Newest, 10, &index.date_windows)
                 .unwrap();
             assert_eq!(counted, total, "{query}");
             let found: Vec<_> = best
@@ -1169,4 +1179,63 @@ proptest::proptest! {
             proptest::prop_assert_eq!(results.total, expected.len(), "{}", query);
         }
     }
+}
+
+#[test]
+fn a_newest_first_page_of_common_words_reads_the_latest_windows_first() {
+    // Stories published in the order they are indexed, as a wire arrives: the latest window
+    // of the segment comes first, and the page is the last stories of the matching ones.
+    let index = SearchIndex::in_memory_with_common(CommonWords::none()).unwrap();
+    let stories = words_query::WINDOW * 2 + 1_000;
+    let first = at(0);
+    for number in 0..stories {
+        let mut story = doc(
+            &format!("s{number}"),
+            if number % 2 == 0 { "andes" } else { "baltic" },
+            "en",
+            "harbour report",
+            if number % 3 == 0 {
+                "fire at the harbour"
+            } else {
+                "calm at the harbour"
+            },
+            0,
+        );
+        story.published = first + chrono::Duration::seconds(number as i64);
+        index.upsert(&story).unwrap();
+    }
+    index.commit().unwrap();
+    // One segment, in the order indexed.
+    let segments = index.index.searchable_segment_ids().unwrap();
+    index
+        .with_writer(|writer| Ok(writer.merge(&segments).wait()?))
+        .unwrap();
+    index.reader.reload().unwrap();
+    let searcher = index.reader.searcher();
+    let segment = &searcher.segment_readers()[0];
+    assert_eq!(segment.max_doc() as usize, stories);
+    let windows = words_query::DateWindows::of(segment).unwrap();
+    assert_eq!(windows.order, vec![2, 1, 0]);
+    assert!(windows.latest[0] < windows.latest[1] && windows.latest[1] < windows.latest[2]);
+    let results = index
+        .search(&SearchQuery {
+            text: "harbour fire -calm".into(),
+            source: Some("andes".into()),
+            order: SortOrder::Newest,
+            limit: 5,
+            ..SearchQuery::default()
+        })
+        .unwrap();
+    // Every sixth story is from andes and about a fire.
+    assert_eq!(results.total, stories.div_ceil(6));
+    let last = (0..stories).rev().filter(|number| number % 6 == 0);
+    let wanted: Vec<String> = last.take(5).map(|number| format!("s{number}")).collect();
+    let found: Vec<String> = results.hits.iter().map(|hit| hit.id.clone()).collect();
+    assert_eq!(found, wanted);
+    let words = WordsQuery::from_parsed(
+        &*index.parser.parse_query_lenient("harbour fire").0,
+        Vec::new(),
+    )
+    .unwrap();
+    assert!(words.dense_is_cheaper(segment).unwrap());
 }

@@ -14,11 +14,14 @@
 //!   only). Its count is the word's document frequency, or a bitmap pass over its postings
 //!   where there are deletions, filters or exclusions.
 
+use std::sync::Arc;
 use tantivy::query::{
-    BooleanQuery, ConstScoreQuery, EnableScoring, Explanation, Occur, Query, Scorer, TermQuery,
-    Weight,
+    BooleanQuery, BoostQuery, ConstScoreQuery, EnableScoring, Explanation, Occur, Query, Scorer,
+    TermQuery, Weight,
 };
 use tantivy::schema::IndexRecordOption;
+
+use tantivy::index::SegmentId;
 use tantivy::{DocId, DocSet, Score, SegmentReader, TERMINATED, Term};
 
 /// The date field pages by newest are ranked on.
@@ -39,7 +42,11 @@ pub(crate) enum Needs {
 /// Words scored by BM25 (all or any), words excluded and filters that only restrict.
 #[derive(Debug)]
 pub(crate) struct WordsQuery {
+    /// Each word once.
     words: Vec<Term>,
+    /// How many times the query gives each word: a word given twice scores twice, as it would
+    /// as two clauses of tantivy's boolean query, but its postings are read once.
+    repeats: Vec<Score>,
     needs: Needs,
     excluded: Vec<Term>,
     filters: Vec<Box<dyn Query>>,
@@ -49,6 +56,7 @@ impl Clone for WordsQuery {
     fn clone(&self) -> WordsQuery {
         WordsQuery {
             words: self.words.clone(),
+            repeats: self.repeats.clone(),
             needs: self.needs,
             excluded: self.excluded.clone(),
             filters: self
@@ -71,6 +79,7 @@ impl WordsQuery {
         if let Some(term) = query.downcast_ref::<TermQuery>() {
             return Some(WordsQuery {
                 words: vec![term.term().clone()],
+                repeats: vec![1.0],
                 needs: Needs::All,
                 excluded: Vec::new(),
                 filters,
@@ -95,32 +104,56 @@ impl WordsQuery {
             // Both: the `Should` words would only score; neither: nothing to match.
             _ => return None,
         };
+        let mut once: Vec<Term> = Vec::with_capacity(words.len());
+        let mut repeats: Vec<Score> = Vec::with_capacity(words.len());
+        for term in words {
+            match once.iter().position(|seen| *seen == term) {
+                Some(seen) => repeats[seen] += 1.0,
+                None => {
+                    once.push(term);
+                    repeats.push(1.0);
+                }
+            }
+        }
+        let mut excluded_once: Vec<Term> = Vec::with_capacity(excluded.len());
+        for term in excluded {
+            if !excluded_once.contains(&term) {
+                excluded_once.push(term);
+            }
+        }
         Some(WordsQuery {
-            words,
+            words: once,
+            repeats,
             needs,
-            excluded,
+            excluded: excluded_once,
             filters,
         })
     }
 
+    /// A word's term query, scored as many times as the query gives it.
+    fn scored_word(term: &Term, repeats: Score) -> Box<dyn Query> {
+        let query = TermQuery::new(term.clone(), IndexRecordOption::WithFreqs);
+        if repeats == 1.0 {
+            Box::new(query)
+        } else {
+            Box::new(BoostQuery::new(Box::new(query), repeats))
+        }
+    }
+
     /// The same matches and scores as tantivy's own boolean query (filters score zero).
     fn as_boolean(&self) -> BooleanQuery {
-        let scored = |term: &Term| -> Box<dyn Query> {
-            Box::new(TermQuery::new(term.clone(), IndexRecordOption::WithFreqs))
+        let scored = || {
+            self.words
+                .iter()
+                .zip(&self.repeats)
+                .map(|(term, &repeats)| WordsQuery::scored_word(term, repeats))
         };
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = match self.needs {
-            Needs::All => self
-                .words
-                .iter()
-                .map(|term| (Occur::Must, scored(term)))
-                .collect(),
+            Needs::All => scored().map(|word| (Occur::Must, word)).collect(),
             Needs::Any => vec![(
                 Occur::Must,
                 Box::new(BooleanQuery::new(
-                    self.words
-                        .iter()
-                        .map(|term| (Occur::Should, scored(term)))
-                        .collect(),
+                    scored().map(|word| (Occur::Should, word)).collect(),
                 )),
             )],
         };
@@ -143,21 +176,28 @@ impl Query for WordsQuery {
     fn weight(&self, enable_scoring: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
         let unscored = EnableScoring::disabled_from_schema(enable_scoring.schema());
         let basic = |term: &Term| TermQuery::new(term.clone(), IndexRecordOption::Basic);
-        // The OR of the words, which tantivy pages by block-max WAND.
-        let offered: Box<dyn Query> = match self.words.as_slice() {
-            [word] => Box::new(TermQuery::new(word.clone(), IndexRecordOption::WithFreqs)),
-            words => Box::new(BooleanQuery::new(
-                words
-                    .iter()
-                    .map(|term| -> (Occur, Box<dyn Query>) {
-                        (
-                            Occur::Should,
-                            Box::new(TermQuery::new(term.clone(), IndexRecordOption::WithFreqs)),
-                        )
-                    })
-                    .collect(),
-            )),
-        };
+        // The OR of the words, which tantivy pages by block-max WAND. One word is its term
+        // query, whose own pruning pass is block-max; its scores are multiplied by its repeats
+        // as they are offered.
+        let (offered, offered_repeats): (Box<dyn Query>, Score) =
+            match (self.words.as_slice(), self.repeats.as_slice()) {
+                ([word], &[repeats]) => (
+                    Box::new(TermQuery::new(word.clone(), IndexRecordOption::WithFreqs)),
+                    repeats,
+                ),
+                (words, _) => (
+                    Box::new(BooleanQuery::new(
+                        words
+                            .iter()
+                            .zip(&self.repeats)
+                            .map(|(term, &repeats)| {
+                                (Occur::Should, WordsQuery::scored_word(term, repeats))
+                            })
+                            .collect(),
+                    )),
+                    1.0,
+                ),
+            };
         let mut required: Vec<Box<dyn Weight>> = Vec::new();
         if self.needs == Needs::All && self.words.len() > 1 {
             for term in &self.words {
@@ -175,6 +215,7 @@ impl Query for WordsQuery {
         Ok(Box::new(WordsWeight {
             whole: self.as_boolean().weight(enable_scoring)?,
             offered: offered.weight(enable_scoring)?,
+            offered_repeats,
             required,
             excluded,
             counted: self.clone(),
@@ -196,6 +237,8 @@ struct WordsWeight {
     whole: Box<dyn Weight>,
     /// The OR of the words, scored: what the page is drawn from.
     offered: Box<dyn Weight>,
+    /// What `offered`'s scores are multiplied by (a single word given more than once).
+    offered_repeats: Score,
     /// What an offered document must also match: every word (for an AND), every filter.
     required: Vec<Box<dyn Weight>>,
     /// What it must not match.
@@ -234,13 +277,14 @@ impl Weight for WordsWeight {
                 .collect::<tantivy::Result<Vec<_>>>()
         };
         let (mut required, mut excluded) = (open(&self.required)?, open(&self.excluded)?);
-        let mut threshold = threshold;
+        let repeats = self.offered_repeats;
+        let mut threshold = threshold / repeats;
         self.offered
             .for_each_pruning(threshold, reader, &mut |doc, score| {
                 let taken = required.iter_mut().all(|docset| holds(&mut **docset, doc))
                     && !excluded.iter_mut().any(|docset| holds(&mut **docset, doc));
                 if taken {
-                    threshold = callback(doc, score);
+                    threshold = callback(doc, score * repeats) / repeats;
                 }
                 threshold
             })
@@ -361,12 +405,13 @@ pub(crate) enum Ranking {
     Newest,
 }
 
-/// The best `keep` of the candidates offered, earlier documents first among equal keys.
+/// The best `keep` of the candidates offered: the greatest keys, and among equal keys the
+/// earlier documents (as tantivy's `TopDocs`), whatever order the candidates come in.
 struct Best<K> {
     keep: usize,
     found: Vec<(K, DocId)>,
-    /// Once `keep` are held, what a candidate must beat.
-    floor: Option<K>,
+    /// Once `keep` are held, the last of them: what a candidate must beat.
+    floor: Option<(K, DocId)>,
 }
 
 impl<K: PartialOrd + Copy> Best<K> {
@@ -378,9 +423,22 @@ impl<K: PartialOrd + Copy> Best<K> {
         }
     }
 
+    /// Whether a candidate with `key` could still be taken: a greater key than the floor's,
+    /// or an equal one on an earlier document (impossible if every document to come is
+    /// `later` than all offered so far).
+    #[inline]
+    fn could_take(&self, key: K, later: bool) -> bool {
+        match self.floor {
+            None => true,
+            Some((floor, _)) => key > floor || (!later && key == floor),
+        }
+    }
+
     #[inline]
     fn offer(&mut self, key: K, doc: DocId) {
-        if self.floor.is_some_and(|floor| key <= floor) {
+        if let Some((floor, floor_doc)) = self.floor
+            && !(key > floor || (key == floor && doc < floor_doc))
+        {
             return;
         }
         self.found.push((key, doc));
@@ -398,7 +456,7 @@ impl<K: PartialOrd + Copy> Best<K> {
         });
         self.found.truncate(self.keep);
         if self.found.len() == self.keep {
-            self.floor = self.found.last().map(|(key, _)| *key);
+            self.floor = self.found.last().copied();
         }
     }
 
@@ -417,6 +475,97 @@ const SPARSE_MATCH_NS: u64 = 30;
 /// Word counts in one document up to this are scored from a table.
 const TABLED_FREQUENCIES: u32 = 16;
 
+/// A date as the newest-first ranking compares it; a document without one comes last.
+fn date_key(date: Option<tantivy::DateTime>) -> i64 {
+    date.map(|date| date.into_timestamp_nanos())
+        .unwrap_or(i64::MIN)
+}
+
+/// The latest `published` date in each term-at-a-time window of one segment, and the windows
+/// in order of it, latest first: a newest-first page reads the dates of the few windows that
+/// can hold it instead of the date of every match.
+pub(crate) struct DateWindows {
+    pub(crate) latest: Vec<i64>,
+    /// Window numbers, latest window first.
+    pub(crate) order: Vec<u32>,
+}
+
+impl DateWindows {
+    pub(crate) fn of(reader: &SegmentReader) -> tantivy::Result<DateWindows> {
+        let dates = reader.fast_fields().date(PUBLISHED)?;
+        let max_doc = reader.max_doc();
+        let mut latest = Vec::with_capacity((max_doc as usize).div_ceil(WINDOW));
+        let mut docs: Vec<DocId> = Vec::with_capacity(WINDOW);
+        let mut found = vec![None; WINDOW];
+        let mut start: DocId = 0;
+        while start < max_doc {
+            let end = start.saturating_add(WINDOW as DocId).min(max_doc);
+            docs.clear();
+            docs.extend(start..end);
+            let found = &mut found[..docs.len()];
+            found.fill(None);
+            dates.first_vals(&docs, found);
+            latest.push(
+                found
+                    .iter()
+                    .map(|date| date_key(*date))
+                    .max()
+                    .unwrap_or(i64::MIN),
+            );
+            start = end;
+        }
+        let mut order: Vec<u32> = (0..latest.len() as u32).collect();
+        order.sort_by_key(|&window| std::cmp::Reverse(latest[window as usize]));
+        Ok(DateWindows { latest, order })
+    }
+}
+
+/// Each segment's [`DateWindows`], computed on a segment's first newest-first page and kept
+/// while the segment is searched (segments never change; a merge makes a new one).
+#[derive(Default)]
+pub(crate) struct DateWindowsCache {
+    by_segment: std::sync::Mutex<std::collections::HashMap<SegmentId, Arc<DateWindows>>>,
+}
+
+impl DateWindowsCache {
+    fn of(&self, reader: &SegmentReader) -> tantivy::Result<Arc<DateWindows>> {
+        let id = reader.segment_id();
+        let cached = |cache: &Self| {
+            cache
+                .by_segment
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .get(&id)
+                .cloned()
+        };
+        if let Some(windows) = cached(self) {
+            return Ok(windows);
+        }
+        let windows = Arc::new(DateWindows::of(reader)?);
+        self.by_segment
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(id, Arc::clone(&windows));
+        Ok(windows)
+    }
+
+    /// Drops the windows of segments `searcher` no longer has, once more are kept than it has.
+    fn forget_all_but(&self, searcher: &tantivy::Searcher) {
+        let mut by_segment = self
+            .by_segment
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if by_segment.len() > searcher.segment_readers().len() {
+            let live: std::collections::HashSet<SegmentId> = searcher
+                .segment_readers()
+                .iter()
+                .map(SegmentReader::segment_id)
+                .collect();
+            by_segment.retain(|id, _| live.contains(id));
+        }
+    }
+}
+
 impl WordsQuery {
     /// The query's best `keep` documents by `ranking` (the score is 0 when by date), and how
     /// many documents match in all; segments are searched on `threads` if given.
@@ -432,6 +581,7 @@ impl WordsQuery {
         threads: Option<&tantivy::Executor>,
         ranking: Ranking,
         keep: usize,
+        date_windows: &DateWindowsCache,
     ) -> tantivy::Result<(Vec<(Score, tantivy::DocAddress)>, usize)> {
         let keep = keep.max(1);
         if ranking == Ranking::Relevance && self.words.len() == 1 && self.excluded.is_empty() {
@@ -441,15 +591,17 @@ impl WordsQuery {
             let best = searcher.search(self, &tantivy::collector::TopDocs::with_limit(keep))?;
             return Ok((best, self.count(searcher)?));
         }
+        if ranking == Ranking::Newest {
+            date_windows.forget_all_but(searcher);
+        }
         let whole = self
             .as_boolean()
             .weight(EnableScoring::enabled_from_searcher(searcher))?;
         let mut weights = Vec::with_capacity(self.words.len());
-        for term in &self.words {
-            weights.push(WordScores::new(tantivy::query::Bm25Weight::for_terms(
-                searcher,
-                std::slice::from_ref(term),
-            )?));
+        for (term, &repeats) in self.words.iter().zip(&self.repeats) {
+            let weight =
+                tantivy::query::Bm25Weight::for_terms(searcher, std::slice::from_ref(term))?;
+            weights.push(WordScores::new(weight.boost_by(repeats)));
         }
         // Segments largest first, on `threads` if given.
         let mut segments: Vec<(u32, &SegmentReader)> =
@@ -460,8 +612,7 @@ impl WordsQuery {
             // (score, date, address): one of the first two is 0, as the ranking is by the other.
             let found: (usize, Vec<(Score, i64, tantivy::DocAddress)>) = match ranking {
                 Ranking::Relevance => {
-                    let (matches, best) =
-                        self.segment_best(reader, &*whole, &weights, true, keep, |_, score| score)?;
+                    let (matches, best) = self.segment_by_score(reader, &*whole, &weights, keep)?;
                     let best = best.into_iter();
                     (
                         matches,
@@ -469,14 +620,8 @@ impl WordsQuery {
                     )
                 }
                 Ranking::Newest => {
-                    let dates = reader.fast_fields().date(PUBLISHED)?;
                     let (matches, best) =
-                        self.segment_best(reader, &*whole, &weights, false, keep, |doc, _| {
-                            dates
-                                .first(doc)
-                                .map(|date| date.into_timestamp_nanos())
-                                .unwrap_or(i64::MIN)
-                        })?;
+                        self.segment_by_date(reader, &*whole, keep, date_windows)?;
                     let best = best.into_iter();
                     (
                         matches,
@@ -511,34 +656,77 @@ impl WordsQuery {
         ))
     }
 
-    /// One segment's matches counted and its best `keep` by `key` (of the document and its
-    /// score, which is 0 unless `scored`), whichever way through the segment is cheaper.
-    fn segment_best<K: PartialOrd + Copy>(
+    /// One segment's matches counted and its best `keep` by score, whichever way through the
+    /// segment is cheaper. Term at a time, a window whose best match cannot reach the page is
+    /// counted and passed over.
+    fn segment_by_score(
         &self,
         reader: &SegmentReader,
         whole: &dyn Weight,
         weights: &[WordScores],
-        scored: bool,
         keep: usize,
-        key: impl Fn(DocId, Score) -> K,
-    ) -> tantivy::Result<(usize, Vec<(K, DocId)>)> {
+    ) -> tantivy::Result<(usize, Vec<(Score, DocId)>)> {
         let mut best = Best::new(keep);
         let mut matches = 0;
         if self.dense_is_cheaper(reader)? {
-            matches = self.dense(reader, weights, scored, |doc, score| {
-                best.offer(key(doc, score), doc)
+            self.dense(reader, Some(weights), |window| {
+                let found = window.matches();
+                matches += found;
+                // Documents come in increasing order: an equal score cannot displace one.
+                if found > 0 && best.could_take(window.top_score(), true) {
+                    window.each_match(|doc, score| best.offer(score, doc));
+                }
             })?;
         } else {
-            let mut scorer = whole.scorer(reader, 1.0)?;
-            let alive = reader.alive_bitset();
-            let mut doc = scorer.doc();
-            while doc != TERMINATED {
-                if alive.is_none_or(|alive| alive.is_alive(doc)) {
-                    matches += 1;
-                    let score = if scored { scorer.score() } else { 0.0 };
-                    best.offer(key(doc, score), doc);
+            matches = sparse(reader, whole, true, |doc, score| best.offer(score, doc))?;
+        }
+        Ok((matches, best.finish()))
+    }
+
+    /// One segment's matches counted and its newest `keep`. Term at a time, the matches are
+    /// marked in a bitmap and then only the windows that can hold the page, latest first,
+    /// have their dates read.
+    fn segment_by_date(
+        &self,
+        reader: &SegmentReader,
+        whole: &dyn Weight,
+        keep: usize,
+        date_windows: &DateWindowsCache,
+    ) -> tantivy::Result<(usize, Vec<(i64, DocId)>)> {
+        let dates = reader.fast_fields().date(PUBLISHED)?;
+        let mut best = Best::new(keep);
+        if !self.dense_is_cheaper(reader)? {
+            let matches = sparse(reader, whole, false, |doc, _| {
+                best.offer(date_key(dates.first(doc)), doc)
+            })?;
+            return Ok((matches, best.finish()));
+        }
+        let mut matched = vec![0u64; (reader.max_doc() as usize).div_ceil(64)];
+        let mut matches = 0;
+        self.dense(reader, None, |window| {
+            let found = window.matches();
+            matches += found;
+            if found > 0 {
+                window.mark_matches(&mut matched);
+            }
+        })?;
+        let windows = date_windows.of(reader)?;
+        for &window in &windows.order {
+            let latest = windows.latest.get(window as usize).copied();
+            if !latest.is_some_and(|latest| best.could_take(latest, false)) {
+                break;
+            }
+            let first_word = window as usize * WINDOW / 64;
+            let words = matched
+                .get(first_word..(first_word + WINDOW / 64).min(matched.len()))
+                .unwrap_or_default();
+            for (index, &word) in (first_word..).zip(words) {
+                let mut word = word;
+                while word != 0 {
+                    let doc = index as DocId * 64 + word.trailing_zeros();
+                    best.offer(date_key(dates.first(doc)), doc);
+                    word &= word - 1;
                 }
-                doc = scorer.advance();
             }
         }
         Ok((matches, best.finish()))
@@ -567,31 +755,31 @@ impl WordsQuery {
 
     /// The term-at-a-time pass over one segment, a window of `WINDOW` documents at a time so
     /// its tables stay in the core's own cache: each word's postings in the window are added
-    /// into the tables (a score, how many words the document holds), an excluded word's
-    /// zero them, the filters and deletions zero the documents they leave out, and every
-    /// match is offered with its score (0 unless `scored`). Returns how many matched.
+    /// into the tables (how many words the document holds and, with `weights`, its score), an
+    /// excluded word's zero them, the filters and deletions zero the documents they leave out,
+    /// and `each_window` is given the window's tables.
     fn dense(
         &self,
         reader: &SegmentReader,
-        weights: &[WordScores],
-        scored: bool,
-        mut offer: impl FnMut(DocId, Score),
-    ) -> tantivy::Result<usize> {
+        weights: Option<&[WordScores]>,
+        mut each_window: impl FnMut(&Window<'_>),
+    ) -> tantivy::Result<()> {
         let max_doc = reader.max_doc();
-        let option = if scored {
+        let option = if weights.is_some() {
             IndexRecordOption::WithFreqs
         } else {
             IndexRecordOption::Basic
         };
         let mut words = Vec::with_capacity(self.words.len());
-        for (term, weight) in self.words.iter().zip(weights) {
+        for (number, term) in self.words.iter().enumerate() {
             let inverted = reader.inverted_index(term.field())?;
             if let Some(postings) = inverted.read_block_postings(term, option)? {
-                words.push(Cursor::new(postings, scored.then_some(weight)));
+                let scores = weights.and_then(|weights| weights.get(number));
+                words.push(Cursor::new(postings, scores));
             }
         }
         let norms = match self.words.first() {
-            Some(term) if scored => Some(reader.get_fieldnorms_reader(term.field())?),
+            Some(term) if weights.is_some() => Some(reader.get_fieldnorms_reader(term.field())?),
             _ => None,
         };
         let mut excluded = Vec::with_capacity(self.excluded.len());
@@ -613,12 +801,12 @@ impl WordsQuery {
         let alive = reader.alive_bitset();
         let mut held = vec![0u8; WINDOW];
         let mut scores = vec![0.0 as Score; WINDOW];
-        let mut matches = 0;
         let mut start: DocId = 0;
         while start < max_doc {
             let end = start.saturating_add(WINDOW as DocId).min(max_doc);
+            let span = (end - start) as usize;
             held.fill(0);
-            if scored {
+            if weights.is_some() {
                 scores.fill(0.0);
             }
             for word in &mut words {
@@ -650,21 +838,110 @@ impl WordsQuery {
                     }
                 }
             }
-            for (doc, (&count, &score)) in (start..end).zip(held.iter().zip(&scores)) {
-                if count >= needed && alive.is_none_or(|alive| alive.is_alive(doc)) {
-                    matches += 1;
-                    offer(doc, score);
+            if let Some(alive) = alive {
+                for (count, doc) in held.iter_mut().zip(start..end) {
+                    if !alive.is_alive(doc) {
+                        *count = 0;
+                    }
                 }
             }
+            each_window(&Window {
+                start,
+                held: held.get(..span).unwrap_or_default(),
+                scores: scores.get(..span).unwrap_or_default(),
+                needed,
+            });
             start = end;
         }
-        Ok(matches)
+        Ok(())
+    }
+}
+
+/// The sparse way through a segment: tantivy's boolean query visits each match, which is
+/// given to `each` with its score (0 unless `scored`). Returns how many matched.
+fn sparse(
+    reader: &SegmentReader,
+    whole: &dyn Weight,
+    scored: bool,
+    mut each: impl FnMut(DocId, Score),
+) -> tantivy::Result<usize> {
+    let mut scorer = whole.scorer(reader, 1.0)?;
+    let alive = reader.alive_bitset();
+    let mut matches = 0;
+    let mut doc = scorer.doc();
+    while doc != TERMINATED {
+        if alive.is_none_or(|alive| alive.is_alive(doc)) {
+            matches += 1;
+            each(doc, if scored { scorer.score() } else { 0.0 });
+        }
+        doc = scorer.advance();
+    }
+    Ok(matches)
+}
+
+/// One window's tables once every word, exclusion, filter and deletion is in: the document
+/// `start + i` matches if `held[i]` is at least `needed`, with the score `scores[i]`.
+struct Window<'t> {
+    start: DocId,
+    held: &'t [u8],
+    scores: &'t [Score],
+    needed: u8,
+}
+
+impl Window<'_> {
+    /// How many documents of the window match (a loop the compiler runs on vectors).
+    fn matches(&self) -> usize {
+        self.held
+            .iter()
+            .filter(|&&held| held >= self.needed)
+            .count()
+    }
+
+    /// The best score of a match in the window, 0 if none. Scores are never negative, and
+    /// non-negative floats order as their bits do, so the maximum is taken on integers.
+    fn top_score(&self) -> Score {
+        let bits = self
+            .held
+            .iter()
+            .zip(self.scores)
+            .map(|(&held, &score)| {
+                if held >= self.needed && score > 0.0 {
+                    score.to_bits()
+                } else {
+                    0
+                }
+            })
+            .max()
+            .unwrap_or(0);
+        Score::from_bits(bits)
+    }
+
+    /// Calls `each` with every match and its score, in document order.
+    fn each_match(&self, mut each: impl FnMut(DocId, Score)) {
+        for ((doc, &held), &score) in (self.start..).zip(self.held).zip(self.scores) {
+            if held >= self.needed {
+                each(doc, score);
+            }
+        }
+    }
+
+    /// Sets the bit of every match in `bitmap`, a bit per document of the segment (the window
+    /// starts on a multiple of 64).
+    fn mark_matches(&self, bitmap: &mut [u64]) {
+        let first_word = self.start as usize / 64;
+        for (chunk, word) in self.held.chunks(64).zip(bitmap.iter_mut().skip(first_word)) {
+            let mut bits = 0u64;
+            for (bit, &held) in chunk.iter().enumerate() {
+                bits |= u64::from(held >= self.needed) << bit;
+            }
+            *word |= bits;
+        }
     }
 }
 
 /// Documents a term-at-a-time window spans: its tables (5 bytes a document) fit a core's
 /// first-level cache.
-const WINDOW: usize = 4096;
+pub(crate) const WINDOW: usize = 4096;
 
 /// A word's BM25 scores: its weight, and a table of its scores by count in the document (1 to
 /// `TABLED_FREQUENCIES`) and field length (256 to a count), computed once per query.
