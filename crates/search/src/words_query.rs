@@ -15,6 +15,7 @@
 //!   where there are deletions, filters or exclusions.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use tantivy::query::{
     BooleanQuery, BoostQuery, ConstScoreQuery, EnableScoring, Explanation, Occur, Query, Scorer,
     TermQuery, Weight,
@@ -603,6 +604,8 @@ impl WordsQuery {
                 tantivy::query::Bm25Weight::for_terms(searcher, std::slice::from_ref(term))?;
             weights.push(WordScores::new(weight.boost_by(repeats)));
         }
+        // The lowest score of a whole page in the segments searched so far (as bits).
+        let shared_floor = AtomicU32::new(0);
         // Segments largest first, on `threads` if given.
         let mut segments: Vec<(u32, &SegmentReader)> =
             (0u32..).zip(searcher.segment_readers()).collect();
@@ -612,7 +615,8 @@ impl WordsQuery {
             // (score, date, address): one of the first two is 0, as the ranking is by the other.
             let found: (usize, Vec<(Score, i64, tantivy::DocAddress)>) = match ranking {
                 Ranking::Relevance => {
-                    let (matches, best) = self.segment_by_score(reader, &*whole, &weights, keep)?;
+                    let (matches, best) =
+                        self.segment_by_score(reader, &*whole, &weights, keep, &shared_floor)?;
                     let best = best.into_iter();
                     (
                         matches,
@@ -658,13 +662,16 @@ impl WordsQuery {
 
     /// One segment's matches counted and its best `keep` by score, whichever way through the
     /// segment is cheaper. Term at a time, a window whose best match cannot reach the page is
-    /// counted and passed over.
+    /// counted and passed over: one that cannot reach this segment's best, or scores below
+    /// `shared_floor`, the bits of the lowest score of a whole page found in another segment
+    /// (a tie may still be taken: its document may come first).
     fn segment_by_score(
         &self,
         reader: &SegmentReader,
         whole: &dyn Weight,
         weights: &[WordScores],
         keep: usize,
+        shared_floor: &AtomicU32,
     ) -> tantivy::Result<(usize, Vec<(Score, DocId)>)> {
         let mut best = Best::new(keep);
         let mut matches = 0;
@@ -673,8 +680,16 @@ impl WordsQuery {
                 let found = window.matches();
                 matches += found;
                 // Documents come in increasing order: an equal score cannot displace one.
-                if found > 0 && best.could_take(window.top_score(), true) {
-                    window.each_match(|doc, score| best.offer(score, doc));
+                if found == 0 {
+                    return;
+                }
+                let shared = Score::from_bits(shared_floor.load(Ordering::Relaxed));
+                let top = window.score_bound();
+                if top >= shared && best.could_take(top, true) {
+                    window.offer_matches(&mut best, shared);
+                    if let Some((floor, _)) = best.floor {
+                        shared_floor.fetch_max(floor.to_bits(), Ordering::Relaxed);
+                    }
                 }
             })?;
         } else {
@@ -779,7 +794,7 @@ impl WordsQuery {
             }
         }
         let norms = match self.words.first() {
-            Some(term) if weights.is_some() => Some(reader.get_fieldnorms_reader(term.field())?),
+            Some(term) if weights.is_some() => Some(field_lengths(reader, term.field())?),
             _ => None,
         };
         let mut excluded = Vec::with_capacity(self.excluded.len());
@@ -799,8 +814,8 @@ impl WordsQuery {
             Needs::Any => 1,
         };
         let alive = reader.alive_bitset();
-        let mut held = vec![0u8; WINDOW];
-        let mut scores = vec![0.0 as Score; WINDOW];
+        let mut held = Box::new([0u8; WINDOW]);
+        let mut scores = Box::new([0.0 as Score; WINDOW]);
         let mut start: DocId = 0;
         while start < max_doc {
             let end = start.saturating_add(WINDOW as DocId).min(max_doc);
@@ -810,13 +825,14 @@ impl WordsQuery {
                 scores.fill(0.0);
             }
             for word in &mut words {
-                word.add(start, end, norms.as_ref(), &mut held, &mut scores);
+                word.add(start, end, norms.as_deref(), &mut held, &mut scores);
             }
+            // What is left out holds no word and scores 0.
             for word in &mut excluded {
                 word.each(end, |doc| {
-                    if let Some(count) = held.get_mut(doc.wrapping_sub(start) as usize) {
-                        *count = 0;
-                    }
+                    let slot = doc.wrapping_sub(start) as usize & (WINDOW - 1);
+                    held[slot] = 0;
+                    scores[slot] = 0.0;
                 });
             }
             for filter in &mut filters {
@@ -829,8 +845,11 @@ impl WordsQuery {
                     let passed = filter.doc().min(end);
                     let gap =
                         next.saturating_sub(start) as usize..passed.saturating_sub(start) as usize;
-                    if let Some(gap) = held.get_mut(gap) {
+                    if let Some(gap) = held.get_mut(gap.clone()) {
                         gap.fill(0);
+                    }
+                    if let Some(gap) = scores.get_mut(gap) {
+                        gap.fill(0.0);
                     }
                     next = passed.saturating_add(1);
                     if passed < end {
@@ -839,9 +858,11 @@ impl WordsQuery {
                 }
             }
             if let Some(alive) = alive {
-                for (count, doc) in held.iter_mut().zip(start..end) {
+                for ((count, score), doc) in held.iter_mut().zip(scores.iter_mut()).zip(start..end)
+                {
                     if !alive.is_alive(doc) {
                         *count = 0;
+                        *score = 0.0;
                     }
                 }
             }
@@ -855,6 +876,24 @@ impl WordsQuery {
         }
         Ok(())
     }
+}
+
+/// The field length (fieldnorm id) of every document of the segment, a byte each, as stored.
+fn field_lengths(
+    reader: &SegmentReader,
+    field: tantivy::schema::Field,
+) -> tantivy::Result<tantivy::directory::OwnedBytes> {
+    let file = reader
+        .fieldnorms_readers()
+        .get_inner_file()
+        .open_read(field)
+        .ok_or_else(|| {
+            tantivy::TantivyError::SchemaError(format!(
+                "no field lengths for field {}",
+                field.field_id()
+            ))
+        })?;
+    Ok(file.read_bytes()?)
 }
 
 /// The sparse way through a segment: tantivy's boolean query visits each match, which is
@@ -897,30 +936,46 @@ impl Window<'_> {
             .count()
     }
 
-    /// The best score of a match in the window, 0 if none. Scores are never negative, and
-    /// non-negative floats order as their bits do, so the maximum is taken on integers.
-    fn top_score(&self) -> Score {
-        let bits = self
-            .held
-            .iter()
-            .zip(self.scores)
-            .map(|(&held, &score)| {
-                if held >= self.needed && score > 0.0 {
-                    score.to_bits()
-                } else {
-                    0
-                }
-            })
-            .max()
-            .unwrap_or(0);
-        Score::from_bits(bits)
+    /// A score no match of the window passes: the greatest in its score table, where a
+    /// document left out by an exclusion, a filter or a deletion scores 0 and one holding
+    /// only some of the words its part. Taken 16 lanes at a time, which the compiler runs on
+    /// vectors.
+    fn score_bound(&self) -> Score {
+        let mut lanes = [0.0 as Score; LANES];
+        for chunk in self.scores.chunks(LANES) {
+            for (lane, &score) in lanes.iter_mut().zip(chunk) {
+                *lane = if score > *lane { score } else { *lane };
+            }
+        }
+        lanes_max(&lanes)
     }
 
-    /// Calls `each` with every match and its score, in document order.
-    fn each_match(&self, mut each: impl FnMut(DocId, Score)) {
-        for ((doc, &held), &score) in (self.start..).zip(self.held).zip(self.scores) {
-            if held >= self.needed {
-                each(doc, score);
+    /// Offers `best` every match that could enter it and scores at least `shared`, in
+    /// document order. Runs of 16 documents none of which scores that much are passed over
+    /// on vectors.
+    fn offer_matches(&self, best: &mut Best<Score>, shared: Score) {
+        // What a score must beat: this page's floor (documents come in increasing order, so an
+        // equal score cannot displace one), and just below `shared` (a tie with another
+        // segment's page may still win on its document).
+        let least = |best: &Best<Score>| {
+            let own = best.floor.map_or(Score::NEG_INFINITY, |(floor, _)| floor);
+            own.max(shared.next_down())
+        };
+        let mut above = least(best);
+        let chunks = self.held.chunks(LANES).zip(self.scores.chunks(LANES));
+        for (first, (held, scores)) in (self.start..).step_by(LANES).zip(chunks) {
+            let mut lanes = [0.0 as Score; LANES];
+            for (lane, &score) in lanes.iter_mut().zip(scores) {
+                *lane = score;
+            }
+            if lanes_max(&lanes) <= above {
+                continue;
+            }
+            for ((doc, &held), &score) in (first..).zip(held).zip(scores) {
+                if held >= self.needed && score > above {
+                    best.offer(score, doc);
+                    above = least(best);
+                }
             }
         }
     }
@@ -943,28 +998,49 @@ impl Window<'_> {
 /// first-level cache.
 pub(crate) const WINDOW: usize = 4096;
 
+/// Scores compared at once where a window is scanned for its best (a multiple of 4, the
+/// floats of one vector register).
+const LANES: usize = 16;
+
+/// The greatest of `lanes`, four at a time.
+fn lanes_max(lanes: &[Score; LANES]) -> Score {
+    let mut four = [0.0 as Score; 4];
+    for quad in lanes.chunks_exact(4) {
+        for (top, &score) in four.iter_mut().zip(quad) {
+            *top = if score > *top { score } else { *top };
+        }
+    }
+    four.into_iter()
+        .fold(0.0, |top, lane| if lane > top { lane } else { top })
+}
+
 /// A word's BM25 scores: its weight, and a table of its scores by count in the document (1 to
 /// `TABLED_FREQUENCIES`) and field length (256 to a count), computed once per query.
 struct WordScores {
     weight: tantivy::query::Bm25Weight,
-    table: Vec<Score>,
+    table: Box<[Score; TABLE_SIZE]>,
 }
+
+/// Scores tabled per word: 256 field lengths for each count from 1 to `TABLED_FREQUENCIES`.
+const TABLE_SIZE: usize = TABLED_FREQUENCIES as usize * 256;
 
 impl WordScores {
     fn new(weight: tantivy::query::Bm25Weight) -> WordScores {
-        let table = (1..=TABLED_FREQUENCIES)
-            .flat_map(|freq| (0..=u8::MAX).map(move |fieldnorm_id| (fieldnorm_id, freq)))
-            .map(|(fieldnorm_id, freq)| weight.score(fieldnorm_id, freq))
-            .collect();
+        let mut table = Box::new([0.0; TABLE_SIZE]);
+        for (place, score) in table.iter_mut().enumerate() {
+            let (freq, fieldnorm_id) = (place / 256 + 1, place % 256);
+            *score = weight.score(fieldnorm_id as u8, freq as u32);
+        }
         WordScores { weight, table }
     }
 
     #[inline]
     fn score(&self, fieldnorm_id: u8, freq: u32) -> Score {
-        let tabled = (freq as usize).wrapping_sub(1) * 256 + usize::from(fieldnorm_id);
-        match self.table.get(tabled) {
-            Some(score) if freq >= 1 => *score,
-            _ => self.weight.score(fieldnorm_id, freq),
+        if (1..=TABLED_FREQUENCIES).contains(&freq) {
+            // In bounds: the mask keeps the place below `TABLE_SIZE`, a power of two.
+            self.table[((freq as usize - 1) * 256 + usize::from(fieldnorm_id)) & (TABLE_SIZE - 1)]
+        } else {
+            self.weight.score(fieldnorm_id, freq)
         }
     }
 }
@@ -1010,39 +1086,53 @@ impl<'a> Cursor<'a> {
     }
 
     /// Adds the postings of the window `start..end` into its tables: one more word held and,
-    /// with `norms`, the word's score.
+    /// with `norms` (the field length of each document of the segment), the word's score.
     fn add(
         &mut self,
         start: DocId,
         end: DocId,
-        norms: Option<&tantivy::fieldnorm::FieldNormReader>,
-        held: &mut [u8],
-        scores: &mut [Score],
+        norms: Option<&[u8]>,
+        held: &mut [u8; WINDOW],
+        scores: &mut [Score; WINDOW],
     ) {
         loop {
             let docs = self.postings.docs();
+            let from = self.at;
+            let Some(rest) = docs.get(from..) else {
+                return;
+            };
             if docs.is_empty() {
                 return;
             }
-            let freqs = if norms.is_some() {
-                self.postings.freqs()
-            } else {
-                &[]
+            // This block's postings in the window; the window's slots are reached by a mask,
+            // which every document from `start` to `end` passes unchanged.
+            let until = match rest.last() {
+                Some(&last) if last < end => docs.len(),
+                _ => from + rest.partition_point(|&doc| doc < end),
             };
-            while let Some(&doc) = docs.get(self.at) {
-                if doc >= end {
-                    return;
+            let in_window = docs.get(from..until).unwrap_or_default();
+            let slot = |doc: DocId| doc.wrapping_sub(start) as usize & (WINDOW - 1);
+            match (norms, self.scores) {
+                (Some(norms), Some(word)) => {
+                    let freqs = self.postings.freqs().get(from..until).unwrap_or_default();
+                    for (&doc, &freq) in in_window.iter().zip(freqs) {
+                        let slot = slot(doc);
+                        // At most 255 words are read this way, one count each.
+                        held[slot] = held[slot].wrapping_add(1);
+                        let fieldnorm_id = norms.get(doc as usize).copied().unwrap_or(0);
+                        scores[slot] += word.score(fieldnorm_id, freq);
+                    }
                 }
-                let slot = (doc - start) as usize;
-                if let Some(count) = held.get_mut(slot) {
-                    *count = count.saturating_add(1);
+                _ => {
+                    for &doc in in_window {
+                        let slot = slot(doc);
+                        held[slot] = held[slot].wrapping_add(1);
+                    }
                 }
-                if let (Some(norms), Some(word), Some(score), Some(&freq)) =
-                    (norms, self.scores, scores.get_mut(slot), freqs.get(self.at))
-                {
-                    *score += word.score(norms.fieldnorm_id(doc), freq);
-                }
-                self.at += 1;
+            }
+            if until < docs.len() {
+                self.at = until;
+                return;
             }
             self.postings.advance();
             self.at = 0;
