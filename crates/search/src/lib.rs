@@ -521,15 +521,15 @@ impl SearchIndex {
             &*matching,
             filters.iter().map(|filter| filter.box_clone()).collect(),
         );
+        let threads = if searcher.num_docs() >= PARALLEL_MIN_DOCUMENTS {
+            self.executor()
+        } else {
+            None
+        };
         if let Some(words) = words {
             let ranking = match query.order {
                 SortOrder::Relevance => Ranking::Relevance,
                 SortOrder::Newest => Ranking::Newest,
-            };
-            let threads = if searcher.num_docs() >= PARALLEL_MIN_DOCUMENTS {
-                self.executor()
-            } else {
-                None
             };
             let (best, total) = words.best_and_count(
                 &searcher,
@@ -539,7 +539,7 @@ impl SearchIndex {
                 &self.date_windows,
             )?;
             let page = best.into_iter().skip(offset).collect();
-            return self.results(&searcher, &*matching, page, total);
+            return self.results(&searcher, &*matching, page, total, threads);
         }
         let filtered: Box<dyn Query> = if filters.is_empty() {
             matching.box_clone()
@@ -570,7 +570,7 @@ impl SearchIndex {
                 )
             }
         };
-        self.results(&searcher, &*matching, addresses, total)
+        self.results(&searcher, &*matching, addresses, total, threads)
     }
 
     /// The page's hits, with their headlines and snippets marked.
@@ -580,6 +580,7 @@ impl SearchIndex {
         matching: &dyn Query,
         addresses: Vec<(f32, tantivy::DocAddress)>,
         total: usize,
+        threads: Option<&tantivy::Executor>,
     ) -> Result<SearchResults, SearchError> {
         let fields = self.fields;
         // Snippets mark the query's words (as `SnippetGenerator::create` would, rarer words
@@ -616,8 +617,7 @@ impl SearchIndex {
             SNIPPET_CHARS,
         );
         let headline_snippets = SnippetGenerator::new(weights, analyzer, fields.headline, 10_000);
-        let mut hits = Vec::with_capacity(addresses.len());
-        for (score, address) in addresses {
+        let hit = |(score, address): (f32, tantivy::DocAddress)| -> tantivy::Result<SearchHit> {
             let document: TantivyDocument = searcher.doc(address)?;
             let text_of = |field: Field| {
                 document
@@ -640,13 +640,22 @@ impl SearchIndex {
             } else {
                 marked_html(&headline_snippet)
             };
-            hits.push(SearchHit {
+            Ok(SearchHit {
                 id: text_of(fields.id),
                 score,
                 headline_html,
                 snippet_html,
-            });
-        }
+            })
+        };
+        // Each hit reads its document from the store and marks its text: on the search threads
+        // where the index has them.
+        let hits = match threads {
+            Some(executor) if addresses.len() > 1 => executor.map(hit, addresses.into_iter())?,
+            _ => addresses
+                .into_iter()
+                .map(hit)
+                .collect::<tantivy::Result<Vec<_>>>()?,
+        };
         Ok(SearchResults { total, hits })
     }
 }
