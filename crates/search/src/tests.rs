@@ -1248,3 +1248,47 @@ fn a_newest_first_page_of_common_words_reads_the_latest_windows_first() {
     .unwrap();
     assert!(words.dense_is_cheaper(segment).unwrap());
 }
+
+#[test]
+fn a_page_read_on_threads_is_the_page_read_in_order() {
+    // From 500,000 stories a page's hits are read and marked on the search threads; they
+    // come back in the page's order, with the same marks as on the calling thread.
+    let index = skewed_index(3);
+    let searcher = index.reader.searcher();
+    let pool = tantivy::Executor::multi_thread(2, "test-hits-").unwrap();
+    let (parsed, _) = index.parser.parse_query_lenient("w3 w7");
+    let words = WordsQuery::from_parsed(&*parsed, Vec::new()).unwrap();
+    let (page, total) = words
+        .best_and_count(&searcher, None, Ranking::Relevance, 20, &index.date_windows)
+        .unwrap();
+    assert_eq!(page.len(), 20);
+    let on_caller = index
+        .results(&searcher, &*parsed, page.clone(), total, None)
+        .unwrap();
+    let on_threads = index
+        .results(&searcher, &*parsed, page.clone(), total, Some(&pool))
+        .unwrap();
+    let shown = |results: &SearchResults| -> Vec<(String, String, String)> {
+        results
+            .hits
+            .iter()
+            .map(|hit| {
+                (
+                    hit.id.clone(),
+                    hit.headline_html.clone(),
+                    hit.snippet_html.clone(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(shown(&on_threads), shown(&on_caller));
+    assert!(
+        on_caller
+            .hits
+            .iter()
+            .any(|hit| hit.snippet_html.contains("<b>"))
+    );
+    let scores: Vec<f32> = on_threads.hits.iter().map(|hit| hit.score).collect();
+    let wanted: Vec<f32> = page.iter().map(|(score, _)| *score).collect();
+    assert_eq!(scores, wanted);
+}

@@ -7,6 +7,9 @@
 //!   postings are read a block at a time into per-document tables (score, words held), a
 //!   window of `WINDOW` documents at a time, and one pass over each window counts the matches
 //!   and keeps the best page, by score or by date (term at a time, as Lucene's bulk scorer).
+//!   A window, or a run of 16 documents, whose greatest score cannot reach the page (this
+//!   segment's, or the lowest score of a page another segment found) is only counted; newest
+//!   first, only the windows whose latest date can still enter the page have dates read.
 //! - One word alone is paged by tantivy's block-max WAND through the `Query` impl below, which
 //!   takes an offered document only if it passes the filters and holds no excluded word (an
 //!   AND is offered as the OR of its words and checked for every word: correct, but slow for
@@ -16,13 +19,12 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use tantivy::index::SegmentId;
 use tantivy::query::{
     BooleanQuery, BoostQuery, ConstScoreQuery, EnableScoring, Explanation, Occur, Query, Scorer,
     TermQuery, Weight,
 };
 use tantivy::schema::IndexRecordOption;
-
-use tantivy::index::SegmentId;
 use tantivy::{DocId, DocSet, Score, SegmentReader, TERMINATED, Term};
 
 /// The date field pages by newest are ranked on.
