@@ -149,7 +149,7 @@ pub struct Clusterer {
     // Fx hashing: the keys are ids and already-mixed 64-bit hashes, and SipHash's protection
     // against chosen keys costs more here than it buys (a third of the clusterer's time).
     by_id: FxHashMap<String, usize>,
-    buckets: FxHashMap<u64, Vec<usize>>,
+    buckets: Buckets,
     clusters: BTreeMap<ClusterId, Vec<String>>,
     /// For each event term of the indexed stories: how many indexed stories of each cluster
     /// have it.
@@ -341,19 +341,17 @@ impl Clusterer {
         let mut shared_bands = std::mem::take(&mut self.shared_bands);
         shared_bands.resize(self.slots.len(), 0);
         let mut candidates: Vec<(usize, usize)> = Vec::new();
-        for key in keys {
-            let Some(bucket) = self.buckets.get(key) else {
-                continue;
-            };
-            let start = bucket.len().saturating_sub(params::MAX_BUCKET_SCAN);
-            for &slot in bucket.get(start..).unwrap_or(&[]) {
-                if let Some(count) = shared_bands.get_mut(slot) {
-                    if *count == 0 {
-                        candidates.push((0, slot));
+        for &key in keys {
+            self.buckets
+                .each_recent(key, params::MAX_BUCKET_SCAN, |slot| {
+                    let slot = slot as usize;
+                    if let Some(count) = shared_bands.get_mut(slot) {
+                        if *count == 0 {
+                            candidates.push((0, slot));
+                        }
+                        *count += 1;
                     }
-                    *count += 1;
-                }
-            }
+                });
         }
         for (bands, slot) in &mut candidates {
             if let Some(count) = shared_bands.get_mut(*slot) {
@@ -474,7 +472,7 @@ impl Clusterer {
         self.by_id.insert(id.to_string(), slot);
         if !signature.is_empty() {
             for &key in keys {
-                self.buckets.entry(key).or_default().push(slot);
+                self.buckets.push(key, slot);
             }
         }
         self.count_terms(signature, cluster, true);
@@ -498,12 +496,70 @@ impl Clusterer {
     fn drop_from_buckets(&mut self, slot: usize, signature: &Signature, cluster: ClusterId) {
         self.count_terms(signature, cluster, false);
         for key in band_keys(signature) {
-            if let Some(bucket) = self.buckets.get_mut(&key) {
-                bucket.retain(|&s| s != slot);
-                if bucket.is_empty() {
-                    self.buckets.remove(&key);
-                }
+            self.buckets.remove(key, slot);
+        }
+    }
+}
+
+/// The LSH buckets: for each band key, the slots of the stories with it, oldest first. Most
+/// keys belong to one story, so a key's first slot is kept in a map of its own and only the
+/// rest in a list: 128 keys a story, each its own list, cost about 3.5 KB more a story.
+#[derive(Debug, Clone, Default)]
+struct Buckets {
+    first: FxHashMap<u64, u32>,
+    more: FxHashMap<u64, Vec<u32>>,
+}
+
+impl Buckets {
+    fn push(&mut self, key: u64, slot: usize) {
+        // Slots index a `Vec` of stories held in memory: far below 2^32.
+        let slot = u32::try_from(slot).unwrap_or(u32::MAX);
+        match self.first.entry(key) {
+            std::collections::hash_map::Entry::Vacant(vacant) => {
+                vacant.insert(slot);
             }
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.more.entry(key).or_default().push(slot);
+            }
+        }
+    }
+
+    /// Calls `each` with the last `at_most` slots of `key`'s bucket, oldest first.
+    fn each_recent(&self, key: u64, at_most: usize, mut each: impl FnMut(u32)) {
+        let Some(&first) = self.first.get(&key) else {
+            return;
+        };
+        let more: &[u32] = self.more.get(&key).map_or(&[], Vec::as_slice);
+        if more.len() < at_most {
+            each(first);
+        }
+        for &slot in more
+            .get(more.len().saturating_sub(at_most)..)
+            .unwrap_or(&[])
+        {
+            each(slot);
+        }
+    }
+
+    /// Takes every occurrence of `slot` out of `key`'s bucket.
+    fn remove(&mut self, key: u64, slot: usize) {
+        let Ok(slot) = u32::try_from(slot) else {
+            return;
+        };
+        let Some(&first) = self.first.get(&key) else {
+            return;
+        };
+        let mut rest = self.more.remove(&key).unwrap_or_default();
+        rest.retain(|&kept| kept != slot);
+        if first == slot {
+            if rest.is_empty() {
+                self.first.remove(&key);
+                return;
+            }
+            self.first.insert(key, rest.remove(0));
+        }
+        if !rest.is_empty() {
+            self.more.insert(key, rest);
         }
     }
 }
@@ -512,6 +568,45 @@ impl Clusterer {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn buckets_keep_the_order_and_the_recent_slots_of_a_list_per_key() {
+        // Against the plain model: a list of slots per key, oldest first.
+        let mut buckets = Buckets::default();
+        let mut model: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+        let mut state = 7u64;
+        let mut next = |bound: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % bound
+        };
+        for _ in 0..20_000 {
+            let (key, slot) = (next(40), next(30) as usize);
+            if next(3) == 0 {
+                buckets.remove(key, slot);
+                if let Some(list) = model.get_mut(&key) {
+                    list.retain(|&kept| kept != slot);
+                    if list.is_empty() {
+                        model.remove(&key);
+                    }
+                }
+            } else {
+                buckets.push(key, slot);
+                model.entry(key).or_default().push(slot);
+            }
+            let at_most = next(6) as usize;
+            let mut seen = Vec::new();
+            buckets.each_recent(key, at_most, |slot| seen.push(slot as usize));
+            let list = model.get(&key).map_or(&[][..], Vec::as_slice);
+            assert_eq!(seen, list[list.len().saturating_sub(at_most)..]);
+        }
+        assert_eq!(buckets.first.len(), model.len());
+        assert_eq!(
+            buckets.more.values().map(Vec::len).sum::<usize>(),
+            model.values().map(|list| list.len() - 1).sum::<usize>()
+        );
+    }
 
     fn at(hours: i64) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2025, 3, 4, 6, 0, 0)
