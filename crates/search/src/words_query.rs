@@ -360,17 +360,22 @@ fn count_by_bitmaps(query: &WordsQuery, reader: &SegmentReader) -> tantivy::Resu
     }
     if let Some(alive) = reader.alive_bitset() {
         let mut count = 0;
-        for (index, word) in matches.iter().enumerate() {
-            let mut word = *word;
-            while word != 0 {
-                let doc = index as u32 * 64 + word.trailing_zeros();
-                count += u32::from(alive.is_alive(doc));
-                word &= word - 1;
-            }
-        }
+        each_set_bit(&matches, 0, |doc| count += u32::from(alive.is_alive(doc)));
         return Ok(Some(count));
     }
     Ok(Some(matches.iter().map(|word| word.count_ones()).sum()))
+}
+
+/// Calls `each` with the document of every set bit of `words`, a bitmap whose first word is
+/// word `first_word` of the segment's.
+fn each_set_bit(words: &[u64], first_word: usize, mut each: impl FnMut(DocId)) {
+    for (index, &word) in (first_word..).zip(words) {
+        let mut word = word;
+        while word != 0 {
+            each(index as DocId * 64 + word.trailing_zeros());
+            word &= word - 1;
+        }
+    }
 }
 
 fn set_bit(bitmap: &mut [u64], doc: DocId) {
@@ -681,12 +686,12 @@ impl WordsQuery {
             self.dense(reader, Some(weights), |window| {
                 let found = window.matches();
                 matches += found;
-                // Documents come in increasing order: an equal score cannot displace one.
                 if found == 0 {
                     return;
                 }
                 let shared = Score::from_bits(shared_floor.load(Ordering::Relaxed));
                 let top = window.score_bound();
+                // Documents come in increasing order: an equal score cannot displace one.
                 if top >= shared && best.could_take(top, true) {
                     window.offer_matches(&mut best, shared);
                     if let Some((floor, _)) = best.floor {
@@ -737,14 +742,9 @@ impl WordsQuery {
             let words = matched
                 .get(first_word..(first_word + WINDOW / 64).min(matched.len()))
                 .unwrap_or_default();
-            for (index, &word) in (first_word..).zip(words) {
-                let mut word = word;
-                while word != 0 {
-                    let doc = index as DocId * 64 + word.trailing_zeros();
-                    best.offer(date_key(dates.first(doc)), doc);
-                    word &= word - 1;
-                }
-            }
+            each_set_bit(words, first_word, |doc| {
+                best.offer(date_key(dates.first(doc)), doc)
+            });
         }
         Ok((matches, best.finish()))
     }
