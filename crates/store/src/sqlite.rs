@@ -157,101 +157,120 @@ const HELD_QUERY: &str = "SELECT s.id AS sid, s.source, s.guid, s.state, v.id AS
      v.hold_reasons, v.embargoed_until, v.item_json, v.provenance, v.signature, v.link_only, \
      v.review FROM versions v JOIN stories s ON s.id = v.story_id";
 
+/// Where an item's version goes, from what the store already holds.
+enum StoryTarget {
+    /// The item's own (source, guid) story exists.
+    Own,
+    /// No story yet: the version creates its own.
+    New,
+    /// Another feed's story of the same agency story (an alias recorded earlier, or found
+    /// now by guid and text): `(story id, that story's source)`.
+    Folded(String, String),
+}
+
 /// The story another feed already created for this agency story: an alias recorded earlier,
 /// or (first time) a story of another source with the same guid and a version with the same
 /// text. Never a story of this item's own (source, guid), which is simply its story; never a
 /// different text, so two agencies' stories are never merged.
-async fn fold_target(
+///
+/// One statement asks all three questions (own story, alias, same guid and text), because
+/// each statement is a round trip to sqlx's SQLite thread and this runs for every version.
+async fn story_target(
     transaction: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     item: &Item,
     own_id: &str,
     text_hash: &str,
-) -> Result<Option<(String, String)>, StoreError> {
-    let own: Option<String> = sqlx::query_scalar("SELECT id FROM stories WHERE id = ?")
-        .bind(own_id)
-        .fetch_optional(&mut **transaction)
-        .await?;
-    if own.is_some() {
-        return Ok(None);
-    }
-    let alias = sqlx::query(
-        "SELECT s.id, s.source FROM story_aliases a JOIN stories s ON s.id = a.story_id \
-         WHERE a.source = ? AND a.guid = ?",
+) -> Result<StoryTarget, StoreError> {
+    let may_fold_by_text =
+        !text_hash.is_empty() && !item.guid.trim().is_empty() && !item.body_text.trim().is_empty();
+    let rows = sqlx::query(
+        "SELECT 0 AS found, id, source FROM stories WHERE id = ?1 \
+         UNION ALL \
+         SELECT 1, s.id, s.source FROM story_aliases a JOIN stories s ON s.id = a.story_id \
+         WHERE a.source = ?2 AND a.guid = ?3 \
+         UNION ALL \
+         SELECT * FROM (SELECT 2, s.id, s.source FROM stories s JOIN versions v ON v.story_id = s.id \
+         WHERE ?5 AND s.guid = ?3 AND s.source <> ?2 AND v.text_hash = ?4 ORDER BY s.id LIMIT 1)",
     )
+    .bind(own_id)
     .bind(&item.source)
     .bind(&item.guid)
-    .fetch_optional(&mut **transaction)
-    .await?;
-    if let Some(row) = alias {
-        return Ok(Some((row.try_get("id")?, row.try_get("source")?)));
-    }
-    if text_hash.is_empty() || item.guid.trim().is_empty() || item.body_text.trim().is_empty() {
-        return Ok(None);
-    }
-    let same = sqlx::query(
-        "SELECT s.id, s.source FROM stories s JOIN versions v ON v.story_id = s.id \
-         WHERE s.guid = ? AND s.source <> ? AND v.text_hash = ? ORDER BY s.id LIMIT 1",
-    )
-    .bind(&item.guid)
-    .bind(&item.source)
     .bind(text_hash)
-    .fetch_optional(&mut **transaction)
+    .bind(may_fold_by_text)
+    .fetch_all(&mut **transaction)
     .await?;
-    let Some(row) = same else {
-        return Ok(None);
+    let found = |kind: i64| -> Result<Option<(String, String)>, StoreError> {
+        for row in &rows {
+            if row.try_get::<i64, _>("found")? == kind {
+                return Ok(Some((row.try_get("id")?, row.try_get("source")?)));
+            }
+        }
+        Ok(None)
     };
-    let target: String = row.try_get("id")?;
+    if found(0)?.is_some() {
+        return Ok(StoryTarget::Own);
+    }
+    if let Some((target, source)) = found(1)? {
+        return Ok(StoryTarget::Folded(target, source));
+    }
+    let Some((target, source)) = found(2)? else {
+        return Ok(StoryTarget::New);
+    };
     sqlx::query("INSERT INTO story_aliases (source, guid, story_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
         .bind(&item.source)
         .bind(&item.guid)
         .bind(&target)
         .execute(&mut **transaction)
         .await?;
-    Ok(Some((target, row.try_get("source")?)))
+    Ok(StoryTarget::Folded(target, source))
 }
 
+/// Recomputes a story's state from its versions and records it. The versions and the story's
+/// previous state come in one statement (a round trip to sqlx's SQLite thread each).
 async fn resolve_story(
     transaction: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     id: &str,
     now: DateTime<Utc>,
 ) -> Result<StoryState, StoreError> {
     let rows = sqlx::query(
-        "SELECT id, agency_version, versioncreated, pubstatus, hold_reasons, embargoed_until, review \
-         FROM versions WHERE story_id = ? ORDER BY id",
+        "SELECT s.state AS story_state, s.current_version AS story_current, v.id AS id, \
+         v.agency_version AS agency_version, v.versioncreated AS versioncreated, \
+         v.received_at AS received_at, v.pubstatus AS pubstatus, v.hold_reasons AS hold_reasons, \
+         v.embargoed_until AS embargoed_until, v.review AS review \
+         FROM stories s LEFT JOIN versions v ON v.story_id = s.id WHERE s.id = ? ORDER BY v.id",
     )
     .bind(id)
     .fetch_all(&mut **transaction)
     .await?;
-    let facts = rows
+    let mut versions = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if row.try_get::<Option<i64>, _>("id")?.is_some() {
+            versions.push(row);
+        }
+    }
+    let facts = versions
         .iter()
-        .map(facts_from_row)
+        .map(|row| facts_from_row(*row))
         .collect::<Result<Vec<_>, _>>()?;
     let resolution = resolve(&facts, now);
-    let previous = sqlx::query("SELECT state, current_version FROM stories WHERE id = ?")
-        .bind(id)
-        .fetch_optional(&mut **transaction)
-        .await?;
-    let changed = match &previous {
+    let changed = match rows.first() {
         Some(row) => {
-            let state: String = row.try_get("state")?;
-            let current: Option<i64> = row.try_get("current_version")?;
+            let state: String = row.try_get("story_state")?;
+            let current: Option<i64> = row.try_get("story_current")?;
             state != resolution.state.as_str() || current != resolution.current
         }
         None => true,
     };
     if changed {
         // The list order: the agency's time for the current version, never later than arrival.
-        let sort_time = match resolution.current {
-            Some(current) => {
-                let row =
-                    sqlx::query("SELECT versioncreated, received_at FROM versions WHERE id = ?")
-                        .bind(current)
-                        .fetch_one(&mut **transaction)
-                        .await?;
-                Some(sort_time_from_row(&row)?)
+        let mut sort_time = None;
+        if let Some(current) = resolution.current {
+            for row in &versions {
+                if row.try_get::<i64, _>("id")? == current {
+                    sort_time = Some(sort_time_from_row(*row)?);
+                }
             }
-            None => None,
-        };
+        }
         sqlx::query(
             "UPDATE stories SET state = ?, current_version = ?, changed_at = ?, \
              sort_time = COALESCE(?, sort_time), embargo_until = ? WHERE id = ?",
@@ -292,12 +311,13 @@ async fn commit_in(
     let text_hash = item.text_hash.as_deref().unwrap_or_default();
     // Which story: its own; or, for the same agency story arriving through a second feed
     // (same guid, same text), the story the first feed created.
-    let (id, story_source, folded) =
-        match fold_target(transaction, item, &own_id, text_hash).await? {
-            Some((target, target_source)) => (target, target_source, true),
-            None => (own_id, item.source.clone(), false),
-        };
-    let created = !folded
+    let target = story_target(transaction, item, &own_id, text_hash).await?;
+    let is_new = matches!(target, StoryTarget::New);
+    let (id, story_source, folded) = match target {
+        StoryTarget::Folded(target, target_source) => (target, target_source, true),
+        StoryTarget::Own | StoryTarget::New => (own_id, item.source.clone(), false),
+    };
+    let created = is_new
         && sqlx::query(
             "INSERT INTO stories (id, source, guid, state, sort_time, changed_at) VALUES (?, ?, ?, 'held', ?, ?) \
              ON CONFLICT (id) DO NOTHING",
@@ -330,17 +350,26 @@ async fn commit_in(
             .await?;
     }
     let content_sha256 = content_hash(item)?;
-    let as_story = content_hash_as(item, &story_source)?;
-    let duplicate: Option<i64> = sqlx::query_scalar(
-        "SELECT id FROM versions WHERE story_id = ? AND content_sha256 IN (?, ?) \
+    let as_story = if story_source == item.source {
+        content_sha256.clone()
+    } else {
+        content_hash_as(item, &story_source)?
+    };
+    // A story created just now has no version to repeat.
+    let duplicate: Option<i64> = if created {
+        None
+    } else {
+        sqlx::query_scalar(
+            "SELECT id FROM versions WHERE story_id = ? AND content_sha256 IN (?, ?) \
          AND (hold_reasons IS NULL) = ? LIMIT 1",
-    )
-    .bind(&id)
-    .bind(&content_sha256)
-    .bind(&as_story)
-    .bind(hold_reasons.is_none())
-    .fetch_optional(&mut **transaction)
-    .await?;
+        )
+        .bind(&id)
+        .bind(&content_sha256)
+        .bind(&as_story)
+        .bind(hold_reasons.is_none())
+        .fetch_optional(&mut **transaction)
+        .await?
+    };
     if duplicate.is_some() {
         let state: String = sqlx::query_scalar("SELECT state FROM stories WHERE id = ?")
             .bind(&id)
