@@ -410,7 +410,7 @@ pub fn parse_as(
 
 fn detect_xml(root: &Element) -> Option<(Format, String)> {
     let because = |what: &str| format!("XML whose root element is {what}");
-    match root.name.as_str() {
+    match &*root.name {
         "rss" => Some((Format::Rss2, because("<rss>"))),
         "RDF" => Some((Format::Rss1, because("<rdf:RDF>"))),
         "feed" | "entry" if matches!(root.ns.as_deref(), Some(xml::NS_ATOM) | None) => {
@@ -436,10 +436,8 @@ fn collect_errors_outside_items(element: &Element, report: &mut dyn FnMut(usize,
         report(*offset, message);
     }
     for child in element.elements() {
-        if !matches!(
-            child.name.as_str(),
-            "item" | "entry" | "newsItem" | "itemSet"
-        ) && element.name != "nitf"
+        if !matches!(&*child.name, "item" | "entry" | "newsItem" | "itemSet")
+            && element.name != "nitf"
         {
             collect_errors_outside_items(child, report);
         }

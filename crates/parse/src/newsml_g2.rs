@@ -18,7 +18,10 @@ pub fn qcode_value(qcode: &str) -> &str {
     qcode.trim().rsplit([':', '/']).next().unwrap_or_default()
 }
 
-fn children<'a>(element: &'a Element, name: &'a str) -> impl Iterator<Item = &'a Element> + 'a {
+fn children<'a, 't>(
+    element: &'a Element<'t>,
+    name: &'a str,
+) -> impl Iterator<Item = &'a Element<'t>> + 'a {
     element.elements().filter(move |child| child.name == name)
 }
 
@@ -39,11 +42,11 @@ fn item_class(item: &Element) -> String {
 }
 
 pub fn read(root: &Element) -> Vec<ItemOutcome> {
-    let items: Vec<&Element> = match root.name.as_str() {
+    let items: Vec<&Element> = match &*root.name {
         "newsMessage" => child(root, "itemSet")
             .map(|set| {
                 set.elements()
-                    .filter(|item| matches!(item.name.as_str(), "newsItem" | "packageItem"))
+                    .filter(|item| matches!(&*item.name, "newsItem" | "packageItem"))
                     .collect()
             })
             .unwrap_or_default(),
@@ -282,7 +285,7 @@ fn body(item: &Element) -> SourceBody {
     };
     if let Some(inline) = child(content, "inlineXML") {
         let first = inline.elements().next();
-        return match first.map(|element| element.name.as_str()) {
+        return match first.map(|element| &*element.name) {
             Some("nitf") => {
                 let html = first
                     .and_then(|nitf| child(nitf, "body"))

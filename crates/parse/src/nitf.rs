@@ -9,7 +9,7 @@ use crate::xml::{Element, Markup};
 use verbatim_item::{Association, Draft, Item, Pubstatus, SourceBody, Subject};
 
 /// The first descendant with this local name (any namespace), depth-first.
-pub(crate) fn find<'a>(element: &'a Element, name: &str) -> Option<&'a Element> {
+pub(crate) fn find<'a, 't>(element: &'a Element<'t>, name: &str) -> Option<&'a Element<'t>> {
     element.elements().find_map(|child| {
         if child.name == name {
             Some(child)
@@ -19,7 +19,7 @@ pub(crate) fn find<'a>(element: &'a Element, name: &str) -> Option<&'a Element> 
     })
 }
 
-pub(crate) fn child<'a>(element: &'a Element, name: &str) -> Option<&'a Element> {
+pub(crate) fn child<'a, 't>(element: &'a Element<'t>, name: &str) -> Option<&'a Element<'t>> {
     element.elements().find(|child| child.name == name)
 }
 

@@ -9,6 +9,7 @@
 
 use quick_xml::events::Event;
 use quick_xml::reader::Reader;
+use std::borrow::Cow;
 
 pub const NS_ATOM: &str = "http://www.w3.org/2005/Atom";
 /// Atom 0.3, the pre-standard draft some feeds still serve.
@@ -40,35 +41,40 @@ impl Default for XmlLimits {
     }
 }
 
+/// The tree borrows its names and texts from the document's text wherever they are written
+/// there as they read (no reference to decode), so reading a feed copies little: a CDATA body
+/// is a slice of the payload until a format reader takes it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Attribute {
+pub struct Attribute<'t> {
     /// Local name (without prefix).
-    pub name: String,
+    pub name: Cow<'t, str>,
     /// Namespace URI for prefixed attributes (`xml:lang` → NS_XML).
-    pub ns: Option<String>,
-    pub value: String,
+    pub ns: Option<Cow<'t, str>>,
+    pub value: Cow<'t, str>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum XmlNode {
-    Element(Element),
-    Text(String),
+pub enum XmlNode<'t> {
+    Element(Element<'t>),
+    Text(Cow<'t, str>),
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Element {
+pub struct Element<'t> {
     /// Local name (without prefix).
-    pub name: String,
+    pub name: Cow<'t, str>,
     /// The prefix as written, kept to serialize XHTML content back.
-    pub prefix: Option<String>,
+    pub prefix: Option<Cow<'t, str>>,
     /// Resolved namespace URI; for an undeclared prefix, a well-known prefix's usual namespace.
-    pub ns: Option<String>,
-    pub attrs: Vec<Attribute>,
-    pub children: Vec<XmlNode>,
+    pub ns: Option<Cow<'t, str>>,
+    pub attrs: Vec<Attribute<'t>>,
+    pub children: Vec<XmlNode<'t>>,
     /// Byte offset of the start tag in the decoded text.
     pub offset: usize,
     /// The first well-formedness error found inside this element: (byte offset, message).
     pub error: Option<(usize, String)>,
+    /// Whether a descendant has an error, so an item without one is not walked to find it.
+    error_inside: bool,
 }
 
 /// A failure that stops reading the document altogether.
@@ -78,12 +84,12 @@ pub enum Fatal {
     TooManyElements(usize),
 }
 
-impl Element {
+impl<'t> Element<'t> {
     pub fn is(&self, ns: Option<&str>, name: &str) -> bool {
         self.name == name && self.ns.as_deref() == ns
     }
 
-    pub fn elements(&self) -> impl Iterator<Item = &Element> {
+    pub fn elements(&self) -> impl Iterator<Item = &Element<'t>> {
         self.children.iter().filter_map(|node| match node {
             XmlNode::Element(element) => Some(element),
             XmlNode::Text(_) => None,
@@ -91,7 +97,7 @@ impl Element {
     }
 
     /// The first child element with this name in one of these namespaces (`None` = no namespace).
-    pub fn child(&self, namespaces: &[Option<&str>], name: &str) -> Option<&Element> {
+    pub fn child(&self, namespaces: &[Option<&str>], name: &str) -> Option<&Element<'t>> {
         self.elements()
             .find(|element| element.name == name && namespaces.contains(&element.ns.as_deref()))
     }
@@ -100,7 +106,7 @@ impl Element {
         &'a self,
         namespaces: &'a [Option<&'a str>],
         name: &'a str,
-    ) -> impl Iterator<Item = &'a Element> + 'a {
+    ) -> impl Iterator<Item = &'a Element<'t>> + 'a {
         self.elements().filter(move |element| {
             element.name == name && namespaces.contains(&element.ns.as_deref())
         })
@@ -108,9 +114,21 @@ impl Element {
 
     /// All text inside the element, markup ignored.
     pub fn text(&self) -> String {
-        let mut out = String::new();
-        self.collect_text(&mut out);
-        out
+        self.text_cow().into_owned()
+    }
+
+    /// The same, borrowed when the element holds one piece of text (the usual case), which
+    /// then need not be copied.
+    fn text_cow(&self) -> Cow<'_, str> {
+        match self.children.as_slice() {
+            [] => Cow::Borrowed(""),
+            [XmlNode::Text(text)] => Cow::Borrowed(text),
+            _ => {
+                let mut out = String::new();
+                self.collect_text(&mut out);
+                Cow::Owned(out)
+            }
+        }
     }
 
     fn collect_text(&self, out: &mut String) {
@@ -124,7 +142,7 @@ impl Element {
 
     /// The element's trimmed text, or `None` when empty.
     pub fn text_opt(&self) -> Option<String> {
-        let text = self.text();
+        let text = self.text_cow();
         let trimmed = text.trim();
         (!trimmed.is_empty()).then(|| trimmed.to_string())
     }
@@ -133,19 +151,22 @@ impl Element {
         self.attrs
             .iter()
             .find(|attribute| attribute.name == name && attribute.ns.is_none())
-            .map(|attribute| attribute.value.as_str())
+            .map(|attribute| &*attribute.value)
     }
 
     pub fn attr_ns(&self, ns: &str, name: &str) -> Option<&str> {
         self.attrs
             .iter()
             .find(|attribute| attribute.name == name && attribute.ns.as_deref() == Some(ns))
-            .map(|attribute| attribute.value.as_str())
+            .map(|attribute| &*attribute.value)
     }
 
     /// The earliest error inside this element or any descendant.
     pub fn first_error(&self) -> Option<&(usize, String)> {
         let own = self.error.as_ref();
+        if !self.error_inside {
+            return own;
+        }
         let inner = self
             .elements()
             .filter_map(Element::first_error)
@@ -181,13 +202,13 @@ pub enum Markup {
     Drop,
 }
 
-fn serialize_node(node: &XmlNode, map: &dyn Fn(&str) -> Markup, out: &mut String) {
+fn serialize_node(node: &XmlNode<'_>, map: &dyn Fn(&str) -> Markup, out: &mut String) {
     match node {
         XmlNode::Text(text) => escape_text(text, out),
         XmlNode::Element(element) => {
             let name = match map(&element.name) {
                 Markup::Drop => return,
-                Markup::Keep => element.name.as_str(),
+                Markup::Keep => &*element.name,
                 Markup::Rename(to) => to,
             };
             out.push('<');
@@ -338,18 +359,18 @@ fn well_known_prefix(prefix: &str) -> Option<&'static str> {
     }
 }
 
-struct Frame {
-    element: Element,
-    qname: String,
+struct Frame<'t> {
+    element: Element<'t>,
+    qname: Cow<'t, str>,
     /// Namespace declarations made on this element: (prefix or "" for default, uri).
-    declarations: Vec<(String, String)>,
+    declarations: Vec<(Cow<'t, str>, Cow<'t, str>)>,
 }
 
-struct Builder<'a> {
-    text: &'a str,
+struct Builder<'t> {
+    text: &'t str,
     limits: XmlLimits,
-    stack: Vec<Frame>,
-    root: Option<Element>,
+    stack: Vec<Frame<'t>>,
+    root: Option<Element<'t>>,
     elements: usize,
     /// Elements opened beyond the depth limit, skipped until they close.
     skipped_depth: usize,
@@ -359,15 +380,15 @@ struct Builder<'a> {
 
 /// The result of reading a document.
 #[derive(Debug)]
-pub struct Document {
-    pub root: Element,
+pub struct Document<'t> {
+    pub root: Element<'t>,
     /// Errors that are not inside the root element.
     pub errors: Vec<(usize, String)>,
 }
 
 /// Reads `text` into a tree. Fails only when there is no root element at all or a hard limit
 /// is passed; every other problem is recorded on the element where it happened.
-pub fn read_document(text: &str, limits: XmlLimits) -> Result<Document, Fatal> {
+pub fn read_document(text: &str, limits: XmlLimits) -> Result<Document<'_>, Fatal> {
     let mut builder = Builder {
         text,
         limits,
@@ -406,11 +427,10 @@ pub fn read_document(text: &str, limits: XmlLimits) -> Result<Document, Fatal> {
                     builder.close(&qname, at.saturating_sub(tag.len() + 3));
                 }
                 Ok(Event::Text(raw)) => {
-                    let raw = text_of(text, &raw);
-                    builder.text(decode_references(&raw), at);
+                    builder.text(decoded(text_of(text, &raw)), at);
                 }
                 Ok(Event::CData(raw)) => {
-                    builder.text(text_of(text, &raw).into_owned(), at);
+                    builder.text(text_of(text, &raw), at);
                 }
                 Ok(Event::Eof) => break 'resume,
                 Ok(_) => {}
@@ -435,19 +455,45 @@ pub fn read_document(text: &str, limits: XmlLimits) -> Result<Document, Fatal> {
 
 /// `bytes` as text. Every event of a reader over `text` borrows from it, so this is usually a
 /// slice of `text`, which needs no second UTF-8 check or copy; anything else is decoded.
-fn text_of<'t>(text: &'t str, bytes: &[u8]) -> std::borrow::Cow<'t, str> {
+fn text_of<'t>(text: &'t str, bytes: &[u8]) -> Cow<'t, str> {
     let base = text.as_ptr() as usize;
     let at = bytes.as_ptr() as usize;
     if at >= base && at + bytes.len() <= base + text.len() {
         let start = at - base;
         if let Some(slice) = text.get(start..start + bytes.len()) {
-            return std::borrow::Cow::Borrowed(slice);
+            return Cow::Borrowed(slice);
         }
     }
-    std::borrow::Cow::Owned(String::from_utf8_lossy(bytes).into_owned())
+    Cow::Owned(String::from_utf8_lossy(bytes).into_owned())
 }
 
-impl<'a> Builder<'a> {
+/// `raw` with its references decoded; still borrowed when it has none.
+fn decoded(raw: Cow<'_, str>) -> Cow<'_, str> {
+    if raw.contains('&') {
+        Cow::Owned(decode_references(&raw))
+    } else {
+        raw
+    }
+}
+
+/// A qualified name as (prefix, local name), each still borrowed when the name is.
+fn split_qname_cow<'t>(qname: &Cow<'t, str>) -> (Option<Cow<'t, str>>, Cow<'t, str>) {
+    match qname {
+        Cow::Borrowed(qname) => {
+            let (prefix, local) = split_qname(qname);
+            (prefix.map(Cow::Borrowed), Cow::Borrowed(local))
+        }
+        Cow::Owned(qname) => {
+            let (prefix, local) = split_qname(qname);
+            (
+                prefix.map(|prefix| Cow::Owned(prefix.to_string())),
+                Cow::Owned(local.to_string()),
+            )
+        }
+    }
+}
+
+impl<'t> Builder<'t> {
     fn open(
         &mut self,
         tag: &quick_xml::events::BytesStart<'_>,
@@ -474,14 +520,14 @@ impl<'a> Builder<'a> {
         if self.elements > self.limits.max_elements {
             return Err(Fatal::TooManyElements(self.limits.max_elements));
         }
-        let qname = text_of(self.text, tag.name().into_inner()).into_owned();
+        let qname = text_of(self.text, tag.name().into_inner());
         let mut declarations = Vec::new();
         let mut raw_attrs = Vec::new();
         let mut attr_error = None;
         for attribute in tag.attributes().with_checks(false) {
             match attribute {
                 Ok(attribute) => {
-                    let key = text_of(self.text, attribute.key.into_inner()).into_owned();
+                    let key = text_of(self.text, attribute.key.into_inner());
                     let raw_value = text_of(self.text, &attribute.value);
                     if raw_value.len() > self.limits.max_attribute_len {
                         attr_error = Some(format!(
@@ -490,11 +536,12 @@ impl<'a> Builder<'a> {
                         ));
                         continue;
                     }
-                    let value = decode_references(&raw_value);
+                    let value = decoded(raw_value);
                     if key == "xmlns" {
-                        declarations.push((String::new(), value));
-                    } else if let Some(prefix) = key.strip_prefix("xmlns:") {
-                        declarations.push((prefix.to_string(), value));
+                        declarations.push((Cow::Borrowed(""), value));
+                    } else if key.starts_with("xmlns:") {
+                        let (_, prefix) = split_qname_cow(&key);
+                        declarations.push((prefix, value));
                     } else {
                         raw_attrs.push((key, value));
                     }
@@ -502,28 +549,33 @@ impl<'a> Builder<'a> {
                 Err(error) => attr_error = Some(format!("bad attribute: {error}")),
             }
         }
-        let (prefix, local) = split_qname(&qname);
-        let ns = self.resolve(prefix.unwrap_or(""), &declarations, prefix.is_none());
+        let (prefix, local) = split_qname_cow(&qname);
+        let ns = self.resolve(
+            prefix.as_deref().unwrap_or(""),
+            &declarations,
+            prefix.is_none(),
+        );
         let attrs = raw_attrs
             .into_iter()
             .map(|(key, value)| {
-                let (attr_prefix, attr_local) = split_qname(&key);
-                let attr_ns = attr_prefix.and_then(|p| self.resolve(p, &declarations, false));
+                let (attr_prefix, attr_local) = split_qname_cow(&key);
+                let attr_ns = attr_prefix.and_then(|p| self.resolve(&p, &declarations, false));
                 Attribute {
-                    name: attr_local.to_string(),
+                    name: attr_local,
                     ns: attr_ns,
                     value,
                 }
             })
             .collect();
         let element = Element {
-            name: local.to_string(),
-            prefix: prefix.map(str::to_string),
+            name: local,
+            prefix,
             ns,
             attrs,
             children: Vec::new(),
             offset,
             error: attr_error.map(|message| (offset, message)),
+            error_inside: false,
         };
         self.stack.push(Frame {
             element,
@@ -533,9 +585,14 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
-    fn resolve(&self, prefix: &str, own: &[(String, String)], is_default: bool) -> Option<String> {
+    fn resolve(
+        &self,
+        prefix: &str,
+        own: &[(Cow<'t, str>, Cow<'t, str>)],
+        is_default: bool,
+    ) -> Option<Cow<'t, str>> {
         if prefix == "xml" {
-            return Some(NS_XML.to_string());
+            return Some(Cow::Borrowed(NS_XML));
         }
         let declared = own
             .iter()
@@ -554,8 +611,8 @@ impl<'a> Builder<'a> {
             None if is_default => None,
             None => Some(
                 well_known_prefix(prefix)
-                    .map(str::to_string)
-                    .unwrap_or_else(|| format!("urn:undeclared-prefix:{prefix}")),
+                    .map(Cow::Borrowed)
+                    .unwrap_or_else(|| Cow::Owned(format!("urn:undeclared-prefix:{prefix}"))),
             ),
         }
     }
@@ -585,20 +642,25 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn attach(&mut self, element: Element) {
+    /// Adds a closed element to its parent. A closed element is off the stack, so no error is
+    /// recorded on it or inside it afterwards: its `error_inside` is final.
+    fn attach(&mut self, element: Element<'t>) {
         match self.stack.last_mut() {
-            Some(parent) => parent.element.children.push(XmlNode::Element(element)),
+            Some(parent) => {
+                parent.element.error_inside |= element.error.is_some() || element.error_inside;
+                parent.element.children.push(XmlNode::Element(element));
+            }
             None => self.root = Some(element),
         }
     }
 
-    fn text(&mut self, text: String, at: usize) {
+    fn text(&mut self, text: Cow<'t, str>, at: usize) {
         if self.skipped_depth > 0 {
             return;
         }
         match self.stack.last_mut() {
             Some(frame) => match frame.element.children.last_mut() {
-                Some(XmlNode::Text(existing)) => existing.push_str(&text),
+                Some(XmlNode::Text(existing)) => existing.to_mut().push_str(&text),
                 _ => frame.element.children.push(XmlNode::Text(text)),
             },
             None => {
@@ -619,14 +681,10 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn finish(mut self) -> Result<Document, Fatal> {
+    fn finish(mut self) -> Result<Document<'t>, Fatal> {
         let end = self.text.len();
         if !self.stack.is_empty() {
-            let open: Vec<&str> = self
-                .stack
-                .iter()
-                .map(|frame| frame.qname.as_str())
-                .collect();
+            let open: Vec<&str> = self.stack.iter().map(|frame| &*frame.qname).collect();
             let message = format!(
                 "the document ends before these elements are closed: {}",
                 open.join(" > ")
@@ -664,7 +722,7 @@ fn split_qname(qname: &str) -> (Option<&str>, &str) {
 mod tests {
     use super::*;
 
-    fn read(text: &str) -> Document {
+    fn read(text: &str) -> Document<'_> {
         match read_document(text, XmlLimits::default()) {
             Ok(document) => document,
             Err(fatal) => panic!("{fatal:?}"),
@@ -717,6 +775,24 @@ mod tests {
         assert!(items[1].first_error().is_some());
         assert!(items[2].first_error().is_none());
         assert_eq!(items[2].text(), "three");
+    }
+
+    #[test]
+    fn an_error_deep_inside_an_item_is_found_from_the_item() {
+        let document = read(
+            "<rss><item><title>one</title></item><item><title>a <b x=1>two</b></title></item></rss>",
+        );
+        let items: Vec<&Element> = document.root.children_named(&[None], "item").collect();
+        assert_eq!(items.len(), 2);
+        assert!(items[0].first_error().is_none());
+        assert!(
+            items[1].error.is_none(),
+            "the error is on <b>, not on the item"
+        );
+        let (offset, message) = items[1].first_error().cloned().unwrap_or_default();
+        assert!(message.contains("attribute"), "{message}");
+        assert_eq!(offset, 51, "the offset of <b>");
+        assert!(document.root.first_error().is_some());
     }
 
     #[test]
