@@ -13,6 +13,7 @@
 
 use crate::visible::{VisibleText, keeps_whitespace};
 use ammonia::Url;
+use std::borrow::Cow;
 
 /// Sanitized markup and its visible text, as the three-parse path would give them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -416,7 +417,7 @@ impl Scan<'_> {
             if !keeps_attribute(name, attribute) {
                 continue;
             }
-            if matches!(attribute.as_str(), "href" | "src") {
+            if matches!(&**attribute, "href" | "src") {
                 match judge_url(value, self.has_base) {
                     UrlVerdict::Keep => {}
                     UrlVerdict::Drop => continue,
@@ -586,24 +587,26 @@ impl Scan<'_> {
     }
 }
 
-struct StartTag {
-    name: String,
-    attributes: Vec<(String, String)>,
+/// A start tag's name and attributes borrow from the input unless lowercasing or decoding
+/// changed them (most tags: `<p>`, `<a href="…">`), so reading one allocates nothing.
+struct StartTag<'a> {
+    name: Cow<'a, str>,
+    attributes: Vec<(Cow<'a, str>, Cow<'a, str>)>,
     self_closing: bool,
     /// Just past the closing `>`.
     end: usize,
 }
 
 /// Reads a start tag at `at` (the `<`), in the shapes the HTML tokenizer reads plainly.
-fn read_start_tag(input: &str, at: usize) -> Result<StartTag, Declined> {
+fn read_start_tag(input: &str, at: usize) -> Result<StartTag<'_>, Declined> {
     let bytes = input.as_bytes();
     let mut index = at + 1;
     let name_start = index;
     while index < bytes.len() && bytes[index].is_ascii_alphanumeric() {
         index += 1;
     }
-    let name = input[name_start..index].to_ascii_lowercase();
-    let mut attributes: Vec<(String, String)> = Vec::new();
+    let name = lowercase(&input[name_start..index]);
+    let mut attributes: Vec<(Cow<'_, str>, Cow<'_, str>)> = Vec::new();
     loop {
         let before_space = index;
         while index < bytes.len() && is_html_space(bytes[index]) {
@@ -643,7 +646,7 @@ fn read_start_tag(input: &str, at: usize) -> Result<StartTag, Declined> {
         if index == attribute_start {
             return Err(());
         }
-        let attribute = input[attribute_start..index].to_ascii_lowercase();
+        let attribute = lowercase(&input[attribute_start..index]);
         let mut value_end = index;
         while value_end < bytes.len() && is_html_space(bytes[value_end]) {
             value_end += 1;
@@ -686,12 +689,12 @@ fn read_start_tag(input: &str, at: usize) -> Result<StartTag, Declined> {
                     {
                         return Err(());
                     }
-                    input[value_start..index].to_string()
+                    Cow::Borrowed(&input[value_start..index])
                 }
                 None => return Err(()),
             }
         } else {
-            String::new()
+            Cow::Borrowed("")
         };
         if attributes
             .iter()
@@ -703,9 +706,18 @@ fn read_start_tag(input: &str, at: usize) -> Result<StartTag, Declined> {
     }
 }
 
-fn decode_attribute(raw: &str) -> Result<String, Declined> {
+/// An ASCII name in lower case, borrowed when it already is.
+fn lowercase(name: &str) -> Cow<'_, str> {
+    if name.bytes().any(|byte| byte.is_ascii_uppercase()) {
+        Cow::Owned(name.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(name)
+    }
+}
+
+fn decode_attribute(raw: &str) -> Result<Cow<'_, str>, Declined> {
     if !raw.contains('&') {
-        return Ok(raw.to_string());
+        return Ok(Cow::Borrowed(raw));
     }
     let mut value = String::with_capacity(raw.len());
     let mut rest = raw;
@@ -716,7 +728,7 @@ fn decode_attribute(raw: &str) -> Result<String, Declined> {
         rest = &rest[offset + used..];
     }
     value.push_str(rest);
-    Ok(value)
+    Ok(Cow::Owned(value))
 }
 
 /// Up to two code points a character reference stands for (the second is 0 when unused).
