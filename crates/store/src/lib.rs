@@ -9,6 +9,7 @@ pub mod lifecycle;
 mod postgres;
 mod rows;
 mod sqlite;
+mod sqlite_writer;
 pub mod throwaway_postgres;
 
 pub use archive::RawArchive;
@@ -27,6 +28,8 @@ use verbatim_item::Item;
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("database migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is damaged: {0}")]

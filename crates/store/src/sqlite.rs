@@ -1,16 +1,16 @@
 //! The embedded store: one SQLite database in WAL mode, migrated on open.
 
-use crate::lifecycle::{StoryState, resolve};
+use crate::lifecycle::StoryState;
 use crate::rows::{
-    content_hash, content_hash_as, decode_cursor, delivery_from_row, encode_cursor, facts_from_row,
-    held_from_row, raw_from_row, sort_time_from_row, source_from_row, stamps_from_rows,
-    story_from_row, subscription_from_row, version_from_row,
+    decode_cursor, delivery_from_row, encode_cursor, held_from_row, raw_from_row, source_from_row,
+    stamps_from_rows, story_from_row, subscription_from_row, version_from_row,
 };
+use crate::sqlite_writer::Writer;
 use crate::{
-    COMMIT_BATCH, ClusterAssignment, ClusterLink, CommitKind, Committed, Counts, FailedPayload,
-    FetchRecord, GoneRecord, HeadlineOverride, HeldRecord, Lease, ListQuery, NewSource, NewVersion,
-    RawRecord, RecentVersion, Review, Source, Store, StoreError, StoryPage, StoryRecord,
-    Subscription, VersionRecord, WebhookDelivery, format_time, parse_time, story_id,
+    ClusterAssignment, ClusterLink, Committed, Counts, FailedPayload, FetchRecord, GoneRecord,
+    HeadlineOverride, HeldRecord, Lease, ListQuery, NewSource, NewVersion, RawRecord,
+    RecentVersion, Review, Source, Store, StoreError, StoryPage, StoryRecord, Subscription,
+    VersionRecord, WebhookDelivery, format_time, parse_time,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -21,13 +21,14 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use verbatim_item::Item;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The connection commits go through (`sqlite_writer.rs`).
+    writer: Writer,
     /// Writes committed through this handle that can change a page (`Store::local_changes`).
     changes: Arc<AtomicU64>,
 }
@@ -117,6 +118,7 @@ impl SqliteStore {
     }
 
     async fn connect_once(options: SqliteConnectOptions) -> Result<SqliteStore, StoreError> {
+        let filename = options.get_filename().to_path_buf();
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             // A connection to a local file does not go away: pinging it before each use only
@@ -125,9 +127,17 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
+        let changes = Arc::new(AtomicU64::new(0));
+        let writer_changes = changes.clone();
+        let writer = tokio::task::spawn_blocking(move || Writer::open(&filename, writer_changes))
+            .await
+            .map_err(|error| {
+                StoreError::Corrupt(format!("opening the writer failed: {error}"))
+            })??;
         Ok(SqliteStore {
             pool,
-            changes: Arc::default(),
+            writer,
+            changes,
         })
     }
 
@@ -156,267 +166,6 @@ const STORY_COLUMNS: &str = "s.id AS sid, s.source, s.guid, s.state, s.sort_time
 const HELD_QUERY: &str = "SELECT s.id AS sid, s.source, s.guid, s.state, v.id AS vid, v.received_at, \
      v.hold_reasons, v.embargoed_until, v.item_json, v.provenance, v.signature, v.link_only, \
      v.review FROM versions v JOIN stories s ON s.id = v.story_id";
-
-/// Where an item's version goes, from what the store already holds.
-enum StoryTarget {
-    /// The item's own (source, guid) story exists.
-    Own,
-    /// No story yet: the version creates its own.
-    New,
-    /// Another feed's story of the same agency story (an alias recorded earlier, or found
-    /// now by guid and text): `(story id, that story's source)`.
-    Folded(String, String),
-}
-
-/// The story another feed already created for this agency story: an alias recorded earlier,
-/// or (first time) a story of another source with the same guid and a version with the same
-/// text. Never a story of this item's own (source, guid), which is simply its story; never a
-/// different text, so two agencies' stories are never merged.
-///
-/// One statement asks all three questions (own story, alias, same guid and text), because
-/// each statement is a round trip to sqlx's SQLite thread and this runs for every version.
-async fn story_target(
-    transaction: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    item: &Item,
-    own_id: &str,
-    text_hash: &str,
-) -> Result<StoryTarget, StoreError> {
-    let may_fold_by_text =
-        !text_hash.is_empty() && !item.guid.trim().is_empty() && !item.body_text.trim().is_empty();
-    let rows = sqlx::query(
-        "SELECT 0 AS found, id, source FROM stories WHERE id = ?1 \
-         UNION ALL \
-         SELECT 1, s.id, s.source FROM story_aliases a JOIN stories s ON s.id = a.story_id \
-         WHERE a.source = ?2 AND a.guid = ?3 \
-         UNION ALL \
-         SELECT * FROM (SELECT 2, s.id, s.source FROM stories s JOIN versions v ON v.story_id = s.id \
-         WHERE ?5 AND s.guid = ?3 AND s.source <> ?2 AND v.text_hash = ?4 ORDER BY s.id LIMIT 1)",
-    )
-    .bind(own_id)
-    .bind(&item.source)
-    .bind(&item.guid)
-    .bind(text_hash)
-    .bind(may_fold_by_text)
-    .fetch_all(&mut **transaction)
-    .await?;
-    let found = |kind: i64| -> Result<Option<(String, String)>, StoreError> {
-        for row in &rows {
-            if row.try_get::<i64, _>("found")? == kind {
-                return Ok(Some((row.try_get("id")?, row.try_get("source")?)));
-            }
-        }
-        Ok(None)
-    };
-    if found(0)?.is_some() {
-        return Ok(StoryTarget::Own);
-    }
-    if let Some((target, source)) = found(1)? {
-        return Ok(StoryTarget::Folded(target, source));
-    }
-    let Some((target, source)) = found(2)? else {
-        return Ok(StoryTarget::New);
-    };
-    sqlx::query("INSERT INTO story_aliases (source, guid, story_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
-        .bind(&item.source)
-        .bind(&item.guid)
-        .bind(&target)
-        .execute(&mut **transaction)
-        .await?;
-    Ok(StoryTarget::Folded(target, source))
-}
-
-/// Recomputes a story's state from its versions and records it. The versions and the story's
-/// previous state come in one statement (a round trip to sqlx's SQLite thread each).
-async fn resolve_story(
-    transaction: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    id: &str,
-    now: DateTime<Utc>,
-) -> Result<StoryState, StoreError> {
-    let rows = sqlx::query(
-        "SELECT s.state AS story_state, s.current_version AS story_current, v.id AS id, \
-         v.agency_version AS agency_version, v.versioncreated AS versioncreated, \
-         v.received_at AS received_at, v.pubstatus AS pubstatus, v.hold_reasons AS hold_reasons, \
-         v.embargoed_until AS embargoed_until, v.review AS review \
-         FROM stories s LEFT JOIN versions v ON v.story_id = s.id WHERE s.id = ? ORDER BY v.id",
-    )
-    .bind(id)
-    .fetch_all(&mut **transaction)
-    .await?;
-    let mut versions = Vec::with_capacity(rows.len());
-    for row in &rows {
-        if row.try_get::<Option<i64>, _>("id")?.is_some() {
-            versions.push(row);
-        }
-    }
-    let facts = versions
-        .iter()
-        .map(|row| facts_from_row(*row))
-        .collect::<Result<Vec<_>, _>>()?;
-    let resolution = resolve(&facts, now);
-    let changed = match rows.first() {
-        Some(row) => {
-            let state: String = row.try_get("story_state")?;
-            let current: Option<i64> = row.try_get("story_current")?;
-            state != resolution.state.as_str() || current != resolution.current
-        }
-        None => true,
-    };
-    if changed {
-        // The list order: the agency's time for the current version, never later than arrival.
-        let mut sort_time = None;
-        if let Some(current) = resolution.current {
-            for row in &versions {
-                if row.try_get::<i64, _>("id")? == current {
-                    sort_time = Some(sort_time_from_row(*row)?);
-                }
-            }
-        }
-        sqlx::query(
-            "UPDATE stories SET state = ?, current_version = ?, changed_at = ?, \
-             sort_time = COALESCE(?, sort_time), embargo_until = ? WHERE id = ?",
-        )
-        .bind(resolution.state.as_str())
-        .bind(resolution.current)
-        .bind(format_time(now))
-        .bind(sort_time.map(format_time))
-        .bind(resolution.embargo_until.map(format_time))
-        .bind(id)
-        .execute(&mut **transaction)
-        .await?;
-    } else {
-        sqlx::query("UPDATE stories SET embargo_until = ? WHERE id = ?")
-            .bind(resolution.embargo_until.map(format_time))
-            .bind(id)
-            .execute(&mut **transaction)
-            .await?;
-    }
-    Ok(resolution.state)
-}
-
-/// Stores one version and recomputes what outputs show for its story, inside `transaction`.
-async fn commit_in(
-    transaction: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
-    version: &NewVersion,
-    now: DateTime<Utc>,
-) -> Result<Committed, StoreError> {
-    let item = &version.item;
-    let own_id = story_id(&item.source, &item.guid);
-    let item_json = serde_json::to_string(item)
-        .map_err(|error| StoreError::Corrupt(format!("item cannot be serialized: {error}")))?;
-    let hold_reasons = if version.hold_reasons.is_empty() {
-        None
-    } else {
-        serde_json::to_string(&version.hold_reasons).ok()
-    };
-    let text_hash = item.text_hash.as_deref().unwrap_or_default();
-    // Which story: its own; or, for the same agency story arriving through a second feed
-    // (same guid, same text), the story the first feed created.
-    let target = story_target(transaction, item, &own_id, text_hash).await?;
-    let is_new = matches!(target, StoryTarget::New);
-    let (id, story_source, folded) = match target {
-        StoryTarget::Folded(target, target_source) => (target, target_source, true),
-        StoryTarget::Own | StoryTarget::New => (own_id, item.source.clone(), false),
-    };
-    let created = is_new
-        && sqlx::query(
-            "INSERT INTO stories (id, source, guid, state, sort_time, changed_at) VALUES (?, ?, ?, 'held', ?, ?) \
-             ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(&id)
-        .bind(&item.source)
-        .bind(&item.guid)
-        .bind(format_time(item.received_at.unwrap_or(now)))
-        .bind(format_time(now))
-        .execute(&mut **transaction)
-        .await?
-        .rows_affected()
-            == 1;
-    let mut added_sections = 0;
-    for section in &version.sections {
-        added_sections += sqlx::query(
-            "INSERT INTO story_sections (section, story_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
-        )
-        .bind(section)
-        .bind(&id)
-        .execute(&mut **transaction)
-        .await?
-        .rows_affected();
-    }
-    if added_sections > 0 {
-        sqlx::query("UPDATE stories SET changed_at = ? WHERE id = ?")
-            .bind(format_time(now))
-            .bind(&id)
-            .execute(&mut **transaction)
-            .await?;
-    }
-    let content_sha256 = content_hash(item)?;
-    let as_story = if story_source == item.source {
-        content_sha256.clone()
-    } else {
-        content_hash_as(item, &story_source)?
-    };
-    // A story created just now has no version to repeat.
-    let duplicate: Option<i64> = if created {
-        None
-    } else {
-        sqlx::query_scalar(
-            "SELECT id FROM versions WHERE story_id = ? AND content_sha256 IN (?, ?) \
-         AND (hold_reasons IS NULL) = ? LIMIT 1",
-        )
-        .bind(&id)
-        .bind(&content_sha256)
-        .bind(&as_story)
-        .bind(hold_reasons.is_none())
-        .fetch_optional(&mut **transaction)
-        .await?
-    };
-    if duplicate.is_some() {
-        let state: String = sqlx::query_scalar("SELECT state FROM stories WHERE id = ?")
-            .bind(&id)
-            .fetch_one(&mut **transaction)
-            .await?;
-        return Ok(Committed {
-            folded_into: folded.then(|| id.clone()),
-            id,
-            kind: CommitKind::Unchanged,
-            state: StoryState::parse(&state),
-        });
-    }
-    sqlx::query(
-        "INSERT INTO versions (story_id, agency_version, versioncreated, received_at, pubstatus, \
-         embargoed_until, text_hash, content_sha256, raw_sha256, hold_reasons, item_json, \
-         provenance, signature, body_chars, link_only) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&id)
-    .bind(item.version.and_then(|version| i64::try_from(version).ok()))
-    .bind(item.versioncreated.map(format_time))
-    .bind(format_time(item.received_at.unwrap_or(now)))
-    .bind(item.pubstatus.as_str())
-    .bind(version.embargoed_until.map(format_time))
-    .bind(text_hash)
-    .bind(&content_sha256)
-    .bind(&item.raw)
-    .bind(&hold_reasons)
-    .bind(&item_json)
-    .bind(&version.provenance)
-    .bind(&version.signature)
-    .bind(i64::try_from(item.body_text.chars().count()).unwrap_or(i64::MAX))
-    .bind(i64::from(version.link_only))
-    .execute(&mut **transaction)
-    .await?;
-    let state = resolve_story(transaction, &id, now).await?;
-    Ok(Committed {
-        folded_into: folded.then(|| id.clone()),
-        id,
-        kind: if created {
-            CommitKind::New
-        } else {
-            CommitKind::Version
-        },
-        state,
-    })
-}
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -782,43 +531,11 @@ impl Store for SqliteStore {
         versions: &[NewVersion],
         now: DateTime<Utc>,
     ) -> Result<Vec<Committed>, StoreError> {
-        let mut committed = Vec::with_capacity(versions.len());
-        for chunk in versions.chunks(COMMIT_BATCH) {
-            let mut transaction = self.write_transaction().await?;
-            for version in chunk {
-                committed.push(commit_in(&mut transaction, version, now).await?);
-            }
-            transaction.commit().await?;
-            self.changed();
-        }
-        Ok(committed)
+        self.writer.commit_all(versions.to_vec(), now).await
     }
 
     async fn release_due(&self, now: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
-        let due: Vec<String> =
-            sqlx::query_scalar("SELECT id FROM stories WHERE embargo_until <= ?")
-                .bind(format_time(now))
-                .fetch_all(&self.pool)
-                .await?;
-        let mut released = Vec::with_capacity(due.len());
-        for id in due {
-            let mut transaction = self.write_transaction().await?;
-            // Another process on the same data folder may have released it since the query
-            // above; holding the write lock, check again, so each release happens exactly once.
-            let still_due: Option<String> =
-                sqlx::query_scalar("SELECT id FROM stories WHERE id = ? AND embargo_until <= ?")
-                    .bind(&id)
-                    .bind(format_time(now))
-                    .fetch_optional(&mut *transaction)
-                    .await?;
-            if still_due.is_some() {
-                resolve_story(&mut transaction, &id, now).await?;
-                released.push(id);
-            }
-            transaction.commit().await?;
-            self.changed();
-        }
-        Ok(released)
+        self.writer.release_due(now).await
     }
 
     async fn gone(
@@ -1317,33 +1034,9 @@ impl Store for SqliteStore {
         by: &str,
         now: DateTime<Utc>,
     ) -> Result<(usize, StoryState), StoreError> {
-        let mut transaction = self.write_transaction().await?;
-        let decided = sqlx::query(
-            "UPDATE versions SET review = ?, reviewed_by = ?, reviewed_at = ? \
-             WHERE story_id = ? AND hold_reasons IS NOT NULL AND review IS NULL",
-        )
-        .bind(review.as_str())
-        .bind(by)
-        .bind(format_time(now))
-        .bind(story_id)
-        .execute(&mut *transaction)
-        .await?
-        .rows_affected() as usize;
-        let exists: Option<String> = sqlx::query_scalar("SELECT state FROM stories WHERE id = ?")
-            .bind(story_id)
-            .fetch_optional(&mut *transaction)
-            .await?;
-        let Some(state) = exists else {
-            return Err(StoreError::NotFound(story_id.to_string()));
-        };
-        let state = if decided > 0 {
-            resolve_story(&mut transaction, story_id, now).await?
-        } else {
-            StoryState::parse(&state)
-        };
-        transaction.commit().await?;
-        self.changed();
-        Ok((decided, state))
+        self.writer
+            .review_held(story_id.to_string(), review, by.to_string(), now)
+            .await
     }
 
     async fn source_body_lengths(
