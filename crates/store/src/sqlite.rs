@@ -682,27 +682,7 @@ impl Store for SqliteStore {
         if assignments.is_empty() {
             return Ok(());
         }
-        let mut transaction = self.write_transaction().await?;
-        for assignment in assignments {
-            sqlx::query("UPDATE stories SET cluster_id = ? WHERE id = ?")
-                .bind(assignment.cluster_id)
-                .bind(&assignment.story_id)
-                .execute(&mut *transaction)
-                .await?;
-            sqlx::query(
-                "INSERT INTO story_signatures (story_id, signature, story_time) VALUES (?, ?, ?) \
-                 ON CONFLICT (story_id) DO UPDATE SET signature = excluded.signature, \
-                 story_time = excluded.story_time",
-            )
-            .bind(&assignment.story_id)
-            .bind(&assignment.signature)
-            .bind(format_time(assignment.story_time))
-            .execute(&mut *transaction)
-            .await?;
-        }
-        transaction.commit().await?;
-        self.changed();
-        Ok(())
+        self.writer.set_clusters(assignments.to_vec()).await
     }
 
     async fn cluster_signatures(

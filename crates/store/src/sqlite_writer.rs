@@ -1,12 +1,14 @@
-//! The SQLite store's commit path: the writes that store versions and recompute stories (commit,
-//! embargo release, review of held versions) run on one rusqlite connection, a whole batch per
-//! trip to a blocking thread. sqlx hands every statement to its worker thread and back; at ingest
-//! rates those hand-offs cost more CPU than the statements, and a version takes five of them.
+//! The SQLite store's busy writes: storing versions and recomputing stories (commit, embargo
+//! release, review of held versions) and recording the search follower's cluster assignments
+//! run on one rusqlite connection, a whole batch per trip to a blocking thread. sqlx hands every
+//! statement to its worker thread and back; at ingest rates those hand-offs cost more CPU than
+//! the statements, and a version takes five of them.
 
 use crate::lifecycle::{StoryState, resolve};
 use crate::rows::{Cells, content_hash, content_hash_as, facts_from_row, sort_time_from_row};
 use crate::{
-    COMMIT_BATCH, CommitKind, Committed, NewVersion, Review, StoreError, format_time, story_id,
+    COMMIT_BATCH, ClusterAssignment, CommitKind, Committed, NewVersion, Review, StoreError,
+    format_time, story_id,
 };
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -105,6 +107,35 @@ impl Writer {
                 changes.fetch_add(1, Ordering::Release);
             }
             Ok(released)
+        })
+        .await
+    }
+
+    /// `Store::set_clusters`: a follower's page of cluster assignments in one transaction.
+    pub(crate) async fn set_clusters(
+        &self,
+        assignments: Vec<ClusterAssignment>,
+    ) -> Result<(), StoreError> {
+        self.run(move |connection, changes| {
+            let transaction =
+                connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for assignment in &assignments {
+                transaction
+                    .prepare_cached("UPDATE stories SET cluster_id = ?1 WHERE id = ?2")?
+                    .execute(params![assignment.cluster_id, assignment.story_id])?;
+                transaction
+                    .prepare_cached(
+                        "INSERT INTO story_signatures (story_id, signature, story_time)                          VALUES (?1, ?2, ?3) ON CONFLICT (story_id) DO UPDATE SET                          signature = excluded.signature, story_time = excluded.story_time",
+                    )?
+                    .execute(params![
+                        assignment.story_id,
+                        assignment.signature,
+                        format_time(assignment.story_time)
+                    ])?;
+            }
+            transaction.commit()?;
+            changes.fetch_add(1, Ordering::Release);
+            Ok(())
         })
         .await
     }
