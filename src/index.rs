@@ -7,6 +7,7 @@
 //! them, and a match becomes a webhook event, once per story and search.
 
 use chrono::{DateTime, Utc};
+use std::sync::Arc;
 use std::time::Duration;
 use verbatim_search::{CommonWords, CommonWordsLearner, SearchDoc, SearchError, SearchIndex};
 use verbatim_store::{
@@ -77,7 +78,7 @@ pub struct Follower {
     searches: Option<SavedSearches>,
     /// Among several nodes, only the node holding the `cluster` lease assigns clusters (each
     /// node's clusterer would number them its own way); `None`: this process always does.
-    cluster_role: Option<std::sync::Arc<crate::node::Node>>,
+    cluster_role: Option<Arc<crate::node::Node>>,
     /// Whether this follower assigned clusters at its last catch-up.
     clustering: bool,
     /// When the cluster lease was last taken or renewed (every fifth of the lease period).
@@ -208,12 +209,37 @@ fn search_payload(base_url: &str, search: &str, story: &StoryRecord) -> String {
     .to_string()
 }
 
+/// Assigns a published story to its cluster or takes a story that is no longer published
+/// out of the clusterer. A changed assignment is returned, for the store.
+fn cluster_story(
+    clusters: &mut verbatim_cluster::Clusterer,
+    story_id: &str,
+    stored_cluster: Option<i64>,
+    doc: Option<&SearchDoc>,
+) -> Option<ClusterAssignment> {
+    let Some(doc) = doc else {
+        clusters.remove(story_id);
+        return None;
+    };
+    let signature = verbatim_cluster::Signature::new(&doc.source, &doc.headline, &doc.body_text);
+    let cluster = clusters.insert(story_id, &signature, doc.published);
+    let cluster = i64::try_from(cluster.0).unwrap_or(i64::MAX);
+    (stored_cluster != Some(cluster)).then(|| ClusterAssignment {
+        story_id: story_id.to_string(),
+        cluster_id: cluster,
+        signature: signature.to_bytes(),
+        story_time: doc.published,
+    })
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum FollowError {
     #[error(transparent)]
     Store(#[from] verbatim_store::StoreError),
     #[error(transparent)]
     Search(#[from] SearchError),
+    #[error("clustering a page of stories failed: {0}")]
+    Clustering(String),
 }
 
 impl Follower {
@@ -234,7 +260,7 @@ impl Follower {
     }
 
     /// Assigns clusters only while this node holds the `cluster` lease.
-    pub fn with_cluster_role(mut self, node: std::sync::Arc<crate::node::Node>) -> Follower {
+    pub fn with_cluster_role(mut self, node: Arc<crate::node::Node>) -> Follower {
         self.cluster_role = Some(node);
         self.clustering = false;
         self
@@ -266,29 +292,6 @@ impl Follower {
             }
         }
         Ok(restored)
-    }
-
-    /// Assigns a published story to its cluster or takes a story that is no longer published
-    /// out of the clusterer. A changed assignment is returned, for the store.
-    fn cluster(
-        &mut self,
-        story: &StoryRecord,
-        doc: Option<&SearchDoc>,
-    ) -> Option<ClusterAssignment> {
-        let Some(doc) = doc else {
-            self.clusters.remove(&story.id);
-            return None;
-        };
-        let signature =
-            verbatim_cluster::Signature::new(&doc.source, &doc.headline, &doc.body_text);
-        let cluster = self.clusters.insert(&story.id, &signature, doc.published);
-        let cluster = i64::try_from(cluster.0).unwrap_or(i64::MAX);
-        (story.cluster_id != Some(cluster)).then(|| ClusterAssignment {
-            story_id: story.id.clone(),
-            cluster_id: cluster,
-            signature: signature.to_bytes(),
-            story_time: doc.published,
-        })
     }
 
     /// From the beginning (after the index was cleared).
@@ -328,20 +331,64 @@ impl Follower {
         let mut indexed: Vec<StoryRecord> = Vec::new();
         loop {
             let batch = self.changes.next(store, PAGE).await?;
-            let mut assignments = Vec::new();
-            for story in &batch.stories {
-                let doc = search_doc(story);
-                match &doc {
-                    Some(doc) => index.upsert(doc)?,
-                    None => index.remove(&story.id)?,
-                }
-                if self.clustering {
-                    assignments.extend(self.cluster(story, doc.as_ref()));
-                }
-                applied += 1;
-                if self.searches.is_some() && story.state == StoryState::Published {
-                    indexed.push(story.clone());
-                }
+            let docs: Arc<Vec<Option<SearchDoc>>> =
+                Arc::new(batch.stories.iter().map(search_doc).collect());
+            // The page is clustered on a blocking thread (the clusterer goes there and comes
+            // back) while this one feeds the index: clustering is the larger part of a page.
+            let clustering = self.clustering.then(|| {
+                let mut clusters =
+                    std::mem::replace(&mut self.clusters, verbatim_cluster::Clusterer::new());
+                let stories: Vec<(String, Option<i64>)> = batch
+                    .stories
+                    .iter()
+                    .map(|story| (story.id.clone(), story.cluster_id))
+                    .collect();
+                let docs = Arc::clone(&docs);
+                tokio::task::spawn_blocking(move || {
+                    let assignments: Vec<ClusterAssignment> = stories
+                        .iter()
+                        .zip(docs.iter())
+                        .filter_map(|((id, stored), doc)| {
+                            cluster_story(&mut clusters, id, *stored, doc.as_ref())
+                        })
+                        .collect();
+                    (clusters, assignments)
+                })
+            });
+            let indexing = batch
+                .stories
+                .iter()
+                .zip(docs.iter())
+                .try_for_each(|(story, doc)| match doc {
+                    Some(doc) => index.upsert(doc),
+                    None => index.remove(&story.id),
+                });
+            // The clusterer comes back before any error is returned.
+            let assignments = match clustering {
+                Some(job) => match job.await {
+                    Ok((clusters, assignments)) => {
+                        self.clusters = clusters;
+                        assignments
+                    }
+                    Err(error) => {
+                        // Lost with the task: take the clusters back from the store.
+                        self.clusters = verbatim_cluster::Clusterer::new();
+                        self.restore_clusters(store).await?;
+                        return Err(FollowError::Clustering(error.to_string()));
+                    }
+                },
+                None => Vec::new(),
+            };
+            indexing?;
+            applied += batch.stories.len();
+            if self.searches.is_some() {
+                indexed.extend(
+                    batch
+                        .stories
+                        .iter()
+                        .filter(|story| story.state == StoryState::Published)
+                        .cloned(),
+                );
             }
             // Recorded before the index's mark moves past these stories.
             store.set_clusters(&assignments).await?;
@@ -371,10 +418,10 @@ impl Follower {
 
 /// `serve`'s loop: keeps the index within a tick of the store.
 pub async fn follow(
-    store: std::sync::Arc<dyn Store>,
-    index: std::sync::Arc<SearchIndex>,
+    store: Arc<dyn Store>,
+    index: Arc<SearchIndex>,
     searches: SavedSearches,
-    node: std::sync::Arc<crate::node::Node>,
+    node: Arc<crate::node::Node>,
 ) {
     // Clusters are restored when this node takes the cluster role, at its first catch-up.
     let mut follower = Follower::new(&index)
