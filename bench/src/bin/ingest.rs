@@ -535,6 +535,9 @@ fn run_verbatim(
     let seconds = started.elapsed().as_secs_f64();
     let together: u64 = pids.iter().filter_map(|pid| memory::peak_kib(*pid)).sum();
     peak = peak.max(together);
+    // CPU time is steadier than wall time on a shared machine: it compares two binaries'
+    // work when a neighbour's load moves the wall clock.
+    let cpu_used: f64 = pids.iter().filter_map(|pid| cpu_seconds(*pid)).sum();
     for child in &mut children {
         let _ = child.kill();
         let _ = child.wait();
@@ -550,7 +553,7 @@ fn run_verbatim(
         disk_bytes,
         fetched_seconds,
         detail: format!(
-            "{found} found by a search for {:?}{}",
+            "{found} found by a search for {:?}; CPU {cpu_used:.1} s{}",
             wire::MARKER,
             if store_url.is_some() {
                 "; disk: the nodes' folders, the database not counted"
