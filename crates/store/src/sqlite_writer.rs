@@ -8,7 +8,7 @@ use crate::lifecycle::{StoryState, resolve};
 use crate::rows::{Cells, content_hash, content_hash_as, facts_from_row, sort_time_from_row};
 use crate::{
     COMMIT_BATCH, ClusterAssignment, CommitKind, Committed, NewVersion, Review, StoreError,
-    format_time, story_id,
+    format_time, parse_time, story_id,
 };
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -69,8 +69,9 @@ impl Writer {
             for chunk in versions.chunks(COMMIT_BATCH) {
                 let transaction =
                     connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let stamp = change_stamp(&transaction, now)?;
                 for version in chunk {
-                    committed.push(commit_in(&transaction, version, now)?);
+                    committed.push(commit_in(&transaction, version, now, stamp)?);
                 }
                 transaction.commit()?;
                 changes.fetch_add(1, Ordering::Release);
@@ -100,7 +101,8 @@ impl Writer {
                     .query_row(params![id, now_text], |row| row.get(0))
                     .optional()?;
                 if still_due.is_some() {
-                    resolve_story(&transaction, &id, now)?;
+                    let stamp = change_stamp(&transaction, now)?;
+                    resolve_story(&transaction, &id, now, stamp)?;
                     released.push(id);
                 }
                 transaction.commit()?;
@@ -165,7 +167,8 @@ impl Writer {
                 return Err(StoreError::NotFound(story_id));
             };
             let state = if decided > 0 {
-                resolve_story(&transaction, &story_id, now)?
+                let stamp = change_stamp(&transaction, now)?;
+                resolve_story(&transaction, &story_id, now, stamp)?
             } else {
                 StoryState::parse(&state)
             };
@@ -260,12 +263,28 @@ fn story_target(
     Ok(StoryTarget::Folded(target, source))
 }
 
-/// Recomputes a story's state from its versions and records it. The versions and the story's
-/// previous state come in one statement.
-pub(crate) fn resolve_story(
+/// The time a transaction stamps its changes with (`changed_at`): `now`, or the latest stamp
+/// already stored when that is later. Read under the write lock, so stamps never go back in
+/// commit order: a batch that waited for the lock longer than the followers' overlap (their
+/// 2 s re-read) would otherwise be stamped behind changes a follower has already passed, and
+/// its stories would never reach the search index.
+fn change_stamp(connection: &Connection, now: DateTime<Utc>) -> Result<DateTime<Utc>, StoreError> {
+    let latest: Option<String> = connection
+        .prepare_cached("SELECT MAX(changed_at) FROM stories")?
+        .query_row([], |row| row.get(0))?;
+    Ok(match latest {
+        Some(latest) => now.max(parse_time(&latest)?),
+        None => now,
+    })
+}
+
+/// Recomputes a story's state from its versions at `now` and records it, stamped `stamp`.
+/// The versions and the story's previous state come in one statement.
+fn resolve_story(
     connection: &Connection,
     id: &str,
     now: DateTime<Utc>,
+    stamp: DateTime<Utc>,
 ) -> Result<StoryState, StoreError> {
     let mut statement = connection.prepare_cached(
         "SELECT s.state AS story_state, s.current_version AS story_current, v.id AS id, \
@@ -312,7 +331,7 @@ pub(crate) fn resolve_story(
             .execute(params![
                 resolution.state.as_str(),
                 resolution.current,
-                format_time(now),
+                format_time(stamp),
                 sort_time.map(format_time),
                 resolution.embargo_until.map(format_time),
                 id
@@ -326,11 +345,12 @@ pub(crate) fn resolve_story(
 }
 
 /// Stores one version and recomputes what outputs show for its story, inside the caller's
-/// transaction.
+/// transaction; changes are stamped `stamp` (see [`change_stamp`]).
 fn commit_in(
     connection: &Connection,
     version: &NewVersion,
     now: DateTime<Utc>,
+    stamp: DateTime<Utc>,
 ) -> Result<Committed, StoreError> {
     let item = &version.item;
     let own_id = story_id(&item.source, &item.guid);
@@ -361,7 +381,7 @@ fn commit_in(
                 item.source,
                 item.guid,
                 format_time(item.received_at.unwrap_or(now)),
-                format_time(now)
+                format_time(stamp)
             ])?
             == 1;
     let mut added_sections = 0;
@@ -376,7 +396,7 @@ fn commit_in(
     if added_sections > 0 {
         connection
             .prepare_cached("UPDATE stories SET changed_at = ?1 WHERE id = ?2")?
-            .execute(params![format_time(now), id])?;
+            .execute(params![format_time(stamp), id])?;
     }
     let content_sha256 = content_hash(item)?;
     let as_story = if story_source == item.source {
@@ -434,7 +454,7 @@ fn commit_in(
             i64::try_from(item.body_text.chars().count()).unwrap_or(i64::MAX),
             i64::from(version.link_only)
         ])?;
-    let state = resolve_story(connection, &id, now)?;
+    let state = resolve_story(connection, &id, now, stamp)?;
     Ok(Committed {
         folded_into: folded.then(|| id.clone()),
         id,
@@ -445,4 +465,54 @@ fn commit_in(
         },
         state,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{ChangeCursor, NewVersion, SqliteStore, Store, StoreError};
+    use chrono::{DateTime, TimeZone, Utc};
+    use verbatim_item::{Item, Pubstatus};
+
+    fn at(seconds: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_750_000_000 + seconds, 0)
+            .single()
+            .unwrap_or_default()
+    }
+
+    fn version(guid: &str) -> NewVersion {
+        NewVersion::plain(Item {
+            source: "agency".into(),
+            guid: guid.into(),
+            headline: format!("Story {guid}"),
+            body_text: format!("The text of {guid}."),
+            pubstatus: Pubstatus::Usable,
+            received_at: Some(at(0)),
+            ..Item::default()
+        })
+    }
+
+    /// A batch that took its time before it got the write lock (its `now` is older than a
+    /// change already committed and read) is still handed to a follower that has moved on.
+    #[tokio::test]
+    async fn a_commit_that_waited_for_the_lock_is_not_stamped_behind_the_followers()
+    -> Result<(), StoreError> {
+        let folder = tempfile::tempdir().map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        let store = SqliteStore::open(&folder.path().join("verbatim.db")).await?;
+        let mut cursor = ChangeCursor::new(DateTime::<Utc>::MIN_UTC);
+        let first = store.commit(&version("first"), at(10)).await?;
+        let seen = cursor.next(&store, 100).await?;
+        assert_eq!(seen.stories.len(), 1);
+        assert_eq!(seen.stories[0].id, first.id);
+        // Stamped 10 s before the change the cursor has already passed.
+        let late = store.commit(&version("late"), at(0)).await?;
+        let story = store
+            .story(&late.id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(late.id.clone()))?;
+        assert_eq!(story.changed_at, at(10), "no earlier than the latest stamp");
+        let next = cursor.next(&store, 100).await?;
+        let ids: Vec<&str> = next.stories.iter().map(|story| story.id.as_str()).collect();
+        assert_eq!(ids, vec![late.id.as_str()]);
+        Ok(())
+    }
 }
