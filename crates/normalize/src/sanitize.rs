@@ -20,6 +20,13 @@ const EXTRA_BLOCKS: &[&str] = &[
     "section", "main", "address", "search", "menu", "dir", "fieldset", "legend", "form",
 ];
 
+/// Elements kept (without attributes) because the HTML parser treats them as a scope boundary:
+/// a list or table inside `<p><marquee>` stays inside the paragraph, and with the `marquee`
+/// tags removed the same list would close the paragraph first, which moves a line break
+/// (proptest found `<p><marquee>&amp;<ul>a</ul></marquee></p>`). A marquee still scrolls in
+/// browsers; no character changes.
+const KEPT_SCOPE_BOUNDARIES: &[&str] = &["marquee"];
+
 fn builder() -> &'static Builder<'static> {
     static BUILDER: OnceLock<Builder<'static>> = OnceLock::new();
     BUILDER.get_or_init(configured_builder)
@@ -30,6 +37,7 @@ fn configured_builder() -> Builder<'static> {
     let mut builder = Builder::default();
     builder
         .add_tags(EXTRA_BLOCKS.iter().copied())
+        .add_tags(KEPT_SCOPE_BOUNDARIES.iter().copied())
         .add_clean_content_tags(REMOVED_WITH_CONTENT.iter().copied())
         .add_tag_attributes("details", ["open"])
         // `dir` keeps right-to-left text right-to-left.
@@ -123,6 +131,17 @@ pub fn escape_into(text: &str, out: &mut String) {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_list_inside_a_marquee_stays_inside_its_paragraph() {
+        let html = "<p><marquee onclick=\"x()\">&amp;<ul>a</ul></marquee></p>";
+        let clean = sanitize_html(html);
+        assert_eq!(clean, "<p><marquee>&amp;<ul>a</ul></marquee></p>");
+        assert_eq!(
+            crate::visible::visible_text(&clean),
+            crate::visible::visible_text(html)
+        );
+    }
 
     #[test]
     fn relative_references_resolve_against_an_http_base_only() {
