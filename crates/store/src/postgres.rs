@@ -5,8 +5,8 @@
 use crate::lifecycle::{StoryState, resolve};
 use crate::rows::{
     content_hash, content_hash_as, decode_cursor, delivery_from_row, encode_cursor, facts_from_row,
-    held_from_row, raw_from_row, sort_time_from_row, source_from_row, stamps_from_rows,
-    story_from_row, subscription_from_row, version_from_row,
+    held_from_row, raw_from_row, serialized_columns, sort_time_from_row, source_from_row,
+    stamps_from_rows, story_from_row, subscription_from_row, version_from_row,
 };
 use crate::{
     COMMIT_BATCH, ClusterAssignment, ClusterLink, CommitKind, Committed, Counts, FailedPayload,
@@ -294,13 +294,7 @@ async fn commit_in(
 ) -> Result<Committed, StoreError> {
     let item = &version.item;
     let own_id = story_id(&item.source, &item.guid);
-    let item_json = serde_json::to_string(item)
-        .map_err(|error| StoreError::Corrupt(format!("item cannot be serialized: {error}")))?;
-    let hold_reasons = if version.hold_reasons.is_empty() {
-        None
-    } else {
-        serde_json::to_string(&version.hold_reasons).ok()
-    };
+    let (item_json, hold_reasons) = serialized_columns(version)?;
     let text_hash = item.text_hash.as_deref().unwrap_or_default();
     // The caller holds this guid's advisory lock (see `commit_all`).
     let (id, story_source, folded) =

@@ -4,8 +4,8 @@
 
 use crate::lifecycle::{StoryState, VersionFacts};
 use crate::{
-    HeadlineOverride, HeldRecord, RawRecord, Source, SourceKind, StoreError, StoryRecord,
-    Subscription, SubscriptionState, VersionRecord, WebhookDelivery, parse_time,
+    HeadlineOverride, HeldRecord, NewVersion, RawRecord, Source, SourceKind, StoreError,
+    StoryRecord, Subscription, SubscriptionState, VersionRecord, WebhookDelivery, parse_time,
 };
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -223,6 +223,21 @@ pub(crate) fn sort_time_from_row<R: Cells>(row: &R) -> Result<DateTime<Utc>, Sto
     let received = time(row, "received_at")?;
     let created = time_opt(row, "versioncreated")?;
     Ok(created.map_or(received, |created| created.min(received)))
+}
+
+/// A version's serialized columns: the item as JSON, and its hold reasons as JSON (`None` when
+/// it has none).
+pub(crate) fn serialized_columns(
+    version: &NewVersion,
+) -> Result<(String, Option<String>), StoreError> {
+    let item_json = serde_json::to_string(&version.item)
+        .map_err(|error| StoreError::Corrupt(format!("item cannot be serialized: {error}")))?;
+    let hold_reasons = if version.hold_reasons.is_empty() {
+        None
+    } else {
+        serde_json::to_string(&version.hold_reasons).ok()
+    };
+    Ok((item_json, hold_reasons))
 }
 
 /// The hash that says whether a version is already stored: the item without arrival data.
