@@ -476,8 +476,8 @@ fn run_verbatim(
 
     let mut peak = 0u64;
     let mut fetched_seconds = None;
-    // Still working: stories found, feeds fetched or CPU used since the last look. (The search
-    // index can commit nothing for minutes while it catches up with a long burst of stories.)
+    // Still working: stories found, feeds fetched or a busy CPU since the last progress. (The
+    // search index can commit nothing for minutes while it catches up with a long burst.)
     let (mut found, mut served, mut cpu) = (0usize, 0u64, 0.0f64);
     let (mut progress_at, mut told_at) = (Instant::now(), Instant::now());
     let outcome = loop {
@@ -505,7 +505,11 @@ fn run_verbatim(
             server.served.load(Ordering::Relaxed),
             cpu_seconds(pid).unwrap_or(cpu),
         );
-        if total > found || served_now > served || cpu_now > cpu + 1.0 {
+        // Busy: more than half a core since the last progress. A `serve` that only polls its
+        // sources (a few percent of a core) has stopped, whatever CPU it still uses.
+        let cpu_since = cpu_now - cpu;
+        let busy = cpu_since > 1.0 && cpu_since > 0.5 * progress_at.elapsed().as_secs_f64();
+        if total > found || served_now > served || busy {
             (found, served, cpu, progress_at) =
                 (total.max(found), served_now, cpu_now, Instant::now());
         }
