@@ -279,6 +279,23 @@ pub struct Committed {
     pub folded_into: Option<String>,
 }
 
+impl Committed {
+    /// A version stored in story `id`: the story's first (`created`) or a later one, folded in
+    /// from another feed or not.
+    pub(crate) fn stored(id: String, folded: bool, created: bool, state: StoryState) -> Committed {
+        Committed {
+            folded_into: folded.then(|| id.clone()),
+            id,
+            kind: if created {
+                CommitKind::New
+            } else {
+                CommitKind::Version
+            },
+            state,
+        }
+    }
+}
+
 /// One stored version.
 #[derive(Debug, Clone, Serialize)]
 pub struct VersionRecord {

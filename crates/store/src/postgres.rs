@@ -389,16 +389,7 @@ async fn commit_in(
     .execute(&mut **transaction)
     .await?;
     let state = resolve_story(transaction, &id, now).await?;
-    Ok(Committed {
-        folded_into: folded.then(|| id.clone()),
-        id,
-        kind: if created {
-            CommitKind::New
-        } else {
-            CommitKind::Version
-        },
-        state,
-    })
+    Ok(Committed::stored(id, folded, created, state))
 }
 
 #[async_trait]

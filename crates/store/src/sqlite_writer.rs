@@ -453,16 +453,7 @@ fn commit_in(
             i64::from(version.link_only)
         ])?;
     let state = resolve_story(connection, &id, now, stamp)?;
-    Ok(Committed {
-        folded_into: folded.then(|| id.clone()),
-        id,
-        kind: if created {
-            CommitKind::New
-        } else {
-            CommitKind::Version
-        },
-        state,
-    })
+    Ok(Committed::stored(id, folded, created, state))
 }
 
 #[cfg(test)]
