@@ -496,7 +496,7 @@ impl Scan<'_> {
         if index == name_start {
             return Err(());
         }
-        let name = self.input[name_start..index].to_ascii_lowercase();
+        let name = lowercase(&self.input[name_start..index]);
         while index < bytes.len() && is_html_space(bytes[index]) {
             index += 1;
         }

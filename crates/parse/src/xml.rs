@@ -476,6 +476,16 @@ fn decoded(raw: Cow<'_, str>) -> Cow<'_, str> {
     }
 }
 
+/// `text` without `prefix` (`None` when it does not start with it), still borrowed when `text` is.
+fn strip_prefix_cow<'t>(text: &Cow<'t, str>, prefix: &str) -> Option<Cow<'t, str>> {
+    match text {
+        Cow::Borrowed(text) => text.strip_prefix(prefix).map(Cow::Borrowed),
+        Cow::Owned(text) => text
+            .strip_prefix(prefix)
+            .map(|rest| Cow::Owned(rest.to_string())),
+    }
+}
+
 /// A qualified name as (prefix, local name), each still borrowed when the name is.
 fn split_qname_cow<'t>(qname: &Cow<'t, str>) -> (Option<Cow<'t, str>>, Cow<'t, str>) {
     match qname {
@@ -539,8 +549,7 @@ impl<'t> Builder<'t> {
                     let value = decoded(raw_value);
                     if key == "xmlns" {
                         declarations.push((Cow::Borrowed(""), value));
-                    } else if key.starts_with("xmlns:") {
-                        let (_, prefix) = split_qname_cow(&key);
+                    } else if let Some(prefix) = strip_prefix_cow(&key, "xmlns:") {
                         declarations.push((prefix, value));
                     } else {
                         raw_attrs.push((key, value));

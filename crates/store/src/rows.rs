@@ -21,27 +21,30 @@ pub(crate) trait Cells {
     fn int_opt(&self, column: &str) -> Result<Option<i64>, StoreError>;
 }
 
+/// `Cells` for a row type whose by-name getter is `$get` (sqlx: `try_get`; rusqlite: `get`).
 macro_rules! cells {
-    ($row:ty) => {
+    ($row:ty, $get:ident) => {
         impl Cells for $row {
             fn text(&self, column: &str) -> Result<String, StoreError> {
-                Ok(self.try_get(column)?)
+                Ok(self.$get(column)?)
             }
             fn text_opt(&self, column: &str) -> Result<Option<String>, StoreError> {
-                Ok(self.try_get(column)?)
+                Ok(self.$get(column)?)
             }
             fn int(&self, column: &str) -> Result<i64, StoreError> {
-                Ok(self.try_get(column)?)
+                Ok(self.$get(column)?)
             }
             fn int_opt(&self, column: &str) -> Result<Option<i64>, StoreError> {
-                Ok(self.try_get(column)?)
+                Ok(self.$get(column)?)
             }
         }
     };
 }
 
-cells!(SqliteRow);
-cells!(PgRow);
+cells!(SqliteRow, try_get);
+cells!(PgRow, try_get);
+// The SQLite writer's rows (`sqlite_writer.rs`).
+cells!(rusqlite::Row<'_>, get);
 
 pub(crate) fn time<R: Cells>(row: &R, column: &str) -> Result<DateTime<Utc>, StoreError> {
     parse_time(&row.text(column)?)

@@ -6,7 +6,7 @@
 
 use crate::lifecycle::{StoryState, resolve};
 use crate::rows::{
-    Cells, content_hash, content_hash_as, facts_from_row, serialized_columns, sort_time_from_row,
+    content_hash, content_hash_as, facts_from_row, serialized_columns, sort_time_from_row,
 };
 use crate::{
     COMMIT_BATCH, ClusterAssignment, CommitKind, Committed, NewVersion, Review, StoreError,
@@ -181,21 +181,6 @@ impl Writer {
             Ok((decided, state))
         })
         .await
-    }
-}
-
-impl Cells for rusqlite::Row<'_> {
-    fn text(&self, column: &str) -> Result<String, StoreError> {
-        Ok(self.get(column)?)
-    }
-    fn text_opt(&self, column: &str) -> Result<Option<String>, StoreError> {
-        Ok(self.get(column)?)
-    }
-    fn int(&self, column: &str) -> Result<i64, StoreError> {
-        Ok(self.get(column)?)
-    }
-    fn int_opt(&self, column: &str) -> Result<Option<i64>, StoreError> {
-        Ok(self.get(column)?)
     }
 }
 
