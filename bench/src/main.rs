@@ -36,13 +36,76 @@ fn main() {
                 ));
             }
         }
+        // The search follower's clustering alone, on the ingest benchmark's stories: a steady
+        // process for perf, and a digest of the assignments to show a change kept them.
+        "cluster-loop" => cluster_loop(option("--stories", 20_000)),
         "all" => std::process::exit(bench::suite::run_all(&args[1..])),
         "peak-of" => std::process::exit(bench::suite::peak_of(&args[1..])),
         other => {
-            eprintln!("unknown benchmark {other:?}; available: parse, all");
+            eprintln!(
+                "unknown benchmark {other:?}; available: parse, parse-loop, cluster-loop, all"
+            );
             std::process::exit(2);
         }
     }
+}
+
+/// Clusters `stories` of the ingest benchmark's wire copy the way the search follower does
+/// (signature of headline and visible text, then insert, in story order) and prints the time of
+/// each step and an FNV digest of the cluster ids: equal digests, equal clusters.
+fn cluster_loop(stories: usize) {
+    let reference = chrono::DateTime::parse_from_rfc3339("2026-11-24T12:00:00Z")
+        .map(|time| time.with_timezone(&chrono::Utc))
+        .unwrap_or_else(|_| chrono::Utc::now());
+    // Feeds of 200 stories, as the ingest benchmark serves them.
+    let mut items: Vec<verbatim_item::Item> = Vec::with_capacity(stories);
+    for first in (0..stories).step_by(200) {
+        let numbers = first..(first + 200).min(stories);
+        let feed = bench::wire::feed(
+            "cluster",
+            numbers,
+            bench::wire::Syndication::Rss2,
+            reference,
+        );
+        let parsed = verbatim_parse::parse(
+            verbatim_parse::Input {
+                bytes: feed.as_bytes(),
+                content_type: None,
+                origin: "bench.rss",
+            },
+            &verbatim_parse::Limits::default(),
+        )
+        .unwrap_or_else(|error| panic!("{error}"));
+        items.extend(
+            parsed
+                .drafts
+                .into_iter()
+                .map(|draft| verbatim_normalize::normalize(draft).item),
+        );
+    }
+    let started = Instant::now();
+    let signatures: Vec<verbatim_cluster::Signature> = items
+        .iter()
+        .map(|item| verbatim_cluster::Signature::new("NWS", &item.headline, &item.body_text))
+        .collect();
+    let signed = started.elapsed();
+    let started = Instant::now();
+    let mut clusterer = verbatim_cluster::Clusterer::new();
+    let mut digest: u64 = 0xcbf2_9ce4_8422_2325;
+    for (number, (item, signature)) in items.iter().zip(&signatures).enumerate() {
+        let time = item.versioncreated.unwrap_or(reference);
+        let cluster = clusterer.insert(&format!("story-{number}"), signature, time);
+        digest = (digest ^ cluster.0).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    let inserted = started.elapsed();
+    let per_story = |time: Duration| time.as_secs_f64() * 1e6 / items.len().max(1) as f64;
+    println!(
+        "{} stories, {} clusters, digest {digest:016x}: signatures {:.1} µs a story, inserts {:.1} µs a story",
+        items.len(),
+        clusterer.clusters().count(),
+        per_story(signed),
+        per_story(inserted),
+    );
 }
 
 /// Paragraphs in several scripts, with the markup agencies send.

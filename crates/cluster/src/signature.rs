@@ -110,13 +110,13 @@ fn event_terms(agency: &str, headline: &[Word], body: &[Word]) -> Vec<u64> {
 
 /// The event terms as words (see [`event_terms`]), in text order, possibly repeated.
 pub(crate) fn event_term_words(agency: &str, headline: &[Word], body: &[Word]) -> Vec<String> {
-    use std::collections::HashSet;
+    use rustc_hash::FxHashSet as HashSet;
     let agency_words: Vec<String> = text::words(agency, Fold::Match, 16)
         .into_iter()
         .map(|w| w.text)
         .collect();
-    let mut names: HashSet<&str> = HashSet::new();
-    let mut lower: HashSet<&str> = HashSet::new();
+    let mut names: HashSet<&str> = HashSet::default();
+    let mut lower: HashSet<&str> = HashSet::default();
     // A capital that opens a sentence is evidence only when the next word is a mid-sentence
     // capital too: the first word of a name (`Lumora Systems is recalling …`).
     let opens_name = |words: &[Word], i: usize| {

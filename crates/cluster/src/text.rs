@@ -51,6 +51,11 @@ fn is_unspaced_script(c: char) -> bool {
     )
 }
 
+/// A combining mark (no ASCII character is one: the common case skips the table).
+fn is_mark(c: char) -> bool {
+    !c.is_ascii() && is_combining_mark(c)
+}
+
 fn is_dash(c: char) -> bool {
     matches!(c, '-' | '–' | '—' | '‒' | '―')
 }
@@ -71,6 +76,11 @@ fn accents_are_optional(base: char) -> bool {
 }
 
 fn fold_word(raw: &str, fold: Fold) -> String {
+    // A word of ASCII letters and digits has no marks and no compatibility forms: both folds
+    // only lowercase it (most wire copy; the Unicode path below costs several times more).
+    if raw.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return raw.to_ascii_lowercase();
+    }
     match fold {
         Fold::Match => {
             let mut base = 'a';
@@ -130,17 +140,17 @@ pub(crate) fn words_into(text: &str, fold: Fold, limit: usize, out: &mut Vec<Wor
         if pushed >= limit {
             break;
         }
-        if raw_unspaced && !is_combining_mark(c) {
+        if raw_unspaced && !is_mark(c) {
             flush(&mut raw, &mut sentence_start, &mut pushed);
             raw_unspaced = false;
             raw_all_digits = true;
         }
-        if is_unspaced_script(c) && !is_combining_mark(c) {
+        if is_unspaced_script(c) && !is_mark(c) {
             flush(&mut raw, &mut sentence_start, &mut pushed);
             raw.push(c);
             raw_unspaced = true;
             raw_all_digits = false;
-        } else if c.is_alphanumeric() || (is_combining_mark(c) && !raw.is_empty()) {
+        } else if c.is_alphanumeric() || (is_mark(c) && !raw.is_empty()) {
             raw_all_digits &= c.is_ascii_digit();
             raw.push(c);
         } else if matches!(c, '.' | ',')
