@@ -357,7 +357,22 @@ impl Clusterer {
         let mut shared_bands = std::mem::take(&mut self.shared_bands);
         shared_bands.resize(self.slots.len(), 0);
         let mut candidates: Vec<(usize, usize)> = Vec::new();
-        for &key in keys {
+        // A term band is one event term: the one with the band's minimum hash. When that term is
+        // common (in many clusters), every story sharing it collides there, and the match rules
+        // leave the term out; such a bucket names no candidate worth comparing, so it is not
+        // read (a story is still filed under it).
+        let band_terms = if signature.terms.len() >= params::MIN_TERMS {
+            signature::minhash_elements(&signature.terms, params::TERM_BANDS, TERM_STREAM)
+        } else {
+            Vec::new()
+        };
+        for (band, &key) in keys.iter().enumerate() {
+            let band_term = band
+                .checked_sub(params::SHINGLE_BANDS)
+                .and_then(|term_band| band_terms.get(term_band));
+            if band_term.is_some_and(|&term| self.is_common(term)) {
+                continue;
+            }
             self.buckets
                 .each_recent(key, params::MAX_BUCKET_SCAN, |slot| {
                     let slot = slot as usize;

@@ -50,6 +50,21 @@ pub(crate) fn minhash(set: &[u64], count: usize, stream: u64) -> Vec<u32> {
         .collect()
 }
 
+/// For each of the `count` hash functions of [`minhash`], the element of `set` holding the
+/// minimum (the first of equal ones). An empty set gives an empty vector.
+pub(crate) fn minhash_elements(set: &[u64], count: usize, stream: u64) -> Vec<u64> {
+    if set.is_empty() {
+        return Vec::new();
+    }
+    seeds(count, stream)
+        .filter_map(|seed| {
+            set.iter()
+                .copied()
+                .min_by_key(|&x| (mix64(x ^ seed) >> 32) as u32)
+        })
+        .collect()
+}
+
 const SHINGLE_STREAM: u64 = 0x5348_494e_474c_4531; // "SHINGLE1"
 pub(crate) const TERM_STREAM: u64 = 0x5445_524d_5331_2020; // "TERMS1  "
 
@@ -503,6 +518,19 @@ mod tests {
         Kessara province in northern Valdoria early on Tuesday, killing at least 12 people, the \
         national civil protection agency said. Rescue teams searched the rubble of a collapsed \
         apartment block in the village of Hollin.";
+
+    #[test]
+    fn minhash_elements_hold_each_minimum() {
+        let set: Vec<u64> = (1..=40u64).map(|n| mix64(n * 7)).collect();
+        let values = minhash(&set, 64, TERM_STREAM);
+        let elements = minhash_elements(&set, 64, TERM_STREAM);
+        assert_eq!(elements.len(), 64);
+        for ((seed, value), element) in seeds(64, TERM_STREAM).zip(&values).zip(&elements) {
+            assert!(set.contains(element));
+            assert_eq!((mix64(element ^ seed) >> 32) as u32, *value);
+        }
+        assert!(minhash_elements(&[], 64, TERM_STREAM).is_empty());
+    }
 
     #[test]
     fn signatures_are_deterministic() {
