@@ -275,21 +275,44 @@ impl Follower {
     }
 
     /// Puts the last 48 hours of clustered stories back into the clusterer, so new stories join
-    /// the clusters they belong to after a restart.
+    /// the clusters they belong to after a restart. A signature stored by a build with another
+    /// signature version (or unreadable) is computed again from the story and stored.
     pub async fn restore_clusters(&mut self, store: &dyn Store) -> Result<usize, FollowError> {
         let since = Utc::now() - CLUSTER_WINDOW;
         let stored = store.cluster_signatures(since).await?;
         let mut restored = 0;
+        let mut signed_again = Vec::new();
         for (id, cluster, bytes, time) in stored {
-            if let Ok(signature) = verbatim_cluster::Signature::from_bytes(&bytes) {
-                self.clusters.restore(
-                    &id,
-                    &signature,
-                    time,
-                    verbatim_cluster::ClusterId(cluster.max(0) as u64),
-                );
-                restored += 1;
-            }
+            let cluster_id = verbatim_cluster::ClusterId(cluster.max(0) as u64);
+            let signature = match verbatim_cluster::Signature::from_bytes(&bytes) {
+                Ok(signature) => signature,
+                Err(_) => {
+                    let Some(doc) = store.story(&id).await?.as_ref().and_then(search_doc) else {
+                        continue;
+                    };
+                    let signature = verbatim_cluster::Signature::new(
+                        &doc.source,
+                        &doc.headline,
+                        &doc.body_text,
+                    );
+                    signed_again.push(ClusterAssignment {
+                        story_id: id.clone(),
+                        cluster_id: cluster,
+                        signature: signature.to_bytes(),
+                        story_time: time,
+                    });
+                    signature
+                }
+            };
+            self.clusters.restore(&id, &signature, time, cluster_id);
+            restored += 1;
+        }
+        if !signed_again.is_empty() {
+            tracing::info!(
+                stories = signed_again.len(),
+                "cluster signatures of another version computed again"
+            );
+            store.set_clusters(&signed_again).await?;
         }
         Ok(restored)
     }
@@ -432,5 +455,61 @@ pub async fn follow(
             tracing::error!(%error, "search index update failed");
         }
         tokio::time::sleep(FOLLOW_TICK).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use verbatim_cluster::{ClusterId, Signature};
+    use verbatim_item::{Item, Pubstatus};
+    use verbatim_store::{NewVersion, SqliteStore};
+
+    #[tokio::test]
+    async fn a_signature_of_another_version_is_computed_again_when_clusters_are_restored()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let store = SqliteStore::open(&dir.path().join("verbatim.db")).await?;
+        let now = Utc::now();
+        let item = Item {
+            source: "agency".into(),
+            guid: "quake".into(),
+            version: Some(1),
+            pubstatus: Pubstatus::Usable,
+            headline: "Quake strikes Valdoria".into(),
+            body_text: "DREVIK, Valdoria (Northwire) - A magnitude 6.4 earthquake struck Kessara \
+                        province early on Tuesday, the civil protection agency said."
+                .into(),
+            text_hash: Some("quake".into()),
+            ..Item::default()
+        };
+        let story = store.commit(&NewVersion::plain(item), now).await?.id;
+        // As a build with another signature version stored it.
+        let mut old = Signature::new("agency", "Quake", "Quake in Valdoria").to_bytes();
+        old[0] = Signature::VERSION.wrapping_sub(1);
+        store
+            .set_clusters(&[ClusterAssignment {
+                story_id: story.clone(),
+                cluster_id: 5,
+                signature: old,
+                story_time: now,
+            }])
+            .await?;
+
+        let mut follower = Follower::from_start();
+        assert_eq!(follower.restore_clusters(&store).await?, 1);
+        assert_eq!(follower.clusters.cluster_of(&story), Some(ClusterId(5)));
+        let stored = store.cluster_signatures(now - CLUSTER_WINDOW).await?;
+        let (id, cluster, bytes, _) = stored.first().ok_or("no signature stored")?;
+        assert_eq!((id, *cluster), (&story, 5));
+        let expected = store
+            .story(&story)
+            .await?
+            .as_ref()
+            .and_then(search_doc)
+            .map(|doc| Signature::new(&doc.source, &doc.headline, &doc.body_text))
+            .ok_or("the story is not published")?;
+        assert_eq!(Signature::from_bytes(bytes)?, expected);
+        Ok(())
     }
 }
