@@ -16,8 +16,12 @@ use verbatim_store::{
 
 /// How often `serve` looks for changes.
 pub const FOLLOW_TICK: Duration = Duration::from_millis(250);
-/// Stories indexed between two commits during a long catch-up.
+/// Stories read from the store, clustered and indexed at a time.
 const PAGE: usize = 1_000;
+/// During a long catch-up the index commits at most this often (and always when caught up):
+/// a commit waits for the indexing threads to write their segments, and each small segment is
+/// merged again later, so committing every page kept the follower waiting.
+const CATCH_UP_COMMIT_EVERY: Duration = Duration::from_secs(1);
 
 /// The story as the index holds it, or `None` when it must not be found.
 pub fn search_doc(story: &StoryRecord) -> Option<SearchDoc> {
@@ -352,6 +356,7 @@ impl Follower {
         }
         let mut applied = 0;
         let mut indexed: Vec<StoryRecord> = Vec::new();
+        let mut committed_at = std::time::Instant::now();
         loop {
             let batch = self.changes.next(store, PAGE).await?;
             let docs: Arc<Vec<Option<SearchDoc>>> =
@@ -418,10 +423,11 @@ impl Follower {
             if !batch.more {
                 break;
             }
-            // A long catch-up (a new node, a rebuilt index) commits page by page, so searches
-            // see its progress and a restart resumes from here.
-            if applied > 0 {
+            // A long catch-up (a new node, a rebuilt index, a burst) commits as it goes, so
+            // searches see its progress and a restart resumes from there.
+            if applied > 0 && committed_at.elapsed() >= CATCH_UP_COMMIT_EVERY {
                 index.commit_with_mark(&format_time(self.changes.mark()))?;
+                committed_at = std::time::Instant::now();
             }
         }
         if applied > 0 {

@@ -86,7 +86,7 @@ fn cluster_loop(stories: usize) {
     let started = Instant::now();
     let signatures: Vec<verbatim_cluster::Signature> = items
         .iter()
-        .map(|item| verbatim_cluster::Signature::new("NWS", &item.headline, &item.body_text))
+        .map(|item| verbatim_cluster::Signature::new("bench", &item.headline, &item.body_text))
         .collect();
     let signed = started.elapsed();
     let started = Instant::now();
@@ -98,11 +98,14 @@ fn cluster_loop(stories: usize) {
         digest = (digest ^ cluster.0).wrapping_mul(0x0000_0100_0000_01b3);
     }
     let inserted = started.elapsed();
+    let mut sizes: Vec<usize> = clusterer.clusters().map(|(_, members)| members.len()).collect();
+    sizes.sort_unstable_by(|a, b| b.cmp(a));
     let per_story = |time: Duration| time.as_secs_f64() * 1e6 / items.len().max(1) as f64;
     println!(
-        "{} stories, {} clusters, digest {digest:016x}: signatures {:.1} µs a story, inserts {:.1} µs a story",
+        "{} stories, {} clusters (largest {:?}), digest {digest:016x}: signatures {:.1} µs a story, inserts {:.1} µs a story",
         items.len(),
-        clusterer.clusters().count(),
+        sizes.len(),
+        sizes.get(..5).unwrap_or(&sizes),
         per_story(signed),
         per_story(inserted),
     );
