@@ -98,7 +98,10 @@ fn cluster_loop(stories: usize) {
         digest = (digest ^ cluster.0).wrapping_mul(0x0000_0100_0000_01b3);
     }
     let inserted = started.elapsed();
-    let mut sizes: Vec<usize> = clusterer.clusters().map(|(_, members)| members.len()).collect();
+    let mut sizes: Vec<usize> = clusterer
+        .clusters()
+        .map(|(_, members)| members.len())
+        .collect();
     sizes.sort_unstable_by(|a, b| b.cmp(a));
     let per_story = |time: Duration| time.as_secs_f64() * 1e6 / items.len().max(1) as f64;
     println!(

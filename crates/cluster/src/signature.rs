@@ -454,13 +454,7 @@ pub(crate) fn similarity_to(
         if a.shingles.is_empty() || b.shingles.is_empty() || a.shingles.len() != b.shingles.len() {
             (0.0, 0.0)
         } else {
-            // A sum of 0/1 rather than a filtered count, which the compiler vectorizes.
-            let equal: usize = a
-                .shingles
-                .iter()
-                .zip(&b.shingles)
-                .map(|(x, y)| usize::from(x == y))
-                .sum();
+            let equal = equal_values(&a.shingles, &b.shingles);
             let j = equal as f64 / a.shingles.len() as f64;
             let (na, nb) = (f64::from(a.shingle_count), f64::from(b.shingle_count));
             let small = na.min(nb);
@@ -487,6 +481,27 @@ pub(crate) fn similarity_to(
         shared_terms,
         shared_names,
     }
+}
+
+/// How many positions of `a` and `b` hold the same value. Counted in eight 32-bit lanes over
+/// fixed chunks, a shape the compiler turns into vector compares (a story is compared with up to
+/// 200 candidates, so this runs 25,000 times a story).
+fn equal_values(a: &[u32], b: &[u32]) -> usize {
+    const LANES: usize = 8;
+    let mut lanes = [0u32; LANES];
+    let (a_chunks, b_chunks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let tail = a_chunks
+        .remainder()
+        .iter()
+        .zip(b_chunks.remainder())
+        .filter(|(x, y)| x == y)
+        .count();
+    for (x, y) in a_chunks.zip(b_chunks) {
+        for ((lane, x), y) in lanes.iter_mut().zip(x).zip(y) {
+            *lane += u32::from(x == y);
+        }
+    }
+    lanes.iter().map(|&lane| lane as usize).sum::<usize>() + tail
 }
 
 /// Merges `kept` (sorted, distinct, no common term) with `terms` (sorted, distinct) leaving
@@ -543,6 +558,19 @@ mod tests {
         Kessara province in northern Valdoria early on Tuesday, killing at least 12 people, the \
         national civil protection agency said. Rescue teams searched the rubble of a collapsed \
         apartment block in the village of Hollin.";
+
+    #[test]
+    fn equal_values_counts_every_position_with_the_same_value() {
+        for length in [0, 1, 7, 8, 9, 128, 131] {
+            let a: Vec<u32> = (0..length as u32).collect();
+            let b: Vec<u32> = (0..length as u32)
+                .map(|n| if n % 3 == 0 { n } else { n + 1 })
+                .collect();
+            let expected = a.iter().zip(&b).filter(|(x, y)| x == y).count();
+            assert_eq!(equal_values(&a, &b), expected, "length {length}");
+            assert_eq!(equal_values(&a, &a), length);
+        }
+    }
 
     #[test]
     fn minhash_elements_hold_each_minimum() {
