@@ -9,6 +9,7 @@ pub mod lifecycle;
 mod postgres;
 mod rows;
 mod sqlite;
+mod sqlite_reader;
 mod sqlite_writer;
 pub mod throwaway_postgres;
 

@@ -3,8 +3,9 @@
 use crate::lifecycle::StoryState;
 use crate::rows::{
     decode_cursor, delivery_from_row, encode_cursor, held_from_row, raw_from_row, source_from_row,
-    stamps_from_rows, story_from_row, subscription_from_row, version_from_row,
+    story_from_row, subscription_from_row, version_from_row,
 };
+use crate::sqlite_reader::Reader;
 use crate::sqlite_writer::Writer;
 use crate::{
     ClusterAssignment, ClusterLink, Committed, Counts, FailedPayload, FetchRecord, GoneRecord,
@@ -29,6 +30,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// The connection commits go through (`sqlite_writer.rs`).
     writer: Writer,
+    /// The connection the followers' page reads go through (`sqlite_reader.rs`).
+    reader: Reader,
     /// Writes committed through this handle that can change a page (`Store::local_changes`).
     changes: Arc<AtomicU64>,
 }
@@ -129,14 +132,20 @@ impl SqliteStore {
         MIGRATOR.run(&pool).await?;
         let changes = Arc::new(AtomicU64::new(0));
         let writer_changes = changes.clone();
-        let writer = tokio::task::spawn_blocking(move || Writer::open(&filename, writer_changes))
-            .await
-            .map_err(|error| {
-                StoreError::Corrupt(format!("opening the writer failed: {error}"))
-            })??;
+        let (writer, reader) = tokio::task::spawn_blocking(move || {
+            Ok::<_, StoreError>((
+                Writer::open(&filename, writer_changes)?,
+                Reader::open(&filename)?,
+            ))
+        })
+        .await
+        .map_err(|error| {
+            StoreError::Corrupt(format!("opening the connections failed: {error}"))
+        })??;
         Ok(SqliteStore {
             pool,
             writer,
+            reader,
             changes,
         })
     }
@@ -156,7 +165,7 @@ fn is_start_race(error: &StoreError) -> bool {
         .any(|race| text.contains(race))
 }
 
-const STORY_COLUMNS: &str = "s.id AS sid, s.source, s.guid, s.state, s.sort_time, s.changed_at, s.cluster_id, \
+pub(crate) const STORY_COLUMNS: &str = "s.id AS sid, s.source, s.guid, s.state, s.sort_time, s.changed_at, s.cluster_id, \
      v.id AS vid, v.received_at, v.hold_reasons, v.embargoed_until, v.item_json, v.provenance, \
      v.signature, v.link_only, v.review, o.headline AS override_headline, o.set_by AS override_by, \
      o.set_at AS override_at, \
@@ -647,35 +656,11 @@ impl Store for SqliteStore {
         since: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<crate::StoryStamp>, StoreError> {
-        let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT id, changed_at FROM stories WHERE changed_at >= ? \
-             ORDER BY changed_at, id LIMIT ?",
-        )
-        .bind(format_time(since))
-        .bind(limit.clamp(1, 10_000) as i64)
-        .fetch_all(&self.pool)
-        .await?;
-        stamps_from_rows(rows)
+        self.reader.changed_story_stamps(since, limit).await
     }
 
     async fn stories_by_id(&self, ids: &[String]) -> Result<Vec<StoryRecord>, StoreError> {
-        let mut stories = Vec::with_capacity(ids.len());
-        // Chunks keep each statement well under SQLite's limit on bound parameters.
-        for chunk in ids.chunks(500) {
-            let placeholders = vec!["?"; chunk.len()].join(", ");
-            let sql = format!(
-                "SELECT {STORY_COLUMNS} FROM stories s LEFT JOIN versions v ON v.id = s.current_version \
-                 LEFT JOIN headline_overrides o ON o.story_id = s.id WHERE s.id IN ({placeholders})"
-            );
-            let mut query = sqlx::query(&sql);
-            for id in chunk {
-                query = query.bind(id);
-            }
-            for row in query.fetch_all(&self.pool).await? {
-                stories.push(story_from_row(&row)?);
-            }
-        }
-        Ok(stories)
+        self.reader.stories_by_id(ids.to_vec()).await
     }
 
     async fn set_clusters(&self, assignments: &[ClusterAssignment]) -> Result<(), StoreError> {

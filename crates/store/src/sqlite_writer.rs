@@ -28,6 +28,23 @@ pub(crate) struct Writer {
     changes: Arc<AtomicU64>,
 }
 
+/// Runs `work` on a blocking thread with `connection` to itself (the store's rusqlite
+/// connections, `Writer` and `sqlite_reader::Reader`, are each used a whole batch at a time).
+pub(crate) async fn on_blocking_thread<T: Send + 'static>(
+    connection: &Arc<Mutex<Connection>>,
+    work: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    let connection = Arc::clone(connection);
+    tokio::task::spawn_blocking(move || {
+        // A panic inside `work` rolled its transaction back when the transaction dropped; the
+        // connection itself is still good.
+        let mut connection = connection.lock().unwrap_or_else(PoisonError::into_inner);
+        work(&mut connection)
+    })
+    .await
+    .map_err(|error| StoreError::Corrupt(format!("a store task failed: {error}")))?
+}
+
 impl Writer {
     /// Opens the (already migrated, WAL-mode) database file with the pool's settings.
     pub(crate) fn open(path: &Path, changes: Arc<AtomicU64>) -> Result<Writer, StoreError> {
@@ -48,18 +65,11 @@ impl Writer {
         &self,
         work: impl FnOnce(&mut Connection, &AtomicU64) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let writer = self.clone();
-        tokio::task::spawn_blocking(move || {
-            // A panic inside `work` rolled its transaction back when the transaction dropped;
-            // the connection itself is still good.
-            let mut connection = writer
-                .connection
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            work(&mut connection, &writer.changes)
+        let changes = self.changes.clone();
+        on_blocking_thread(&self.connection, move |connection| {
+            work(connection, &changes)
         })
         .await
-        .map_err(|error| StoreError::Corrupt(format!("the commit task failed: {error}")))?
     }
 
     /// `Store::commit_all`: transactions of up to `COMMIT_BATCH` versions.
