@@ -19,7 +19,12 @@ where
         .arg(data)
         .args(extra)
         .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("VERBATIM_LOG", "error")
+        // Errors only, unless the benchmark's own VERBATIM_LOG asks for more (e.g. the search
+        // follower's page timings: `VERBATIM_LOG=verbatim::index=debug`).
+        .env(
+            "VERBATIM_LOG",
+            std::env::var("VERBATIM_LOG").unwrap_or_else(|_| "error".to_string()),
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
