@@ -224,14 +224,8 @@ impl Clusterer {
     ) -> Assignment {
         if let Some(cluster) = self.cluster_of(id) {
             self.unindex(id);
-            self.index(
-                id,
-                signature,
-                &band_keys(signature),
-                time,
-                cluster,
-                Member::Already,
-            );
+            let keys = band_keys(signature);
+            self.index(id, signature, &keys, time, cluster, Member::Already);
             return Assignment {
                 cluster,
                 matched: None,
@@ -262,14 +256,8 @@ impl Clusterer {
     ) {
         self.remove(id);
         self.last_cluster = self.last_cluster.max(cluster.0);
-        self.index(
-            id,
-            signature,
-            &band_keys(signature),
-            time,
-            cluster,
-            Member::New,
-        );
+        let keys = band_keys(signature);
+        self.index(id, signature, &keys, time, cluster, Member::New);
     }
 
     /// Removes a story from the index and from its cluster; returns the cluster it was in. A
