@@ -236,6 +236,14 @@ fn cluster_story(
     })
 }
 
+/// Where the index's last commit left the follower (the beginning for a new index).
+fn committed_mark(index: &SearchIndex) -> DateTime<Utc> {
+    index
+        .mark()
+        .and_then(|mark| parse_time(&mark).ok())
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
 /// A page being clustered on a blocking thread: the clusterer and the page's changed
 /// assignments come back.
 type ClusteringJob = tokio::task::JoinHandle<(verbatim_cluster::Clusterer, Vec<ClusterAssignment>)>;
@@ -253,12 +261,8 @@ pub enum FollowError {
 impl Follower {
     /// Starts at the index's saved mark (from the beginning for a new index).
     pub fn new(index: &SearchIndex) -> Follower {
-        let mark = index
-            .mark()
-            .and_then(|mark| parse_time(&mark).ok())
-            .unwrap_or(DateTime::<Utc>::MIN_UTC);
         Follower {
-            changes: ChangeCursor::new(mark),
+            changes: ChangeCursor::new(committed_mark(index)),
             clusters: verbatim_cluster::Clusterer::new(),
             searches: None,
             cluster_role: None,
@@ -391,7 +395,23 @@ impl Follower {
     }
 
     /// Applies every change since the mark; returns how many stories were (re)indexed or removed.
+    /// After an error the follower starts again from the index's last commit: its cursor had
+    /// moved past stories this catch-up did not finish, which would otherwise wait for a
+    /// restart. Reading a story again is harmless (an upsert replaces it, a clustered story keeps
+    /// its cluster, a saved search notifies once per story).
     pub async fn catch_up(
+        &mut self,
+        store: &dyn Store,
+        index: &SearchIndex,
+    ) -> Result<usize, FollowError> {
+        let applied = self.apply_changes(store, index).await;
+        if applied.is_err() {
+            self.changes = ChangeCursor::new(committed_mark(index));
+        }
+        applied
+    }
+
+    async fn apply_changes(
         &mut self,
         store: &dyn Store,
         index: &SearchIndex,
@@ -561,6 +581,32 @@ mod tests {
             assert_eq!(record.cluster_id, Some(first.0 as i64), "{id}");
         }
         assert_eq!(index.mark(), Some(format_time(follower.changes.mark())));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_failed_catch_up_starts_again_from_the_last_commit()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let store = SqliteStore::open(&dir.path().join("verbatim.db")).await?;
+        for number in 0..3 {
+            let item = story(
+                &format!("s-{number}"),
+                "Ferries sail again",
+                "Ferries sailed.",
+            );
+            store.commit(&NewVersion::plain(item), Utc::now()).await?;
+        }
+        // An index this process cannot write to: the first page fails to index.
+        let locked = dir.path().join("locked");
+        drop(SearchIndex::open(&locked)?);
+        let read_only = SearchIndex::open_read_only(&locked)?;
+        let mut follower = Follower::from_start();
+        assert!(follower.catch_up(&store, &read_only).await.is_err());
+        // Nothing was lost: the next catch-up reads the same stories again.
+        let index = SearchIndex::open(&dir.path().join("search"))?;
+        assert_eq!(follower.catch_up(&store, &index).await?, 3);
+        assert_eq!(follower.clusters.len(), 3);
         Ok(())
     }
 
