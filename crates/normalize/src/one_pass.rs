@@ -581,9 +581,24 @@ impl Scan<'_> {
             // The parser would move this text out of the table.
             return Err(());
         }
+        if text.starts_with('\n') && self.just_opened_pre() {
+            // A parser drops a newline right after `<pre>`: this text would lose its first
+            // character when the result is read (the source had something in between, such as
+            // a stripped `<script>`).
+            return Err(());
+        }
         escape(text, false, &mut self.out);
         self.visible.text(text, self.open_pre > 0);
         Ok(())
+    }
+
+    /// Whether the last thing written is a `<pre>` start tag.
+    fn just_opened_pre(&self) -> bool {
+        self.out.ends_with('>')
+            && self.out.rfind('<').is_some_and(|start| {
+                let tag = &self.out[start..];
+                tag.starts_with("<pre>") || tag.starts_with("<pre ")
+            })
     }
 }
 
@@ -906,6 +921,7 @@ mod tests {
             "<table><td>cell without row</td></table>",
             "<ul><li>one<li>two</ul>",
             "<pre>\nleading newline</pre>",
+            "<pre><script>x()</script>\nleading newline after a stripped script</pre>",
             "AT&T without semicolon",
             "&#128; replaced by the parser",
             "a\r\nb",
