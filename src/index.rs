@@ -542,21 +542,33 @@ mod tests {
         }
     }
 
+    /// A store in `dir` holding `items`, each committed (and published) as a new story; their
+    /// story ids in order.
+    async fn store_with(
+        dir: &std::path::Path,
+        items: impl IntoIterator<Item = Item>,
+        now: DateTime<Utc>,
+    ) -> Result<(SqliteStore, Vec<String>), Box<dyn std::error::Error>> {
+        let store = SqliteStore::open(&dir.join("verbatim.db")).await?;
+        let mut ids = Vec::new();
+        for item in items {
+            ids.push(store.commit(&NewVersion::plain(item), now).await?.id);
+        }
+        Ok((store, ids))
+    }
+
     #[tokio::test]
     async fn every_page_of_a_long_catch_up_is_clustered_and_stored()
     -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
-        let store = SqliteStore::open(&dir.path().join("verbatim.db")).await?;
-        let index = SearchIndex::open(&dir.path().join("search"))?;
         let body = "DREVIK, Valdoria (Northwire) - A magnitude 6.4 earthquake struck Kessara \
                     province early on Tuesday, killing 12 people, the civil protection agency \
                     said. Rescue teams searched the rubble in the village of Hollin.";
         // More than two pages.
-        let mut ids = Vec::new();
-        for number in 0..(2 * PAGE + 10) {
-            let item = story(&format!("quake-{number}"), "Quake strikes Valdoria", body);
-            ids.push(store.commit(&NewVersion::plain(item), Utc::now()).await?.id);
-        }
+        let items = (0..(2 * PAGE + 10))
+            .map(|number| story(&format!("quake-{number}"), "Quake strikes Valdoria", body));
+        let (store, ids) = store_with(dir.path(), items, Utc::now()).await?;
+        let index = SearchIndex::open(&dir.path().join("search"))?;
         let mut follower = Follower::from_start();
         assert_eq!(follower.catch_up(&store, &index).await?, ids.len());
         // The clusterer came back with every story, and the store has every assignment.
@@ -581,15 +593,14 @@ mod tests {
     async fn a_failed_catch_up_starts_again_from_the_last_commit()
     -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
-        let store = SqliteStore::open(&dir.path().join("verbatim.db")).await?;
-        for number in 0..3 {
-            let item = story(
+        let items = (0..3).map(|number| {
+            story(
                 &format!("s-{number}"),
                 "Ferries sail again",
                 "Ferries sailed.",
-            );
-            store.commit(&NewVersion::plain(item), Utc::now()).await?;
-        }
+            )
+        });
+        let (store, _) = store_with(dir.path(), items, Utc::now()).await?;
         // An index this process cannot write to: the first page fails to index.
         let locked = dir.path().join("locked");
         drop(SearchIndex::open(&locked)?);
@@ -607,7 +618,6 @@ mod tests {
     async fn a_signature_of_another_version_is_computed_again_when_clusters_are_restored()
     -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
-        let store = SqliteStore::open(&dir.path().join("verbatim.db")).await?;
         let now = Utc::now();
         let item = story(
             "quake",
@@ -615,7 +625,8 @@ mod tests {
             "DREVIK, Valdoria (Northwire) - A magnitude 6.4 earthquake struck Kessara province \
              early on Tuesday, the civil protection agency said.",
         );
-        let story = store.commit(&NewVersion::plain(item), now).await?.id;
+        let (store, ids) = store_with(dir.path(), [item], now).await?;
+        let story = ids.first().ok_or("not committed")?.clone();
         // As a build with another signature version stored it.
         let mut old = Signature::new("agency", "Quake", "Quake in Valdoria").to_bytes();
         old[0] = Signature::VERSION.wrapping_sub(1);
