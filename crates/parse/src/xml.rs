@@ -55,7 +55,8 @@ pub struct Attribute<'t> {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum XmlNode<'t> {
-    Element(Element<'t>),
+    /// Boxed, so that a node is two words and a parent's list of children stays small.
+    Element(Box<Element<'t>>),
     Text(Cow<'t, str>),
 }
 
@@ -91,7 +92,7 @@ impl<'t> Element<'t> {
 
     pub fn elements(&self) -> impl Iterator<Item = &Element<'t>> {
         self.children.iter().filter_map(|node| match node {
-            XmlNode::Element(element) => Some(element),
+            XmlNode::Element(element) => Some(&**element),
             XmlNode::Text(_) => None,
         })
     }
@@ -360,7 +361,7 @@ fn well_known_prefix(prefix: &str) -> Option<&'static str> {
 }
 
 struct Frame<'t> {
-    element: Element<'t>,
+    element: Box<Element<'t>>,
     qname: Cow<'t, str>,
     /// Namespace declarations made on this element: (prefix or "" for default, uri).
     declarations: Vec<(Cow<'t, str>, Cow<'t, str>)>,
@@ -576,7 +577,7 @@ impl<'t> Builder<'t> {
                 }
             })
             .collect();
-        let element = Element {
+        let element = Box::new(Element {
             name: local,
             prefix,
             ns,
@@ -585,7 +586,7 @@ impl<'t> Builder<'t> {
             offset,
             error: attr_error.map(|message| (offset, message)),
             error_inside: false,
-        };
+        });
         self.stack.push(Frame {
             element,
             qname,
@@ -653,13 +654,13 @@ impl<'t> Builder<'t> {
 
     /// Adds a closed element to its parent. A closed element is off the stack, so no error is
     /// recorded on it or inside it afterwards: its `error_inside` is final.
-    fn attach(&mut self, element: Element<'t>) {
+    fn attach(&mut self, element: Box<Element<'t>>) {
         match self.stack.last_mut() {
             Some(parent) => {
                 parent.element.error_inside |= element.error.is_some() || element.error_inside;
                 parent.element.children.push(XmlNode::Element(element));
             }
-            None => self.root = Some(element),
+            None => self.root = Some(*element),
         }
     }
 
