@@ -268,7 +268,7 @@ fn has_forbidden_characters(bytes: &[u8]) -> bool {
     // U+0080..U+009F are encoded as C2 80..C2 9F.
     let c1_controls = bytes
         .iter()
-        .zip(bytes.iter().skip(1))
+        .zip(bytes.get(1..).unwrap_or_default())
         .fold(false, |found, (&lead, &next)| {
             found | ((lead == 0xc2) & (next < 0xa0))
         });

@@ -208,11 +208,7 @@ impl VisibleText {
             return;
         }
         // Text whose only spaces are single ` `s between words folds to itself: one copy.
-        if !text
-            .bytes()
-            .any(|byte| matches!(byte, b'\t' | b'\n' | b'\r' | b'\x0c'))
-            && memchr::memmem::find(text.as_bytes(), b"  ").is_none()
-        {
+        if folds_to_itself(text.as_bytes()) {
             let inner = text.strip_prefix(' ').unwrap_or(text);
             if inner.len() < text.len() {
                 self.pending_space = true;
@@ -285,6 +281,24 @@ impl VisibleText {
         }
         self.out
     }
+}
+
+/// Whether text has no whitespace to fold but single spaces: no tab, line feed, carriage
+/// return or form feed, and no two spaces in a row. Written as folds without early exit, so that
+/// they compile to vector code (text runs are short, and a substring search would set up a
+/// searcher for each).
+fn folds_to_itself(bytes: &[u8]) -> bool {
+    let breaks = bytes.iter().fold(false, |found, &byte| {
+        found | (byte == b'\t') | (byte == b'\n') | (byte == b'\r') | (byte == b'\x0c')
+    });
+    let pairs = bytes.get(1..).unwrap_or_default();
+    let double_spaces = bytes
+        .iter()
+        .zip(pairs)
+        .fold(false, |found, (&first, &second)| {
+            found | ((first == b' ') & (second == b' '))
+        });
+    !(breaks | double_spaces)
 }
 
 fn has_previous_cell(node: NodeRef<'_, Node>) -> bool {
