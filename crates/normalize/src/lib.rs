@@ -138,7 +138,7 @@ pub fn text_hash(headline: &str, body_text: &str) -> String {
     hasher.update(headline.as_bytes());
     hasher.update([0u8]);
     hasher.update(body_text.as_bytes());
-    hex::encode(hasher.finalize())
+    verbatim_item::digest_hex(&hasher.finalize().into())
 }
 
 /// A one-line reason naming where two visible texts first differ.
