@@ -98,21 +98,106 @@ pub fn read(root: &Element, document_base: Option<&Url>) -> Vec<ItemOutcome> {
         .collect()
 }
 
+/// The children of an item that the reader looks at, put in place in one walk over them.
+/// Looking each up by name walked all the children again, two dozen times an item: a fifth of
+/// the time it took to read a feed.
+#[derive(Default)]
+struct ItemParts<'e, 't> {
+    title: Option<&'e Element<'t>>,
+    dc_title: Option<&'e Element<'t>>,
+    link: Option<&'e Element<'t>>,
+    guid: Option<&'e Element<'t>>,
+    encoded: Option<&'e Element<'t>>,
+    xhtml_body: Option<&'e Element<'t>>,
+    fullitem: Option<&'e Element<'t>>,
+    description: Option<&'e Element<'t>>,
+    dc_description: Option<&'e Element<'t>>,
+    modified: Option<&'e Element<'t>>,
+    pub_date: Option<&'e Element<'t>>,
+    dc_date: Option<&'e Element<'t>>,
+    issued: Option<&'e Element<'t>>,
+    created: Option<&'e Element<'t>>,
+    dc_language: Option<&'e Element<'t>>,
+    dc_rights: Option<&'e Element<'t>>,
+    media_description: Option<&'e Element<'t>>,
+    media_credit: Option<&'e Element<'t>>,
+    dc_creators: Vec<&'e Element<'t>>,
+    authors: Vec<&'e Element<'t>>,
+    dc_authors: Vec<&'e Element<'t>>,
+    dc_contributors: Vec<&'e Element<'t>>,
+    categories: Vec<&'e Element<'t>>,
+    dc_subjects: Vec<&'e Element<'t>>,
+    enclosures: Vec<&'e Element<'t>>,
+    media_contents: Vec<&'e Element<'t>>,
+    media_groups: Vec<&'e Element<'t>>,
+}
+
+impl<'e, 't> ItemParts<'e, 't> {
+    fn of(item: &'e Element<'t>) -> Self {
+        let mut parts = ItemParts::default();
+        for element in item.elements() {
+            let ns = element.ns.as_deref();
+            let rss = RSS.contains(&ns);
+            let dc = DC.contains(&ns);
+            let dcterms = DCTERMS.contains(&ns);
+            let media = ns == Some(NS_MEDIA);
+            let first = match &*element.name {
+                "title" if rss => &mut parts.title,
+                "title" if dc => &mut parts.dc_title,
+                "link" if rss => &mut parts.link,
+                "guid" if rss => &mut parts.guid,
+                "encoded" if ns == Some(NS_CONTENT) => &mut parts.encoded,
+                "body" if ns == Some(NS_XHTML) || ns.is_none() => &mut parts.xhtml_body,
+                "fullitem" if rss => &mut parts.fullitem,
+                "description" if rss => &mut parts.description,
+                "description" if dc => &mut parts.dc_description,
+                "description" if media => &mut parts.media_description,
+                "modified" if dcterms => &mut parts.modified,
+                "pubDate" if rss => &mut parts.pub_date,
+                "date" if dc => &mut parts.dc_date,
+                "issued" if dcterms => &mut parts.issued,
+                "created" if dcterms => &mut parts.created,
+                "language" if dc => &mut parts.dc_language,
+                "rights" if dc => &mut parts.dc_rights,
+                "credit" if media => &mut parts.media_credit,
+                name => {
+                    let all = match name {
+                        "creator" if dc => &mut parts.dc_creators,
+                        "author" if rss => &mut parts.authors,
+                        // Not Dublin Core, but feeds write it.
+                        "author" if dc => &mut parts.dc_authors,
+                        "contributor" if dc => &mut parts.dc_contributors,
+                        "category" if rss => &mut parts.categories,
+                        "subject" if dc => &mut parts.dc_subjects,
+                        "enclosure" if rss => &mut parts.enclosures,
+                        "content" if media => &mut parts.media_contents,
+                        "group" if media => &mut parts.media_groups,
+                        _ => continue,
+                    };
+                    all.push(element);
+                    continue;
+                }
+            };
+            first.get_or_insert(element);
+        }
+        parts
+    }
+}
+
 fn read_item(
     item: &Element,
     channel_language: &Option<String>,
     channel_rights: &Option<String>,
     base: Option<Url>,
 ) -> ItemFields {
-    let text_of = |namespaces: &[Option<&str>], name: &str| {
-        item.child(namespaces, name).and_then(Element::text_opt)
-    };
-    let link = text_of(RSS, "link");
-    let guid_element = item.child(RSS, "guid");
-    let guid = guid_element
+    let parts = ItemParts::of(item);
+    let link = parts.link.and_then(Element::text_opt);
+    let guid = parts
+        .guid
         .and_then(Element::text_opt)
         .or_else(|| item.attr_ns(NS_RDF, "about").map(str::to_string));
-    let permalink = guid_element
+    let permalink = parts
+        .guid
         .filter(|element| {
             element
                 .attr("isPermaLink")
@@ -124,53 +209,58 @@ fn read_item(
     // The fullest body wins: `content:encoded`, an inline XHTML `<body>`, the Fullitem
     // module's escaped `<fullitem>`, then the description.
     let non_blank = |html: String| (!html.trim().is_empty()).then_some(html);
-    let body = item
-        .child(&[Some(NS_CONTENT)], "encoded")
+    let body = parts
+        .encoded
         .map(Element::text)
         .and_then(non_blank)
         .or_else(|| {
-            item.child(&[Some(NS_XHTML), None], "body")
+            parts
+                .xhtml_body
                 .map(Element::inner_html)
                 .and_then(non_blank)
         })
+        .or_else(|| parts.fullitem.map(Element::text).and_then(non_blank))
         .or_else(|| {
-            item.child(RSS, "fullitem")
-                .map(Element::text)
-                .and_then(non_blank)
-        })
-        .or_else(|| {
-            item.child(RSS, "description")
-                .or_else(|| item.child(DC, "description"))
+            parts
+                .description
+                .or(parts.dc_description)
                 .map(Element::text)
         })
         .map(SourceBody::Html)
         .unwrap_or_else(|| SourceBody::Html(String::new()));
 
-    let creators: Vec<String> = item
-        .children_named(DC, "creator")
-        .chain(item.children_named(RSS, "author"))
-        // Not Dublin Core, but feeds write it.
-        .chain(item.children_named(DC, "author"))
+    let creators: Vec<String> = parts
+        .dc_creators
+        .iter()
+        .chain(&parts.authors)
+        .chain(&parts.dc_authors)
+        .copied()
         .filter_map(Element::text_opt)
         .collect();
     let contributors: Vec<String> = creators
         .iter()
         .cloned()
         .chain(
-            item.children_named(DC, "contributor")
+            parts
+                .dc_contributors
+                .iter()
+                .copied()
                 .filter_map(Element::text_opt),
         )
         .collect();
 
-    let mut keywords: Vec<String> = item
-        .children_named(RSS, "category")
-        .chain(item.children_named(DC, "subject"))
+    let mut keywords: Vec<String> = parts
+        .categories
+        .iter()
+        .chain(&parts.dc_subjects)
+        .copied()
         .filter_map(Element::text_opt)
         .collect();
     keywords.dedup();
 
-    let mut associations: Vec<Association> = item
-        .children_named(RSS, "enclosure")
+    let mut associations: Vec<Association> = parts
+        .enclosures
+        .iter()
         .filter_map(|enclosure| {
             let uri = non_empty(enclosure.attr("url"))?;
             let mimetype = non_empty(enclosure.attr("type"));
@@ -183,8 +273,10 @@ fn read_item(
         })
         .collect();
     let media = &[Some(NS_MEDIA)];
-    let media_contents = item.children_named(media, "content").chain(
-        item.children_named(media, "group")
+    let media_contents = parts.media_contents.iter().copied().chain(
+        parts
+            .media_groups
+            .iter()
             .flat_map(|group| group.children_named(media, "content")),
     );
     for content in media_contents {
@@ -202,38 +294,39 @@ fn read_item(
             mimetype,
             caption: content
                 .child(media, "description")
-                .or_else(|| item.child(media, "description"))
+                .or(parts.media_description)
                 .and_then(Element::text_opt),
             credit: content
                 .child(media, "credit")
-                .or_else(|| item.child(media, "credit"))
+                .or(parts.media_credit)
                 .and_then(Element::text_opt),
         });
     }
 
+    let text_of = |element: Option<&Element>| element.and_then(Element::text_opt);
     ItemFields {
         guid,
-        headline: item
-            .child(RSS, "title")
-            .or_else(|| item.child(DC, "title"))
+        headline: parts
+            .title
+            .or(parts.dc_title)
             .map(Element::text)
             .unwrap_or_default(),
         headline_is_html: false,
         body,
         byline: (!creators.is_empty()).then(|| creators.join(", ")),
         contributors,
-        versioncreated: text_of(DCTERMS, "modified")
-            .or_else(|| text_of(RSS, "pubDate"))
-            .or_else(|| text_of(DC, "date"))
-            .or_else(|| text_of(DCTERMS, "issued"))
+        versioncreated: text_of(parts.modified)
+            .or_else(|| text_of(parts.pub_date))
+            .or_else(|| text_of(parts.dc_date))
+            .or_else(|| text_of(parts.issued))
             .and_then(|date| parse_date(&date)),
-        firstcreated: text_of(DCTERMS, "issued")
-            .or_else(|| text_of(DCTERMS, "created"))
+        firstcreated: text_of(parts.issued)
+            .or_else(|| text_of(parts.created))
             .and_then(|date| parse_date(&date)),
         link: link.or(permalink).map(|link| resolve(base.as_ref(), link)),
-        language: text_of(DC, "language").or_else(|| channel_language.clone()),
+        language: text_of(parts.dc_language).or_else(|| channel_language.clone()),
         keywords,
-        copyrightnotice: text_of(DC, "rights").or_else(|| channel_rights.clone()),
+        copyrightnotice: text_of(parts.dc_rights).or_else(|| channel_rights.clone()),
         associations: associations
             .into_iter()
             .map(|association| Association {
