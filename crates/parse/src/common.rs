@@ -51,7 +51,12 @@ pub fn non_empty(value: Option<&str>) -> Option<String> {
 
 /// The base URL in force inside `element`: its `xml:base` resolved against the parent's base.
 pub fn xml_base(parent: Option<&Url>, element: &Element) -> Option<Url> {
-    match element.attr_ns(NS_XML, "base").map(str::trim) {
+    xml_base_from(parent, element.attr_ns(NS_XML, "base"))
+}
+
+/// The base URL in force inside an element whose `xml:base` attribute is `reference`.
+pub fn xml_base_from(parent: Option<&Url>, reference: Option<&str>) -> Option<Url> {
+    match reference.map(str::trim) {
         Some(reference) if !reference.is_empty() => match parent {
             Some(parent) => parent.join(reference).ok(),
             None => Url::parse(reference).ok(),

@@ -296,19 +296,28 @@ pub fn parse_as(
             if let Some(format) = forced.filter(|format| format.is_json()) {
                 return Err(wrong_syntax(format));
             }
-            let document = xml::read_document(text, limits.xml).map_err(|fatal| match fatal {
-                Fatal::NoRootElement(offset, message) => fail(
-                    Some(Position::of_offset(text, offset)),
-                    ErrorKind::Xml(message),
-                ),
-                Fatal::TooManyElements(limit) => fail(
-                    None,
-                    ErrorKind::Limit {
-                        what: "the number of elements",
-                        limit,
-                    },
-                ),
-            })?;
+            // RSS items are read as each one closes (see `xml::Records`).
+            let is_rss_root = |root: &Element| {
+                let format = forced.or_else(|| detect_xml(root).map(|(format, _)| format));
+                matches!(format, Some(Format::Rss2 | Format::Rss1))
+            };
+            let mut rss_items = rss::ItemsAsRead::new(&is_rss_root);
+            let document =
+                xml::read_document_with(text, limits.xml, &mut rss_items).map_err(|fatal| {
+                    match fatal {
+                        Fatal::NoRootElement(offset, message) => fail(
+                            Some(Position::of_offset(text, offset)),
+                            ErrorKind::Xml(message),
+                        ),
+                        Fatal::TooManyElements(limit) => fail(
+                            None,
+                            ErrorKind::Limit {
+                                what: "the number of elements",
+                                limit,
+                            },
+                        ),
+                    }
+                })?;
             let root = &document.root;
             let (format, because) = match forced {
                 Some(format) => (format, FORCED.to_string()),
@@ -341,7 +350,7 @@ pub fn parse_as(
                         Err(reason) => ItemOutcome::Invalid { reason },
                     }],
                 },
-                _ => rss::read(root, document_base),
+                _ => rss::read_taken(root, document_base, rss_items),
             };
             let mut errors: Vec<ParseError> = document
                 .errors

@@ -2,9 +2,11 @@
 //! `xhtml:body` or `fullitem` bodies,
 //! Dublin Core (`dc:creator`, `dc:date`, `dc:rights`, `dc:language`), enclosures and Media RSS.
 
-use crate::common::{ItemFields, ItemOutcome, non_empty, resolve, xml_base};
+use crate::common::{ItemFields, ItemOutcome, non_empty, resolve, xml_base, xml_base_from};
 use crate::dates::parse_date;
-use crate::xml::{Element, NS_CONTENT, NS_DC, NS_MEDIA, NS_RDF, NS_RSS1, NS_RSS090, NS_XHTML};
+use crate::xml::{
+    Element, NS_CONTENT, NS_DC, NS_MEDIA, NS_RDF, NS_RSS1, NS_RSS090, NS_XHTML, NS_XML, Records,
+};
 use crate::{FeedMeta, FeedText};
 use url::Url;
 use verbatim_item::{Association, SourceBody};
@@ -52,50 +54,170 @@ pub fn feed_meta(root: &Element, document_base: Option<&Url>) -> FeedMeta {
     }
 }
 
-/// Reads every item of an RSS document, one outcome per `<item>`.
-pub fn read(root: &Element, document_base: Option<&Url>) -> Vec<ItemOutcome> {
-    let root_base = xml_base(document_base, root);
-    let channel = root.child(RSS, "channel");
-    let channel_base = match channel {
-        Some(channel) => xml_base(root_base.as_ref(), channel),
-        None => root_base,
-    };
-    let channel_language = channel
-        .and_then(|channel| {
+/// Reads the items of an RSS document as the tree builder closes them (see
+/// [`Records`]): those of the first channel (RSS 2.0) and those beside it (RSS 1.0), which
+/// are all [`read`] reads. Each is read from its own elements then; what the channel adds (its
+/// base URL, language and rights) comes when the document has been read.
+pub struct ItemsAsRead<'f> {
+    /// Whether a document with this root is read as RSS (decided at the first item).
+    is_rss_root: &'f dyn Fn(&Element) -> bool,
+    is_rss: Option<bool>,
+    in_channel: Vec<OwnFields>,
+    beside_channel: Vec<OwnFields>,
+}
+
+impl<'f> ItemsAsRead<'f> {
+    pub fn new(is_rss_root: &'f dyn Fn(&Element) -> bool) -> Self {
+        ItemsAsRead {
+            is_rss_root,
+            is_rss: None,
+            in_channel: Vec::new(),
+            beside_channel: Vec::new(),
+        }
+    }
+}
+
+impl<'t> Records<'t> for ItemsAsRead<'_> {
+    fn take(
+        &mut self,
+        element: &Element<'t>,
+        parent: &Element<'t>,
+        depth: usize,
+        root: &Element<'t>,
+    ) -> bool {
+        if depth > 2 || element.name != "item" || !RSS.contains(&element.ns.as_deref()) {
+            return false;
+        }
+        // Only the first channel's items: `root.child` finds the first one once it has closed.
+        let in_channel = depth == 2
+            && parent.name == "channel"
+            && RSS.contains(&parent.ns.as_deref())
+            && root.child(RSS, "channel").is_none();
+        if depth == 2 && !in_channel {
+            return false;
+        }
+        if !*self.is_rss.get_or_insert_with(|| (self.is_rss_root)(root)) {
+            return false;
+        }
+        let own = read_own_fields(element);
+        if in_channel {
+            self.in_channel.push(own);
+        } else {
+            self.beside_channel.push(own);
+        }
+        true
+    }
+}
+
+/// The channel's base URL, language and rights, which its items inherit.
+struct ChannelContext {
+    base: Option<Url>,
+    language: Option<String>,
+    rights: Option<String>,
+}
+
+impl ChannelContext {
+    fn of(root: &Element, document_base: Option<&Url>) -> Self {
+        let root_base = xml_base(document_base, root);
+        let channel = root.child(RSS, "channel");
+        let base = match channel {
+            Some(channel) => xml_base(root_base.as_ref(), channel),
+            None => root_base,
+        };
+        let first_text = |names: [(&[Option<&str>], &str); 2]| {
             channel
-                .child(RSS, "language")
-                .or_else(|| channel.child(DC, "language"))
-        })
-        .and_then(Element::text_opt);
-    let channel_rights = channel
-        .and_then(|channel| {
-            channel
-                .child(RSS, "copyright")
-                .or_else(|| channel.child(DC, "rights"))
-        })
-        .and_then(Element::text_opt);
+                .and_then(|channel| {
+                    let [(first_ns, first), (second_ns, second)] = names;
+                    channel
+                        .child(first_ns, first)
+                        .or_else(|| channel.child(second_ns, second))
+                })
+                .and_then(Element::text_opt)
+        };
+        ChannelContext {
+            base,
+            language: first_text([(RSS, "language"), (DC, "language")]),
+            rights: first_text([(RSS, "copyright"), (DC, "rights")]),
+        }
+    }
+}
+
+/// Every item of an RSS document, one outcome per `<item>`, from the items taken as the
+/// document was read and the channel in its tree.
+pub fn read_taken(
+    root: &Element,
+    document_base: Option<&Url>,
+    taken: ItemsAsRead,
+) -> Vec<ItemOutcome> {
+    let channel = ChannelContext::of(root, document_base);
     // RSS 2.0 puts items in the channel, RSS 1.0 beside it; some feeds do either wrongly.
-    let items = channel
+    taken
+        .in_channel
+        .into_iter()
+        .chain(taken.beside_channel)
+        .map(|own| with_channel(own, &channel))
+        .collect()
+}
+
+/// Every item of an RSS document's whole tree, one outcome per `<item>`.
+#[cfg(test)]
+pub fn read(root: &Element, document_base: Option<&Url>) -> Vec<ItemOutcome> {
+    let channel = ChannelContext::of(root, document_base);
+    root.child(RSS, "channel")
         .into_iter()
         .flat_map(|channel| channel.children_named(RSS, "item"))
-        .chain(root.children_named(RSS, "item"));
-    items
-        .map(|item| {
-            if let Some((offset, message)) = item.first_error() {
-                return ItemOutcome::Broken {
-                    offset: *offset,
-                    reason: message.clone(),
-                };
-            }
-            let base = xml_base(channel_base.as_ref(), item);
-            ItemOutcome::Read(Box::new(read_item(
-                item,
-                &channel_language,
-                &channel_rights,
-                base,
-            )))
-        })
+        .chain(root.children_named(RSS, "item"))
+        .map(|item| with_channel(read_own_fields(item), &channel))
         .collect()
+}
+
+/// An item as its own elements give it: links not yet resolved, no inherited language or
+/// rights; or the first error inside it.
+enum OwnFields {
+    Read {
+        fields: Box<ItemFields>,
+        /// The item's own `xml:base`, as written.
+        xml_base: Option<String>,
+    },
+    Broken {
+        offset: usize,
+        reason: String,
+    },
+}
+
+fn read_own_fields(item: &Element) -> OwnFields {
+    if let Some((offset, message)) = item.first_error() {
+        return OwnFields::Broken {
+            offset: *offset,
+            reason: message.clone(),
+        };
+    }
+    OwnFields::Read {
+        fields: Box::new(read_item(item)),
+        xml_base: item.attr_ns(NS_XML, "base").map(str::to_string),
+    }
+}
+
+/// The item with what it inherits from the channel: relative links resolved against its base,
+/// the channel's language and rights where it has none of its own.
+fn with_channel(own: OwnFields, channel: &ChannelContext) -> ItemOutcome {
+    let (mut fields, xml_base) = match own {
+        OwnFields::Read { fields, xml_base } => (fields, xml_base),
+        OwnFields::Broken { offset, reason } => return ItemOutcome::Broken { offset, reason },
+    };
+    let base = xml_base_from(channel.base.as_ref(), xml_base.as_deref());
+    fields.link = fields.link.map(|link| resolve(base.as_ref(), link));
+    for association in &mut fields.associations {
+        association.uri = resolve(base.as_ref(), std::mem::take(&mut association.uri));
+    }
+    if fields.language.is_none() {
+        fields.language = channel.language.clone();
+    }
+    if fields.copyrightnotice.is_none() {
+        fields.copyrightnotice = channel.rights.clone();
+    }
+    fields.base_url = base;
+    ItemOutcome::Read(fields)
 }
 
 /// The children of an item that the reader looks at, put in place in one walk over them.
@@ -184,12 +306,8 @@ impl<'e, 't> ItemParts<'e, 't> {
     }
 }
 
-fn read_item(
-    item: &Element,
-    channel_language: &Option<String>,
-    channel_rights: &Option<String>,
-    base: Option<Url>,
-) -> ItemFields {
+/// The item's fields from its own elements (see [`OwnFields`]).
+fn read_item(item: &Element) -> ItemFields {
     let parts = ItemParts::of(item);
     let link = parts.link.and_then(Element::text_opt);
     let guid = parts
@@ -323,18 +441,12 @@ fn read_item(
         firstcreated: text_of(parts.issued)
             .or_else(|| text_of(parts.created))
             .and_then(|date| parse_date(&date)),
-        link: link.or(permalink).map(|link| resolve(base.as_ref(), link)),
-        language: text_of(parts.dc_language).or_else(|| channel_language.clone()),
+        link: link.or(permalink),
+        language: text_of(parts.dc_language),
         keywords,
-        copyrightnotice: text_of(parts.dc_rights).or_else(|| channel_rights.clone()),
-        associations: associations
-            .into_iter()
-            .map(|association| Association {
-                uri: resolve(base.as_ref(), association.uri),
-                ..association
-            })
-            .collect(),
-        base_url: base,
+        copyrightnotice: text_of(parts.dc_rights),
+        associations,
+        base_url: None,
     }
 }
 
@@ -347,4 +459,88 @@ pub fn kind_of_media(mimetype: Option<&str>) -> String {
         _ => "file",
     }
     .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xml::{XmlLimits, read_document, read_document_with};
+    use std::path::{Path, PathBuf};
+
+    /// The outcomes of reading `text` both ways, as text: items taken as they close, and items
+    /// read from the whole tree. `None` when it is not an XML document.
+    fn both_ways(text: &str) -> Option<(String, String)> {
+        let base = Url::parse("https://agency.test/feeds/world").ok();
+        let tree = read_document(text, XmlLimits::default()).ok()?;
+        let from_tree = format!("{:?}", read(&tree.root, base.as_ref()));
+        let every_root = |_: &Element| true;
+        let mut taken = ItemsAsRead::new(&every_root);
+        let document = read_document_with(text, XmlLimits::default(), &mut taken).ok()?;
+        let as_read = format!("{:?}", read_taken(&document.root, base.as_ref(), taken));
+        Some((as_read, from_tree))
+    }
+
+    #[test]
+    fn items_taken_as_they_close_are_the_items_of_the_tree() {
+        let cases = [
+            // Channel fields after the items, an item's own xml:base, a broken item.
+            r#"<rss xml:base="https://a.test/x/"><channel><item><title>One</title><link>1.html</link></item>
+               <item xml:base="/y/"><title>Two</title><link>2.html</link><enclosure url="p.jpg" type="image/jpeg"/></item>
+               <item><title>Bad<b></title></item>
+               <language>da</language><copyright>A</copyright></channel></rss>"#,
+            // RSS 1.0: items beside the channel.
+            r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/">
+               <item rdf:about="https://a.test/1"><title>One</title><dc:language>fr</dc:language></item>
+               <channel rdf:about="x"><title>T</title><dc:rights>R</dc:rights></channel>
+               <item rdf:about="https://a.test/2"><title>Two</title></item></rdf:RDF>"#,
+            // Items of a second channel and nested ones are not the feed's.
+            r#"<rss><channel><item><title>A</title></item></channel><channel><item><title>B</title></item></channel>
+               <item><title>C</title><item><title>D</title></item></item></rss>"#,
+            // An item left open at the end.
+            r#"<rss><channel><item><title>Open</title>"#,
+        ];
+        for case in cases {
+            let (as_read, from_tree) = both_ways(case).unwrap_or_default();
+            assert_eq!(as_read, from_tree, "{case}");
+            assert_ne!(as_read, "[]", "{case}");
+        }
+    }
+
+    /// The same over feedparser's RSS and RDF cases (`../shared/peer-tests`), when present.
+    #[test]
+    fn items_taken_as_they_close_match_the_tree_on_the_peer_suite() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/peer-tests/feedparser/tests");
+        if !root.is_dir() {
+            assert!(
+                std::env::var("VERBATIM_REQUIRE_ALL").is_err(),
+                "VERBATIM_REQUIRE_ALL is set but {} is missing",
+                root.display()
+            );
+            eprintln!("skipped: {} is not there", root.display());
+            return;
+        }
+        let mut folders: Vec<PathBuf> = vec![root];
+        let mut compared = 0;
+        while let Some(folder) = folders.pop() {
+            for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    folders.push(path);
+                    continue;
+                }
+                let Ok(text) = std::fs::read_to_string(&path) else {
+                    continue;
+                };
+                if !text.contains("<item") {
+                    continue;
+                }
+                if let Some((as_read, from_tree)) = both_ways(&text) {
+                    assert_eq!(as_read, from_tree, "{}", path.display());
+                    compared += 1;
+                }
+            }
+        }
+        assert!(compared > 100, "only {compared} files compared");
+    }
 }

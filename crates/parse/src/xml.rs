@@ -367,8 +367,10 @@ struct Frame<'t> {
     declarations: Vec<(Cow<'t, str>, Cow<'t, str>)>,
 }
 
-struct Builder<'t> {
+struct Builder<'t, 'r> {
     text: &'t str,
+    /// Offered each element as it closes; what it takes stays out of the tree.
+    records: &'r mut dyn Records<'t>,
     limits: XmlLimits,
     stack: Vec<Frame<'t>>,
     root: Option<Element<'t>>,
@@ -387,11 +389,48 @@ pub struct Document<'t> {
     pub errors: Vec<(usize, String)>,
 }
 
+/// Takes elements out of the tree as they close, for a format reader that reads its entries
+/// then and there. An entry read while its elements are still in the cache, and freed before
+/// the next one is built, costs far less than one read from a whole document's tree (which
+/// does not fit in the cache) after the document ends; and the tree stays small.
+pub trait Records<'t> {
+    /// Offered every element as it closes (with its descendants, all closed), the element it
+    /// closes in, how many elements are open around it (1: the parent is the root) and the
+    /// root. `true` takes it: it is then dropped, not added to the tree.
+    fn take(
+        &mut self,
+        element: &Element<'t>,
+        parent: &Element<'t>,
+        depth: usize,
+        root: &Element<'t>,
+    ) -> bool;
+}
+
+/// Takes nothing: the whole document becomes the tree.
+struct WholeTree;
+
+impl<'t> Records<'t> for WholeTree {
+    fn take(&mut self, _: &Element<'t>, _: &Element<'t>, _: usize, _: &Element<'t>) -> bool {
+        false
+    }
+}
+
 /// Reads `text` into a tree. Fails only when there is no root element at all or a hard limit
 /// is passed; every other problem is recorded on the element where it happened.
 pub fn read_document(text: &str, limits: XmlLimits) -> Result<Document<'_>, Fatal> {
+    read_document_with(text, limits, &mut WholeTree)
+}
+
+/// [`read_document`], offering each element to `records` as it closes; the tree holds what
+/// `records` did not take.
+pub fn read_document_with<'t>(
+    text: &'t str,
+    limits: XmlLimits,
+    records: &mut dyn Records<'t>,
+) -> Result<Document<'t>, Fatal> {
     let mut builder = Builder {
         text,
+        records,
         limits,
         stack: Vec::new(),
         root: None,
@@ -504,7 +543,7 @@ fn split_qname_cow<'t>(qname: &Cow<'t, str>) -> (Option<Cow<'t, str>>, Cow<'t, s
     }
 }
 
-impl<'t> Builder<'t> {
+impl<'t> Builder<'t, '_> {
     fn open(
         &mut self,
         tag: &quick_xml::events::BytesStart<'_>,
@@ -655,6 +694,13 @@ impl<'t> Builder<'t> {
     /// Adds a closed element to its parent. A closed element is off the stack, so no error is
     /// recorded on it or inside it afterwards: its `error_inside` is final.
     fn attach(&mut self, element: Box<Element<'t>>) {
+        if let (Some(parent), Some(root)) = (self.stack.last(), self.stack.first())
+            && self
+                .records
+                .take(&element, &parent.element, self.stack.len(), &root.element)
+        {
+            return;
+        }
         match self.stack.last_mut() {
             Some(parent) => {
                 parent.element.error_inside |= element.error.is_some() || element.error_inside;
