@@ -256,7 +256,10 @@ impl VisibleText {
     }
 
     fn at_line_start(&self) -> bool {
-        self.out.len() == self.line_start || self.out.ends_with(['\n', '\t'])
+        // Both are ASCII: a last byte of either is that character (a pattern of chars would
+        // decode the last character on every text run).
+        self.out.len() == self.line_start
+            || matches!(self.out.as_bytes().last(), Some(b'\n' | b'\t'))
     }
 
     fn push_breaks(&mut self, count: u8) {

@@ -259,41 +259,42 @@ impl<'e, 't> ItemParts<'e, 't> {
         let mut parts = ItemParts::default();
         for element in item.elements() {
             let ns = element.ns.as_deref();
-            let rss = RSS.contains(&ns);
-            let dc = DC.contains(&ns);
-            let dcterms = DCTERMS.contains(&ns);
-            let media = ns == Some(NS_MEDIA);
+            // Namespaces are compared only once a name matches.
+            let rss = || RSS.contains(&ns);
+            let dc = || DC.contains(&ns);
+            let dcterms = || DCTERMS.contains(&ns);
+            let media = || ns == Some(NS_MEDIA);
             let first = match &*element.name {
-                "title" if rss => &mut parts.title,
-                "title" if dc => &mut parts.dc_title,
-                "link" if rss => &mut parts.link,
-                "guid" if rss => &mut parts.guid,
+                "title" if rss() => &mut parts.title,
+                "title" if dc() => &mut parts.dc_title,
+                "link" if rss() => &mut parts.link,
+                "guid" if rss() => &mut parts.guid,
                 "encoded" if ns == Some(NS_CONTENT) => &mut parts.encoded,
                 "body" if ns == Some(NS_XHTML) || ns.is_none() => &mut parts.xhtml_body,
-                "fullitem" if rss => &mut parts.fullitem,
-                "description" if rss => &mut parts.description,
-                "description" if dc => &mut parts.dc_description,
-                "description" if media => &mut parts.media_description,
-                "modified" if dcterms => &mut parts.modified,
-                "pubDate" if rss => &mut parts.pub_date,
-                "date" if dc => &mut parts.dc_date,
-                "issued" if dcterms => &mut parts.issued,
-                "created" if dcterms => &mut parts.created,
-                "language" if dc => &mut parts.dc_language,
-                "rights" if dc => &mut parts.dc_rights,
-                "credit" if media => &mut parts.media_credit,
+                "fullitem" if rss() => &mut parts.fullitem,
+                "description" if rss() => &mut parts.description,
+                "description" if dc() => &mut parts.dc_description,
+                "description" if media() => &mut parts.media_description,
+                "modified" if dcterms() => &mut parts.modified,
+                "pubDate" if rss() => &mut parts.pub_date,
+                "date" if dc() => &mut parts.dc_date,
+                "issued" if dcterms() => &mut parts.issued,
+                "created" if dcterms() => &mut parts.created,
+                "language" if dc() => &mut parts.dc_language,
+                "rights" if dc() => &mut parts.dc_rights,
+                "credit" if media() => &mut parts.media_credit,
                 name => {
                     let all = match name {
-                        "creator" if dc => &mut parts.dc_creators,
-                        "author" if rss => &mut parts.authors,
+                        "creator" if dc() => &mut parts.dc_creators,
+                        "author" if rss() => &mut parts.authors,
                         // Not Dublin Core, but feeds write it.
-                        "author" if dc => &mut parts.dc_authors,
-                        "contributor" if dc => &mut parts.dc_contributors,
-                        "category" if rss => &mut parts.categories,
-                        "subject" if dc => &mut parts.dc_subjects,
-                        "enclosure" if rss => &mut parts.enclosures,
-                        "content" if media => &mut parts.media_contents,
-                        "group" if media => &mut parts.media_groups,
+                        "author" if dc() => &mut parts.dc_authors,
+                        "contributor" if dc() => &mut parts.dc_contributors,
+                        "category" if rss() => &mut parts.categories,
+                        "subject" if dc() => &mut parts.dc_subjects,
+                        "enclosure" if rss() => &mut parts.enclosures,
+                        "content" if media() => &mut parts.media_contents,
+                        "group" if media() => &mut parts.media_groups,
                         _ => continue,
                     };
                     all.push(element);
