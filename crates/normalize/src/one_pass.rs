@@ -332,8 +332,9 @@ impl Scan<'_> {
                 let text = &input[self.at..next];
                 self.at = next;
                 if self.run.is_empty() && self.bytes().get(next) != Some(&b'&') {
-                    // Text without references: written straight from the input.
-                    self.write_text(text)?;
+                    // Text without references: written straight from the input (and it holds
+                    // no `<` or `&`, where the search stopped).
+                    self.write_text(text, Escaping::TextWithoutMarkup)?;
                 } else {
                     self.run.push_str(text);
                 }
@@ -465,7 +466,7 @@ impl Scan<'_> {
             self.out.push(' ');
             self.out.push_str(attribute);
             self.out.push_str("=\"");
-            escape(value, true, &mut self.out);
+            escape(value, Escaping::Attribute, &mut self.out);
             self.out.push('"');
         }
         if name == "a" {
@@ -607,14 +608,14 @@ impl Scan<'_> {
             return Ok(());
         }
         let mut run = std::mem::take(&mut self.run);
-        let written = self.write_text(&run);
+        let written = self.write_text(&run, Escaping::Text);
         run.clear();
         self.run = run;
         written
     }
 
     /// Writes decoded text into the markup (escaped) and the visible text.
-    fn write_text(&mut self, text: &str) -> Result<(), Declined> {
+    fn write_text(&mut self, text: &str, escaping: Escaping) -> Result<(), Declined> {
         if self.in_table_structure() && !text.bytes().all(is_html_space) {
             // The parser would move this text out of the table.
             return Err(());
@@ -625,7 +626,7 @@ impl Scan<'_> {
             // a stripped `<script>`).
             return Err(());
         }
-        escape(text, false, &mut self.out);
+        escape(text, escaping, &mut self.out);
         self.visible.text(text, self.open_pre > 0);
         Ok(())
     }
@@ -847,21 +848,39 @@ fn is_noncharacter(code: u32) -> bool {
     (0xfdd0..=0xfdef).contains(&code) || (code & 0xfffe) == 0xfffe
 }
 
+/// Where escaped text goes, which decides the characters to look for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Escaping {
+    Text,
+    /// Text known to hold no `<` and no `&`: only `>` and NBSP are left to find.
+    TextWithoutMarkup,
+    Attribute,
+}
+
 /// Escapes as html5ever's serializer does: `&`, NBSP, `<` and `>` always, `"` in attributes.
 /// Skips to the next candidate byte with memchr, as most text needs no escape at all.
-fn escape(text: &str, attribute: bool, out: &mut String) {
+fn escape(text: &str, escaping: Escaping, out: &mut String) {
     let bytes = text.as_bytes();
-    let other = if attribute { b'"' } else { b'&' };
     let mut start = 0;
     let mut search = 0;
     while search < bytes.len() {
         let rest = &bytes[search..];
-        let markup = memchr::memchr3(b'&', b'<', b'>', rest);
-        let other = memchr::memchr2(0xc2, other, rest);
-        let offset = match (markup, other) {
-            (Some(a), Some(b)) => a.min(b),
-            (Some(a), None) | (None, Some(a)) => a,
-            (None, None) => break,
+        let found = match escaping {
+            Escaping::TextWithoutMarkup => memchr::memchr2(b'>', 0xc2, rest),
+            Escaping::Text | Escaping::Attribute => {
+                let markup = memchr::memchr3(b'&', b'<', b'>', rest);
+                let other = match escaping {
+                    Escaping::Attribute => memchr::memchr2(0xc2, b'"', rest),
+                    _ => memchr::memchr(0xc2, rest),
+                };
+                match (markup, other) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (found, None) | (None, found) => found,
+                }
+            }
+        };
+        let Some(offset) = found else {
+            break;
         };
         let index = search + offset;
         let (replacement, width) = match bytes[index] {
@@ -1190,6 +1209,17 @@ mod tests {
             "/relative/path",
         ] {
             assert!(!is_plain_web_url(odd), "{odd}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn text_without_markup_escapes_as_any_text(text in "[a >\"é\u{a0}\u{c2}\u{80}\u{100}]{0,30}") {
+            let mut general = String::new();
+            escape(&text, Escaping::Text, &mut general);
+            let mut narrow = String::new();
+            escape(&text, Escaping::TextWithoutMarkup, &mut narrow);
+            prop_assert_eq!(narrow, general);
         }
     }
 }
