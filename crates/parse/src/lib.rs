@@ -378,7 +378,7 @@ pub fn parse_as(
         }
     };
 
-    let mut drafts = Vec::new();
+    let mut drafts = Vec::with_capacity(outcomes.len());
     for (index, outcome) in outcomes.into_iter().enumerate() {
         let item_error = |reason: String, position: Option<Position>| {
             fail(
