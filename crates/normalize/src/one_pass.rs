@@ -11,7 +11,7 @@
 //! attributes, which this scan drops with the same rules, and html5ever's serializer writes
 //! what this scan writes.
 
-use crate::visible::{VisibleText, keeps_whitespace};
+use crate::visible::VisibleText;
 use ammonia::Url;
 use std::borrow::Cow;
 
@@ -48,6 +48,20 @@ enum Kind {
     Rule,
     /// `script`, `style`: raw text, removed with everything inside.
     Removed,
+}
+
+impl Kind {
+    /// The line breaks the visible-text rules ask for around an element of this kind: what
+    /// `visible::required_breaks` gives for every name [`kind_of`] knows (a test holds them
+    /// equal), without matching the name again at each tag.
+    fn breaks(self) -> u8 {
+        use Kind::*;
+        match self {
+            Paragraph => 2,
+            Block | Heading | Pre | ListItem | DefinitionPart | Table | Row | Rule => 1,
+            Inline | Anchor | TableSection | Cell | Void | Removed => 0,
+        }
+    }
 }
 
 fn kind_of(name: &str) -> Option<(&'static str, Kind)> {
@@ -478,8 +492,8 @@ impl Scan<'_> {
             // `img` shows no text; `wbr` is an empty inline.
             Kind::Void => {}
             Kind::Rule => {
-                self.visible.enter(name, false);
-                self.visible.leave(name);
+                self.visible.enter_with(kind.breaks(), false);
+                self.visible.leave_with(kind.breaks());
             }
             _ => self.open(name, kind),
         }
@@ -492,14 +506,16 @@ impl Scan<'_> {
             Some(parent) if kind == Kind::Cell => std::mem::replace(&mut parent.seen_cell, true),
             _ => false,
         };
-        self.visible.enter(name, after_cell);
+        // `pre` is the only element kept as written that `keeps_whitespace` names (tested).
+        self.visible
+            .enter_with(kind.breaks(), after_cell && kind == Kind::Cell);
         match kind {
             Kind::Paragraph => self.open_paragraphs += 1,
             Kind::Anchor => self.open_anchors += 1,
             Kind::Heading => self.open_headings += 1,
             _ => {}
         }
-        if keeps_whitespace(name) {
+        if kind == Kind::Pre {
             self.open_pre += 1;
         }
         self.stack.push(Frame {
@@ -513,14 +529,14 @@ impl Scan<'_> {
         self.out.push_str("</");
         self.out.push_str(frame.name);
         self.out.push('>');
-        self.visible.leave(frame.name);
+        self.visible.leave_with(frame.kind.breaks());
         match frame.kind {
             Kind::Paragraph => self.open_paragraphs -= 1,
             Kind::Anchor => self.open_anchors -= 1,
             Kind::Heading => self.open_headings -= 1,
             _ => {}
         }
-        if keeps_whitespace(frame.name) {
+        if frame.kind == Kind::Pre {
             self.open_pre -= 1;
         }
     }
@@ -1220,6 +1236,104 @@ mod tests {
             let mut narrow = String::new();
             escape(&text, Escaping::TextWithoutMarkup, &mut narrow);
             prop_assert_eq!(narrow, general);
+        }
+    }
+
+    /// What [`Kind`] stands in for: the breaks and the kept whitespace the visible-text rules
+    /// give each element name the scan knows.
+    #[test]
+    fn each_kind_asks_for_the_breaks_and_whitespace_of_its_names() {
+        let names = [
+            "a",
+            "abbr",
+            "acronym",
+            "b",
+            "bdi",
+            "bdo",
+            "cite",
+            "code",
+            "data",
+            "del",
+            "dfn",
+            "em",
+            "i",
+            "ins",
+            "kbd",
+            "mark",
+            "q",
+            "s",
+            "samp",
+            "small",
+            "span",
+            "strike",
+            "strong",
+            "sub",
+            "sup",
+            "time",
+            "tt",
+            "u",
+            "var",
+            "address",
+            "article",
+            "aside",
+            "blockquote",
+            "center",
+            "details",
+            "dir",
+            "div",
+            "dl",
+            "figcaption",
+            "figure",
+            "footer",
+            "header",
+            "hgroup",
+            "main",
+            "menu",
+            "nav",
+            "ol",
+            "section",
+            "summary",
+            "ul",
+            "p",
+            "h1",
+            "h2",
+            "h3",
+            "h4",
+            "h5",
+            "h6",
+            "pre",
+            "li",
+            "dd",
+            "dt",
+            "table",
+            "tbody",
+            "thead",
+            "tfoot",
+            "tr",
+            "td",
+            "th",
+            "br",
+            "wbr",
+            "img",
+            "hr",
+            "script",
+            "style",
+        ];
+        for name in names {
+            let Some((known, kind)) = kind_of(name) else {
+                panic!("{name} is no longer known to the scan: update this list");
+            };
+            assert_eq!(known, name);
+            assert_eq!(
+                kind.breaks(),
+                crate::visible::required_breaks(name),
+                "{name}"
+            );
+            assert_eq!(
+                kind == Kind::Pre,
+                crate::visible::keeps_whitespace(name),
+                "{name}"
+            );
         }
     }
 }

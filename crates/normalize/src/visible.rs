@@ -177,11 +177,19 @@ impl VisibleText {
     /// The start of a rendered element other than `<br>`; `after_cell` says whether a `td` or
     /// `th` sibling came before it (a cell after another cell starts with a tab).
     pub(crate) fn enter(&mut self, name: &str, after_cell: bool) {
-        if after_cell && matches!(name, "td" | "th") {
+        self.enter_with(
+            required_breaks(name),
+            after_cell && matches!(name, "td" | "th"),
+        );
+    }
+
+    /// [`Self::enter`] for an element that asks for `breaks` line breaks around it, and is a
+    /// cell after another cell when `tab` (it then starts with a tab).
+    pub(crate) fn enter_with(&mut self, breaks: u8, tab: bool) {
+        if tab {
             self.push_line("\t");
             self.pending_space = false;
         }
-        let breaks = required_breaks(name);
         if breaks > 0 {
             self.push_breaks(breaks);
         }
@@ -189,7 +197,11 @@ impl VisibleText {
 
     /// The end of an element [`Self::enter`] was called for.
     pub(crate) fn leave(&mut self, name: &str) {
-        let breaks = required_breaks(name);
+        self.leave_with(required_breaks(name));
+    }
+
+    /// The end of an element [`Self::enter_with`] was called for.
+    pub(crate) fn leave_with(&mut self, breaks: u8) {
         if breaks > 0 {
             self.push_breaks(breaks);
         }
