@@ -81,7 +81,10 @@ impl ItemFields {
     pub fn into_draft(self) -> Draft {
         let guid = self
             .guid
-            .map(|guid| guid.trim().to_string())
+            .map(|guid| match guid.trim() {
+                trimmed if trimmed.len() == guid.len() => guid,
+                trimmed => trimmed.to_string(),
+            })
             .filter(|guid| !guid.is_empty())
             .unwrap_or_else(|| {
                 // No id and no link: the story is identified by its text, so a changed text is a new
