@@ -2,7 +2,8 @@
 //! once, reads a story in full only for a change it has not handed out yet, and pages through
 //! bursts instead of stalling on them. Used by the search follower, live updates and webhooks.
 
-use crate::{Store, StoreError, StoryRecord};
+use crate::{Store, StoreError, StoryRecord, StoryStamp};
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
@@ -55,35 +56,34 @@ impl ChangeCursor {
     /// The changes since the previous call, at least `max` when that many are waiting (a page
     /// may take it over). A story comes once per change, even when a burst stamps more stories
     /// with one instant than fit in a page.
+    ///
+    /// A read that fails after some pages were read ends the batch there (with `more` set):
+    /// the cursor has moved past those pages, so returning the error would lose them. The
+    /// error comes at the next call if the failing read fails again.
     pub async fn next(&mut self, store: &dyn Store, max: usize) -> Result<ChangeBatch, StoreError> {
+        self.next_from(&StoreReads(store), max).await
+    }
+
+    async fn next_from(
+        &mut self,
+        store: &dyn ChangeReads,
+        max: usize,
+    ) -> Result<ChangeBatch, StoreError> {
         let mut since = self
             .mark
             .checked_sub_signed(OVERLAP)
             .unwrap_or(DateTime::<Utc>::MIN_UTC);
         let mut batch = ChangeBatch::default();
         loop {
-            let mut limit = PAGE;
-            let mut stamps = store.changed_story_stamps(since, limit).await?;
-            // A full page that does not get past its first instant: read that instant whole.
-            while stamps.len() == limit
-                && stamps.first().map(|stamp| stamp.changed_at)
-                    == stamps.last().map(|stamp| stamp.changed_at)
-                && limit < LARGEST_PAGE
-            {
-                limit *= 10;
-                stamps = store.changed_story_stamps(since, limit).await?;
-            }
-            let full = stamps.len() == limit;
-            let unseen: Vec<String> = stamps
-                .iter()
-                .filter(|stamp| self.seen.get(&stamp.id) != Some(&stamp.changed_at))
-                .map(|stamp| stamp.id.clone())
-                .collect();
-            let mut stories = if unseen.is_empty() {
-                Vec::new()
-            } else {
-                store.stories_by_id(&unseen).await?
+            let (stamps, limit, mut stories) = match self.read_page(store, since).await {
+                Ok(page) => page,
+                Err(_) if !batch.stories.is_empty() => {
+                    batch.more = true;
+                    break;
+                }
+                Err(error) => return Err(error),
             };
+            let full = stamps.len() == limit;
             stories.sort_by(|a, b| (a.changed_at, &a.id).cmp(&(b.changed_at, &b.id)));
             for stamp in &stamps {
                 self.mark = self.mark.max(stamp.changed_at);
@@ -110,5 +110,176 @@ impl ChangeCursor {
             self.seen.retain(|_, changed| *changed >= window_start);
         }
         Ok(batch)
+    }
+
+    /// One page: the stamps from `since` (the page size they were read with) and the stories
+    /// among them not handed out yet. Changes nothing in the cursor.
+    async fn read_page(
+        &self,
+        store: &dyn ChangeReads,
+        since: DateTime<Utc>,
+    ) -> Result<(Vec<StoryStamp>, usize, Vec<StoryRecord>), StoreError> {
+        let mut limit = PAGE;
+        let mut stamps = store.stamps(since, limit).await?;
+        // A full page that does not get past its first instant: read that instant whole.
+        while stamps.len() == limit
+            && stamps.first().map(|stamp| stamp.changed_at)
+                == stamps.last().map(|stamp| stamp.changed_at)
+            && limit < LARGEST_PAGE
+        {
+            limit *= 10;
+            stamps = store.stamps(since, limit).await?;
+        }
+        let unseen: Vec<String> = stamps
+            .iter()
+            .filter(|stamp| self.seen.get(&stamp.id) != Some(&stamp.changed_at))
+            .map(|stamp| stamp.id.clone())
+            .collect();
+        let stories = if unseen.is_empty() {
+            Vec::new()
+        } else {
+            store.stories(&unseen).await?
+        };
+        Ok((stamps, limit, stories))
+    }
+}
+
+/// The two reads a cursor makes, apart from the rest of [`Store`] (so tests can fail them).
+#[async_trait]
+trait ChangeReads: Send + Sync {
+    async fn stamps(
+        &self,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<StoryStamp>, StoreError>;
+    async fn stories(&self, ids: &[String]) -> Result<Vec<StoryRecord>, StoreError>;
+}
+
+struct StoreReads<'a>(&'a dyn Store);
+
+#[async_trait]
+impl ChangeReads for StoreReads<'_> {
+    async fn stamps(
+        &self,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<StoryStamp>, StoreError> {
+        self.0.changed_story_stamps(since, limit).await
+    }
+
+    async fn stories(&self, ids: &[String]) -> Result<Vec<StoryRecord>, StoreError> {
+        self.0.stories_by_id(ids).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::StoryState;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Stories changed one second apart, whose stamp reads fail at the given call.
+    struct Reads {
+        stories: Vec<StoryRecord>,
+        stamp_calls: AtomicUsize,
+        fail_at_call: Option<usize>,
+    }
+
+    impl Reads {
+        fn new(count: usize, fail_at_call: Option<usize>) -> Self {
+            let start = DateTime::<Utc>::MIN_UTC + chrono::Duration::days(1);
+            let stories = (0..count)
+                .map(|index| {
+                    let changed_at = start + chrono::Duration::seconds(index as i64);
+                    StoryRecord {
+                        id: format!("story-{index:05}"),
+                        source: "wire".into(),
+                        guid: format!("guid-{index}"),
+                        state: StoryState::Published,
+                        sort_time: changed_at,
+                        changed_at,
+                        current: None,
+                        headline_override: None,
+                        cluster_id: None,
+                        sections: Vec::new(),
+                    }
+                })
+                .collect();
+            Reads {
+                stories,
+                stamp_calls: AtomicUsize::new(0),
+                fail_at_call,
+            }
+        }
+    }
+
+    #[async_trait]
+    impl ChangeReads for Reads {
+        async fn stamps(
+            &self,
+            since: DateTime<Utc>,
+            limit: usize,
+        ) -> Result<Vec<StoryStamp>, StoreError> {
+            let call = self.stamp_calls.fetch_add(1, Ordering::SeqCst);
+            if Some(call) == self.fail_at_call {
+                return Err(StoreError::Corrupt("the disk went away".into()));
+            }
+            Ok(self
+                .stories
+                .iter()
+                .filter(|story| story.changed_at >= since)
+                .take(limit)
+                .map(|story| StoryStamp {
+                    id: story.id.clone(),
+                    changed_at: story.changed_at,
+                })
+                .collect())
+        }
+
+        async fn stories(&self, ids: &[String]) -> Result<Vec<StoryRecord>, StoreError> {
+            Ok(self
+                .stories
+                .iter()
+                .filter(|story| ids.contains(&story.id))
+                .cloned()
+                .collect())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_read_failing_after_the_first_page_hands_out_the_pages_read() {
+        // Three pages; the second page's read fails once.
+        let reads = Reads::new(2 * PAGE + 10, Some(1));
+        let mut cursor = ChangeCursor::new(DateTime::<Utc>::MIN_UTC);
+        let first = cursor.next_from(&reads, usize::MAX).await;
+        let first = first.unwrap_or_else(|error| panic!("the first page was lost: {error}"));
+        assert_eq!(first.stories.len(), PAGE);
+        assert!(first.more, "the batch says more is waiting");
+        let rest = cursor
+            .next_from(&reads, usize::MAX)
+            .await
+            .unwrap_or_else(|error| panic!("{error}"));
+        let mut ids: Vec<&str> = first
+            .stories
+            .iter()
+            .chain(&rest.stories)
+            .map(|story| story.id.as_str())
+            .collect();
+        let handed_out = ids.len();
+        ids.dedup();
+        assert_eq!(ids.len(), handed_out, "no story twice");
+        assert_eq!(handed_out, 2 * PAGE + 10, "every story once");
+    }
+
+    #[tokio::test]
+    async fn a_read_failing_before_anything_was_read_is_an_error() {
+        let reads = Reads::new(10, Some(0));
+        let mut cursor = ChangeCursor::new(DateTime::<Utc>::MIN_UTC);
+        assert!(cursor.next_from(&reads, usize::MAX).await.is_err());
+        let again = cursor
+            .next_from(&reads, usize::MAX)
+            .await
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(again.stories.len(), 10);
     }
 }
