@@ -55,9 +55,10 @@ pub fn feed_meta(root: &Element, document_base: Option<&Url>) -> FeedMeta {
 }
 
 /// Reads the items of an RSS document as the tree builder closes them (see
-/// [`Records`]): those of the first channel (RSS 2.0) and those beside it (RSS 1.0), which
-/// are all [`read`] reads. Each is read from its own elements then; what the channel adds (its
-/// base URL, language and rights) comes when the document has been read.
+/// [`Records`]): those of the first channel (RSS 2.0) and those beside it (RSS 1.0), the items
+/// a reader of the whole tree reads (`read`, kept for the tests that hold the two equal). Each
+/// is read from its own elements then; what the channel adds (its base URL, language and
+/// rights) comes when the document has been read.
 pub struct ItemsAsRead<'f> {
     /// Whether a document with this root is read as RSS (decided at the first item).
     is_rss_root: &'f dyn Fn(&Element) -> bool,
