@@ -864,6 +864,14 @@ fn is_noncharacter(code: u32) -> bool {
     (0xfdd0..=0xfdef).contains(&code) || (code & 0xfffe) == 0xfffe
 }
 
+/// The nearer of two search results.
+fn earliest(first: Option<usize>, second: Option<usize>) -> Option<usize> {
+    match (first, second) {
+        (Some(first), Some(second)) => Some(first.min(second)),
+        (found, None) | (None, found) => found,
+    }
+}
+
 /// Where escaped text goes, which decides the characters to look for.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Escaping {
@@ -881,19 +889,11 @@ fn escape(text: &str, escaping: Escaping, out: &mut String) {
     let mut search = 0;
     while search < bytes.len() {
         let rest = &bytes[search..];
+        let markup = || memchr::memchr3(b'&', b'<', b'>', rest);
         let found = match escaping {
             Escaping::TextWithoutMarkup => memchr::memchr2(b'>', 0xc2, rest),
-            Escaping::Text | Escaping::Attribute => {
-                let markup = memchr::memchr3(b'&', b'<', b'>', rest);
-                let other = match escaping {
-                    Escaping::Attribute => memchr::memchr2(0xc2, b'"', rest),
-                    _ => memchr::memchr(0xc2, rest),
-                };
-                match (markup, other) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (found, None) | (None, found) => found,
-                }
-            }
+            Escaping::Text => earliest(markup(), memchr::memchr(0xc2, rest)),
+            Escaping::Attribute => earliest(markup(), memchr::memchr2(0xc2, b'"', rest)),
         };
         let Some(offset) = found else {
             break;

@@ -125,20 +125,20 @@ impl ChannelContext {
             Some(channel) => xml_base(root_base.as_ref(), channel),
             None => root_base,
         };
-        let first_text = |names: [(&[Option<&str>], &str); 2]| {
+        // The RSS element if there is one, else the Dublin Core one; then its text.
+        let text_of = |rss_name: &str, dc_name: &str| {
             channel
                 .and_then(|channel| {
-                    let [(first_ns, first), (second_ns, second)] = names;
                     channel
-                        .child(first_ns, first)
-                        .or_else(|| channel.child(second_ns, second))
+                        .child(RSS, rss_name)
+                        .or_else(|| channel.child(DC, dc_name))
                 })
                 .and_then(Element::text_opt)
         };
         ChannelContext {
             base,
-            language: first_text([(RSS, "language"), (DC, "language")]),
-            rights: first_text([(RSS, "copyright"), (DC, "rights")]),
+            language: text_of("language", "language"),
+            rights: text_of("copyright", "rights"),
         }
     }
 }
@@ -311,11 +311,9 @@ impl<'e, 't> ItemParts<'e, 't> {
 /// The item's fields from its own elements (see [`OwnFields`]).
 fn read_item(item: &Element) -> ItemFields {
     let parts = ItemParts::of(item);
-    let link = parts.link.and_then(Element::text_opt);
-    let guid = parts
-        .guid
-        .and_then(Element::text_opt)
-        .or_else(|| item.attr_ns(NS_RDF, "about").map(str::to_string));
+    let text_of = |element: Option<&Element>| element.and_then(Element::text_opt);
+    let link = text_of(parts.link);
+    let guid = text_of(parts.guid).or_else(|| item.attr_ns(NS_RDF, "about").map(str::to_string));
     let permalink = parts
         .guid
         .filter(|element| {
@@ -423,7 +421,6 @@ fn read_item(item: &Element) -> ItemFields {
         });
     }
 
-    let text_of = |element: Option<&Element>| element.and_then(Element::text_opt);
     ItemFields {
         guid,
         headline: parts
