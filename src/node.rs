@@ -7,7 +7,7 @@ use chrono::Utc;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use verbatim_store::{SourceKind, Store, StoreError};
+use verbatim_store::{Store, StoreError};
 
 /// The lease every live node holds on its own name (how nodes count each other).
 const NODE_PREFIX: &str = "node:";
@@ -119,12 +119,7 @@ impl PollShare {
             .counted
             .is_none_or(|counted| counted.elapsed() >= SOURCE_COUNT_EVERY)
         {
-            self.polled_sources = store
-                .sources()
-                .await?
-                .iter()
-                .filter(|source| source.kind == SourceKind::Poll && !source.paused)
-                .count();
+            self.polled_sources = store.polled_source_count().await?;
             self.counted = Some(Instant::now());
         }
         if self

@@ -462,6 +462,8 @@ pub trait Store: Send + Sync {
     async fn upsert_source(&self, source: &NewSource, now: DateTime<Utc>)
     -> Result<(), StoreError>;
     async fn sources(&self) -> Result<Vec<Source>, StoreError>;
+    /// How many sources are polled and not paused (counted by the store, not read).
+    async fn polled_source_count(&self) -> Result<usize, StoreError>;
     /// Polled, unpaused sources whose next fetch is due at `now`, the `limit` most overdue.
     async fn due_sources(
         &self,

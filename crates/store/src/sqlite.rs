@@ -355,6 +355,14 @@ impl Store for SqliteStore {
         rows.iter().map(source_from_row).collect()
     }
 
+    async fn polled_source_count(&self) -> Result<usize, StoreError> {
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM sources WHERE kind = 'poll' AND paused = 0")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(usize::try_from(count).unwrap_or(0))
+    }
+
     async fn source(&self, name: &str) -> Result<Option<Source>, StoreError> {
         let row = sqlx::query("SELECT * FROM sources WHERE name = ?")
             .bind(name)

@@ -132,6 +132,11 @@ async fn only_polled_unpaused_due_sources_are_due(db: Db) -> TestResult {
         .map(|source| source.name)
         .collect();
     assert_eq!(one, vec!["overdue"]);
+    assert_eq!(
+        store.polled_source_count().await?,
+        3,
+        "polled and not paused, due or not"
+    );
     Ok(())
 }
 
