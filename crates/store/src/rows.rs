@@ -243,6 +243,10 @@ pub(crate) fn serialized_columns(
     Ok((item_json, hold_reasons))
 }
 
+/// How many sources are polled and not paused; the same statement on SQLite and PostgreSQL.
+pub(crate) const POLLED_SOURCE_COUNT: &str =
+    "SELECT COUNT(*) FROM sources WHERE kind = 'poll' AND paused = 0";
+
 /// The hash that says whether a version is already stored: the item without arrival data.
 pub(crate) fn content_hash(item: &Item) -> Result<String, StoreError> {
     content_hash_as(item, &item.source)

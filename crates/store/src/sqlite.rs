@@ -356,10 +356,9 @@ impl Store for SqliteStore {
     }
 
     async fn polled_source_count(&self) -> Result<usize, StoreError> {
-        let count: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM sources WHERE kind = 'poll' AND paused = 0")
-                .fetch_one(&self.pool)
-                .await?;
+        let count: i64 = sqlx::query_scalar(crate::rows::POLLED_SOURCE_COUNT)
+            .fetch_one(&self.pool)
+            .await?;
         Ok(usize::try_from(count).unwrap_or(0))
     }
 
