@@ -34,7 +34,7 @@ fn parse_usual_rfc2822(text: &str) -> Option<DateTime<Utc>> {
     // A weekday is left out of the result on the full path too: chrono checks it against the
     // date, and when they disagree the lenient variants drop it.
     let rest = match bytes {
-        [a, b, c, b',', b' ', rest @ ..] if weekday_number([*a, *b, *c]).is_some() => rest,
+        [a, b, c, b',', b' ', rest @ ..] if is_weekday(&[*a, *b, *c]) => rest,
         _ => bytes,
     };
     let (day, rest) = match rest {
@@ -98,16 +98,16 @@ fn parse_usual_rfc2822(text: &str) -> Option<DateTime<Utc>> {
     Some(Utc.from_utc_datetime(&utc))
 }
 
+/// The three-letter English month names, as RFC 2822 writes them.
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
-/// Monday = 0 for the three-letter English weekday names, in any case.
-fn weekday_number(name: [u8; 3]) -> Option<usize> {
-    let lower = name.map(|byte| byte.to_ascii_lowercase());
-    [b"mon", b"tue", b"wed", b"thu", b"fri", b"sat", b"sun"]
+/// A three-letter English weekday name, in any case.
+fn is_weekday(name: &[u8; 3]) -> bool {
+    ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
         .iter()
-        .position(|day| **day == lower)
+        .any(|day| day.as_bytes().eq_ignore_ascii_case(name))
 }
 
 /// The value of a run of ASCII digits, `None` if any is not one.
@@ -232,14 +232,12 @@ fn numeric_offset(zone: &str) -> Option<i32> {
     Some(sign * (hours * 60 + minutes))
 }
 
+/// The month a word names by its first three letters, in any case ("Nov", "november").
 fn month_number(word: &str) -> Option<u32> {
-    let lower = word.to_ascii_lowercase();
-    let months = [
-        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-    ];
-    months
+    let prefix = word.as_bytes().get(..3)?;
+    MONTHS
         .iter()
-        .position(|month| lower.starts_with(month))
+        .position(|month| month.as_bytes().eq_ignore_ascii_case(prefix))
         .map(|index| index as u32 + 1)
 }
 
