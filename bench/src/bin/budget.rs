@@ -1,0 +1,525 @@
+//! The ingest path's CPU budget: each stage `serve` runs for a story, run alone over the ingest
+//! benchmark's stories in one process, timed in CPU (user + system, every thread) per story,
+//! and next to it the bare library doing the least the stage must do on the same data (quick-xml
+//! reading the feeds, rusqlite inserting each item's JSON, tantivy's default tokenizer indexing
+//! the same text). The sum says how many stories a second this machine's cores could take if
+//! every stage were spread perfectly over them; the floors say how much of it is ours.
+//!
+//! Run: `cargo run --release -p bench --bin budget -- [--stories 20000]` (a multiple of 200,
+//! the ingest benchmark's feed size; RSS 2.0 and Atom alternately, as there).
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use bench::wire::{self, Syndication};
+use chrono::Utc;
+use std::time::{Duration, Instant};
+use verbatim_cluster::{Clusterer, Signature};
+use verbatim_item::Item;
+use verbatim_normalize::Normalized;
+use verbatim_parse::{Input, Limits};
+use verbatim_provenance::ProvenanceRecord;
+use verbatim_search::{SearchDoc, SearchIndex};
+use verbatim_store::{
+    ClusterAssignment, NewVersion, SqliteStore, Store, StoryRecord, StoryState,
+};
+
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// Stories per feed, as in the ingest benchmark.
+const PER_FEED: usize = 200;
+/// Stories the followers read, cluster and index at a time, as `serve`'s follower does.
+const PAGE: usize = 1_000;
+/// The issue's goal for end-to-end ingest.
+const GOAL_PER_SECOND: f64 = 20_000.0;
+
+/// CPU time used so far by this process, every thread (user + system).
+fn cpu_now() -> Duration {
+    use nix::sys::resource::{UsageWho, getrusage};
+    match getrusage(UsageWho::RUSAGE_SELF) {
+        Ok(usage) => {
+            let micros = |time: nix::sys::time::TimeVal| {
+                Duration::from_secs(time.tv_sec().max(0) as u64)
+                    + Duration::from_micros(time.tv_usec().max(0) as u64)
+            };
+            micros(usage.user_time()) + micros(usage.system_time())
+        }
+        Err(_) => Duration::ZERO,
+    }
+}
+
+/// CPU and wall time of one stage.
+#[derive(Clone, Copy)]
+struct Spent {
+    cpu: Duration,
+    wall: Duration,
+}
+
+fn timed<T>(work: impl FnOnce() -> Result<T>) -> Result<(T, Spent)> {
+    let (cpu, wall) = (cpu_now(), Instant::now());
+    let out = work()?;
+    Ok((
+        out,
+        Spent {
+            cpu: cpu_now().saturating_sub(cpu),
+            wall: wall.elapsed(),
+        },
+    ))
+}
+
+/// One line of the table: a stage, Verbatim's cost and the bare library's, if measured.
+struct Row {
+    stage: &'static str,
+    ours: Spent,
+    floor: Option<(&'static str, Spent)>,
+    /// Runs on one thread in `serve` (the SQLite writer, the clusterer): more cores do not
+    /// shorten it.
+    sequential: bool,
+}
+
+struct Args {
+    stories: usize,
+}
+
+fn args() -> Result<Args> {
+    let mut stories = 20_000;
+    let mut given = std::env::args().skip(1);
+    while let Some(arg) = given.next() {
+        match arg.as_str() {
+            "--stories" => {
+                stories = given
+                    .next()
+                    .context("--stories needs a number")?
+                    .parse()
+                    .context("--stories needs a number")?;
+            }
+            other => bail!("unknown argument {other} (--stories N)"),
+        }
+    }
+    if stories == 0 || stories % PER_FEED != 0 {
+        bail!("--stories must be a positive multiple of {PER_FEED}");
+    }
+    Ok(Args { stories })
+}
+
+fn main() -> Result<()> {
+    let args = args()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let folder = tempfile::tempdir()?;
+    let now = Utc::now();
+    let reference = now - chrono::Duration::nanoseconds(i64::from(now.timestamp_subsec_nanos()));
+    let feeds: Vec<(String, Syndication)> = (0..args.stories / PER_FEED)
+        .map(|feed| {
+            let format = if feed % 2 == 0 {
+                Syndication::Rss2
+            } else {
+                Syndication::Atom
+            };
+            let numbers = feed * PER_FEED..(feed + 1) * PER_FEED;
+            (
+                wire::feed(&format!("feed-{feed}"), numbers, format, reference),
+                format,
+            )
+        })
+        .collect();
+    let megabytes = feeds.iter().map(|(text, _)| text.len()).sum::<usize>() as f64 / 1e6;
+    println!(
+        "The ingest path's CPU a story, stage by stage: {} stories in {} feeds ({megabytes:.1} MB), \
+         {} cores\n",
+        args.stories,
+        feeds.len(),
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    let mut rows = Vec::new();
+
+    // parse + normalize, as the pipeline runs them on each payload.
+    let limits = Limits::default();
+    let (mut normalized, parsed) = timed(|| {
+        let mut out: Vec<Normalized> = Vec::with_capacity(args.stories);
+        for (feed, (text, format)) in feeds.iter().enumerate() {
+            let parsed = verbatim_parse::parse(
+                Input {
+                    bytes: text.as_bytes(),
+                    content_type: Some(format.content_type()),
+                    origin: &format!("http://127.0.0.1/feed-{feed}"),
+                },
+                &limits,
+            )
+            .map_err(|error| anyhow!("feed {feed}: {error}"))?;
+            for mut draft in parsed.drafts {
+                draft.item.source = format!("bench-{}", feed % 50);
+                // The payload's hash, as the archive gives it (timed there, not here).
+                draft.item.raw = Some(format!("{feed:064x}"));
+                draft.item.received_at = Some(now);
+                out.push(verbatim_normalize::normalize(draft));
+            }
+        }
+        Ok(out)
+    })?;
+    let ((), xml_events) = timed(|| {
+        for (text, _) in &feeds {
+            let mut reader = quick_xml::Reader::from_str(text);
+            loop {
+                match reader.read_event() {
+                    Ok(quick_xml::events::Event::Eof) => break,
+                    Ok(_) => {}
+                    Err(error) => bail!("quick-xml: {error}"),
+                }
+            }
+        }
+        Ok(())
+    })?;
+    if normalized.len() != args.stories {
+        bail!(
+            "parsed {} stories, expected {}",
+            normalized.len(),
+            args.stories
+        );
+    }
+    rows.push(Row {
+        stage: "parse + normalize",
+        ours: parsed,
+        floor: Some(("quick-xml events", xml_events)),
+        sequential: false,
+    });
+
+    // The gate, with the quality checks `serve` runs by default.
+    let profile = verbatim_gate::SourceProfile::default();
+    let (verdicts, gated) = timed(|| {
+        Ok(normalized
+            .iter()
+            .map(|item| {
+                verbatim_gate::gate_with(
+                    item,
+                    now,
+                    verbatim_gate::Context {
+                        rules: None,
+                        source: Some(&profile),
+                        quality: true,
+                    },
+                )
+            })
+            .collect::<Vec<_>>())
+    })?;
+    rows.push(Row {
+        stage: "gate (quality checks)",
+        ours: gated,
+        floor: None,
+        sequential: false,
+    });
+
+    // The provenance record of each version, signed.
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+    let (signed, signing) = timed(|| {
+        Ok(normalized
+            .iter()
+            .map(|normalized| {
+                let item = &normalized.item;
+                ProvenanceRecord {
+                    format: verbatim_provenance::FORMAT.to_string(),
+                    story_id: verbatim_store::story_id(&item.source, &item.guid),
+                    source: item.source.clone(),
+                    guid: item.guid.clone(),
+                    agency_version: item.version,
+                    origin: "http://127.0.0.1/feed".into(),
+                    received_at: verbatim_store::format_time(now),
+                    http_status: Some(200),
+                    etag: None,
+                    last_modified: None,
+                    raw_sha256: item.raw.clone().unwrap_or_default(),
+                    headline_sha256: verbatim_provenance::sha256_text(&item.headline),
+                    body_text_sha256: verbatim_provenance::sha256_text(&item.body_text),
+                    text_hash: item.text_hash.clone().unwrap_or_default(),
+                    parser: format!("verbatim-parse {}", verbatim_parse::VERSION),
+                    normalizer: format!("verbatim-normalize {}", verbatim_normalize::VERSION),
+                    headline_override: None,
+                    key_id: "bench".into(),
+                }
+                .sign(&key)
+            })
+            .collect::<Vec<_>>())
+    })?;
+    rows.push(Row {
+        stage: "provenance record + Ed25519 signature",
+        ours: signing,
+        floor: None,
+        sequential: false,
+    });
+
+    // The raw archive: each payload written, fsynced and renamed into place.
+    let archive = verbatim_store::RawArchive::new(folder.path().join("raw"));
+    let ((), archived) = timed(|| {
+        runtime.block_on(async {
+            for (text, _) in &feeds {
+                let (stored, _) = archive.put(text.as_bytes().to_vec()).await;
+                stored.context("archiving a payload")?;
+            }
+            Ok(())
+        })
+    })?;
+    rows.push(Row {
+        stage: "raw archive (write + fsync a payload)",
+        ours: archived,
+        floor: None,
+        sequential: false,
+    });
+
+    let versions: Vec<NewVersion> = normalized
+        .drain(..)
+        .zip(verdicts)
+        .zip(signed)
+        .map(|((normalized, verdict), signed)| NewVersion {
+            item: normalized.item,
+            hold_reasons: verdict.hold_reasons,
+            embargoed_until: verdict.embargoed_until,
+            provenance: serde_json::to_string(&signed.record).ok(),
+            signature: Some(signed.signature),
+            sections: verdict.sections,
+            link_only: verdict.link_only,
+        })
+        .collect();
+    let held = versions
+        .iter()
+        .filter(|version| !version.hold_reasons.is_empty())
+        .count();
+    if held > 0 {
+        println!("note: {held} of the stories were held by the gate\n");
+    }
+
+    // The store: the SQLite writer commits a payload's versions at a time.
+    let store = runtime.block_on(SqliteStore::open(&folder.path().join("verbatim.db")))?;
+    let (ids, committed) = timed(|| {
+        runtime.block_on(async {
+            let mut ids = Vec::with_capacity(versions.len());
+            for batch in versions.chunks(PER_FEED) {
+                for outcome in store.commit_all(batch, now).await? {
+                    ids.push(outcome.id);
+                }
+            }
+            Ok(ids)
+        })
+    })?;
+    let ((), bare_inserts) = timed(|| bare_sqlite(&folder.path().join("bare.db"), &versions))?;
+    rows.push(Row {
+        stage: "commit (SQLite store, 200 a transaction)",
+        ours: committed,
+        floor: Some(("rusqlite: item JSON into one table", bare_inserts)),
+        sequential: true,
+    });
+
+    // The followers read the changed stories back, a page at a time.
+    let (stories, read) = timed(|| {
+        runtime.block_on(async {
+            let mut stories = Vec::with_capacity(ids.len());
+            for page in ids.chunks(PAGE) {
+                stories.extend(store.stories_by_id(page).await?);
+            }
+            Ok(stories)
+        })
+    })?;
+    rows.push(Row {
+        stage: "read stories back (followers)",
+        ours: read,
+        floor: None,
+        sequential: false,
+    });
+    let docs: Vec<SearchDoc> = stories.iter().filter_map(search_doc).collect();
+    if docs.len() != args.stories {
+        bail!("{} of {} stories published", docs.len(), args.stories);
+    }
+    drop(versions);
+
+    // The search index: every story upserted, committed, merged.
+    let ((), indexed) = timed(|| {
+        let index = SearchIndex::open(&folder.path().join("index"))?;
+        for doc in &docs {
+            index.upsert(doc)?;
+        }
+        index.commit()?;
+        index.finish_merges()?;
+        Ok(())
+    })?;
+    let ((), bare_index) = timed(|| bare_tantivy(&folder.path().join("bare-index"), &docs))?;
+    rows.push(Row {
+        stage: "search index (tantivy, our tokenizer)",
+        ours: indexed,
+        floor: Some(("tantivy, default tokenizer", bare_index)),
+        sequential: false,
+    });
+
+    // Clustering: signatures (any thread), then inserts in story order (one clusterer).
+    let (signatures, signed_for_clusters) = timed(|| {
+        Ok(docs
+            .iter()
+            .map(|doc| Signature::new(&doc.source, &doc.headline, &doc.body_text))
+            .collect::<Vec<_>>())
+    })?;
+    rows.push(Row {
+        stage: "cluster signatures",
+        ours: signed_for_clusters,
+        floor: None,
+        sequential: false,
+    });
+    let mut clusterer = Clusterer::new();
+    let (assignments, inserted) = timed(|| {
+        Ok(docs
+            .iter()
+            .zip(&signatures)
+            .map(|(doc, signature)| {
+                let cluster = clusterer.insert(&doc.id, signature, doc.published);
+                ClusterAssignment {
+                    story_id: doc.id.clone(),
+                    cluster_id: i64::try_from(cluster.0).unwrap_or(i64::MAX),
+                    signature: signature.to_bytes(),
+                    story_time: doc.published,
+                }
+            })
+            .collect::<Vec<_>>())
+    })?;
+    rows.push(Row {
+        stage: "cluster inserts",
+        ours: inserted,
+        floor: None,
+        sequential: true,
+    });
+    let ((), recorded) = timed(|| {
+        runtime.block_on(async {
+            for page in assignments.chunks(PAGE) {
+                store.set_clusters(page).await?;
+            }
+            Ok(())
+        })
+    })?;
+    rows.push(Row {
+        stage: "record clusters (SQLite)",
+        ours: recorded,
+        floor: None,
+        sequential: true,
+    });
+
+    report(&rows, args.stories);
+    Ok(())
+}
+
+/// The story as `serve`'s follower indexes it (`src/index.rs::search_doc`), for a published
+/// story that is not link-only and has no headline override, as every story here is.
+fn search_doc(story: &StoryRecord) -> Option<SearchDoc> {
+    if story.state != StoryState::Published {
+        return None;
+    }
+    let version = story.current.as_ref()?;
+    let item = &version.item;
+    Some(SearchDoc {
+        id: story.id.clone(),
+        source: story.source.clone(),
+        language: item.language.clone(),
+        headline: item.headline.clone(),
+        body_text: item.body_text.clone(),
+        published: item.versioncreated.unwrap_or(version.received_at),
+        sections: story.sections.clone(),
+    })
+}
+
+/// The least a store must do: each item's JSON into one table keyed by id, in transactions of
+/// a payload, with the store's journal settings.
+fn bare_sqlite(path: &std::path::Path, versions: &[NewVersion]) -> Result<()> {
+    let mut connection = rusqlite::Connection::open(path)?;
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    connection.pragma_update(None, "synchronous", "NORMAL")?;
+    connection.execute(
+        "CREATE TABLE items (id TEXT PRIMARY KEY, item_json TEXT NOT NULL)",
+        [],
+    )?;
+    for batch in versions.chunks(PER_FEED) {
+        let transaction = connection.transaction()?;
+        {
+            let mut insert =
+                transaction.prepare_cached("INSERT INTO items (id, item_json) VALUES (?1, ?2)")?;
+            for version in batch {
+                let item: &Item = &version.item;
+                insert.execute(rusqlite::params![
+                    verbatim_store::story_id(&item.source, &item.guid),
+                    serde_json::to_string(item)?
+                ])?;
+            }
+        }
+        transaction.commit()?;
+    }
+    Ok(())
+}
+
+/// The least a full-text index must do: headline and body in one text field with positions
+/// (phrases need them), tantivy's default tokenizer, the id stored, the same writer memory.
+fn bare_tantivy(path: &std::path::Path, docs: &[SearchDoc]) -> Result<()> {
+    use tantivy::schema::{STORED, STRING, Schema, TEXT};
+    std::fs::create_dir_all(path)?;
+    let mut builder = Schema::builder();
+    let id = builder.add_text_field("id", STRING | STORED);
+    let text = builder.add_text_field("text", TEXT);
+    let index = tantivy::Index::create_in_dir(path, builder.build())?;
+    let mut writer: tantivy::IndexWriter = index.writer(50_000_000)?;
+    for doc in docs {
+        let mut document = tantivy::TantivyDocument::default();
+        document.add_text(id, &doc.id);
+        document.add_text(text, &doc.headline);
+        document.add_text(text, &doc.body_text);
+        writer.add_document(document)?;
+    }
+    writer.commit()?;
+    writer.wait_merging_threads()?;
+    Ok(())
+}
+
+fn per_story(spent: Duration, stories: usize) -> f64 {
+    spent.as_secs_f64() * 1e6 / stories as f64
+}
+
+fn report(rows: &[Row], stories: usize) {
+    println!(
+        "| stage | CPU µs a story | wall µs a story | bare library | its CPU µs a story | ours / bare |"
+    );
+    println!("|---|---:|---:|---|---:|---:|");
+    let (mut total, mut total_sequential, mut floors) = (0.0, 0.0, 0.0);
+    for row in rows {
+        let cpu = per_story(row.ours.cpu, stories);
+        total += cpu;
+        if row.sequential {
+            total_sequential += cpu;
+        }
+        let (name, floor, ratio) = match &row.floor {
+            Some((name, spent)) => {
+                let floor = per_story(spent.cpu, stories);
+                floors += floor;
+                (
+                    *name,
+                    format!("{floor:.1}"),
+                    format!("{:.2}×", cpu / floor.max(f64::EPSILON)),
+                )
+            }
+            None => ("", String::new(), String::new()),
+        };
+        println!(
+            "| {}{} | {cpu:.1} | {:.1} | {name} | {floor} | {ratio} |",
+            row.stage,
+            if row.sequential { " ¹" } else { "" },
+            per_story(row.ours.wall, stories),
+        );
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    println!("| **all stages** | **{total:.1}** | | bare rows only | {floors:.1} | |");
+    println!(
+        "\n¹ one thread in `serve` (the SQLite writer, the clusterer): {total_sequential:.1} µs a story, \
+         at most {:.0} stories/s however many cores.",
+        1e6 / total_sequential.max(f64::EPSILON)
+    );
+    let bound = cores * 1e6 / total.max(f64::EPSILON);
+    println!(
+        "All stages on {cores:.0} cores, perfectly shared: at most {bound:.0} stories/s \
+         ({:.2} of the goal of {GOAL_PER_SECOND:.0}); the goal needs {:.1} µs of CPU a story \
+         on these cores.",
+        bound / GOAL_PER_SECOND,
+        cores * 1e6 / GOAL_PER_SECOND
+    );
+}
