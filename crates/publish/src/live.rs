@@ -68,6 +68,19 @@ impl Live {
         let mut changes = verbatim_store::ChangeCursor::new(chrono::Utc::now());
         loop {
             tokio::time::sleep(WATCH_TICK).await;
+            if self.sender.receiver_count() == 0 {
+                // No page open: move past the changes without reading the stories. A page
+                // opened later shows the store as it is then, and gets what changes after;
+                // one that opened while they were passed gets them.
+                if let Ok(passed) = changes.pass(&*store).await
+                    && self.sender.receiver_count() > 0
+                {
+                    for id in &passed {
+                        changes.retry(id);
+                    }
+                }
+                continue;
+            }
             let Ok(batch) = changes.next(&*store, usize::MAX).await else {
                 continue;
             };

@@ -112,6 +112,41 @@ impl ChangeCursor {
         Ok(batch)
     }
 
+    /// Moves past every change waiting without reading the stories, each counted as handed
+    /// out: for a follower with nobody to tell (live updates while no page is open), which then
+    /// goes on from here exactly as if it had read them. Returns the stories passed (give one
+    /// to [`ChangeCursor::retry`] to have it handed out after all).
+    pub async fn pass(&mut self, store: &dyn Store) -> Result<Vec<String>, StoreError> {
+        self.pass_from(&StoreReads(store)).await
+    }
+
+    async fn pass_from(&mut self, store: &dyn ChangeReads) -> Result<Vec<String>, StoreError> {
+        let mut since = self
+            .mark
+            .checked_sub_signed(OVERLAP)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let mut passed = Vec::new();
+        loop {
+            let (stamps, limit) = read_stamps(store, since).await?;
+            for stamp in &stamps {
+                self.mark = self.mark.max(stamp.changed_at);
+                if self.seen.insert(stamp.id.clone(), stamp.changed_at) != Some(stamp.changed_at) {
+                    passed.push(stamp.id.clone());
+                }
+            }
+            match stamps.last() {
+                Some(last) if stamps.len() == limit && last.changed_at > since => {
+                    since = last.changed_at;
+                }
+                _ => break,
+            }
+        }
+        if let Some(window_start) = self.mark.checked_sub_signed(OVERLAP) {
+            self.seen.retain(|_, changed| *changed >= window_start);
+        }
+        Ok(passed)
+    }
+
     /// One page: the stamps from `since` (the page size they were read with) and the stories
     /// among them not handed out yet. Changes nothing in the cursor.
     async fn read_page(
@@ -119,17 +154,7 @@ impl ChangeCursor {
         store: &dyn ChangeReads,
         since: DateTime<Utc>,
     ) -> Result<(Vec<StoryStamp>, usize, Vec<StoryRecord>), StoreError> {
-        let mut limit = PAGE;
-        let mut stamps = store.stamps(since, limit).await?;
-        // A full page that does not get past its first instant: read that instant whole.
-        while stamps.len() == limit
-            && stamps.first().map(|stamp| stamp.changed_at)
-                == stamps.last().map(|stamp| stamp.changed_at)
-            && limit < LARGEST_PAGE
-        {
-            limit *= 10;
-            stamps = store.stamps(since, limit).await?;
-        }
+        let (stamps, limit) = read_stamps(store, since).await?;
         let unseen: Vec<String> = stamps
             .iter()
             .filter(|stamp| self.seen.get(&stamp.id) != Some(&stamp.changed_at))
@@ -142,6 +167,25 @@ impl ChangeCursor {
         };
         Ok((stamps, limit, stories))
     }
+}
+
+/// The stamps of one page from `since`, and the page size they were read with: a full page
+/// that does not get past its first instant is read again larger, so that instant comes whole.
+async fn read_stamps(
+    store: &dyn ChangeReads,
+    since: DateTime<Utc>,
+) -> Result<(Vec<StoryStamp>, usize), StoreError> {
+    let mut limit = PAGE;
+    let mut stamps = store.stamps(since, limit).await?;
+    while stamps.len() == limit
+        && stamps.first().map(|stamp| stamp.changed_at)
+            == stamps.last().map(|stamp| stamp.changed_at)
+        && limit < LARGEST_PAGE
+    {
+        limit *= 10;
+        stamps = store.stamps(since, limit).await?;
+    }
+    Ok((stamps, limit))
 }
 
 /// The two reads a cursor makes, apart from the rest of [`Store`] (so tests can fail them).
@@ -183,6 +227,8 @@ mod tests {
         stories: Vec<StoryRecord>,
         stamp_calls: AtomicUsize,
         fail_at_call: Option<usize>,
+        /// Stories read in full so far.
+        stories_read: AtomicUsize,
     }
 
     impl Reads {
@@ -209,6 +255,7 @@ mod tests {
                 stories,
                 stamp_calls: AtomicUsize::new(0),
                 fail_at_call,
+                stories_read: AtomicUsize::new(0),
             }
         }
     }
@@ -237,6 +284,7 @@ mod tests {
         }
 
         async fn stories(&self, ids: &[String]) -> Result<Vec<StoryRecord>, StoreError> {
+            self.stories_read.fetch_add(ids.len(), Ordering::SeqCst);
             Ok(self
                 .stories
                 .iter()
@@ -282,5 +330,33 @@ mod tests {
             .await
             .unwrap_or_else(|error| panic!("{error}"));
         assert_eq!(again.stories.len(), 10);
+    }
+
+    #[tokio::test]
+    async fn passing_reads_no_story_and_the_next_batch_starts_after_what_was_passed() {
+        // More than a page, so passing pages through the stamps too.
+        let mut reads = Reads::new(PAGE + 500, None);
+        let later = reads.stories.split_off(PAGE + 200);
+        let mut cursor = ChangeCursor::new(DateTime::<Utc>::MIN_UTC);
+        let passed = cursor
+            .pass_from(&reads)
+            .await
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(passed.len(), PAGE + 200);
+        assert_eq!(reads.stories_read.load(Ordering::SeqCst), 0, "no story read");
+        let again = cursor
+            .pass_from(&reads)
+            .await
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert!(again.is_empty(), "a passed change is not passed twice");
+        // Then 300 more changes: the next batch hands out those and nothing passed.
+        let expected: Vec<String> = later.iter().map(|story| story.id.clone()).collect();
+        reads.stories.extend(later);
+        let batch = cursor
+            .next_from(&reads, usize::MAX)
+            .await
+            .unwrap_or_else(|error| panic!("{error}"));
+        let ids: Vec<String> = batch.stories.iter().map(|story| story.id.clone()).collect();
+        assert_eq!(ids, expected);
     }
 }
