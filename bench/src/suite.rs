@@ -68,6 +68,14 @@ pub fn steps() -> Vec<Step> {
             keys: &["| Verbatim", "| nginx"],
         },
         Step {
+            name: "budget",
+            binary: "budget",
+            args: args(&["--stories", "20000"]),
+            tools: &[],
+            needs_verbatim: false,
+            keys: &["| **all stages**", "perfectly shared", "The floors alone"],
+        },
+        Step {
             name: "ingest",
             binary: "ingest",
             args: args(&["--items", "10000"]),

@@ -343,7 +343,11 @@ mod tests {
             .await
             .unwrap_or_else(|error| panic!("{error}"));
         assert_eq!(passed.len(), PAGE + 200);
-        assert_eq!(reads.stories_read.load(Ordering::SeqCst), 0, "no story read");
+        assert_eq!(
+            reads.stories_read.load(Ordering::SeqCst),
+            0,
+            "no story read"
+        );
         let again = cursor
             .pass_from(&reads)
             .await
