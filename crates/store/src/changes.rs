@@ -130,7 +130,8 @@ impl ChangeCursor {
             let (stamps, limit) = read_stamps(store, since).await?;
             for stamp in &stamps {
                 self.mark = self.mark.max(stamp.changed_at);
-                if self.seen.insert(stamp.id.clone(), stamp.changed_at) != Some(stamp.changed_at) {
+                if self.seen.get(&stamp.id) != Some(&stamp.changed_at) {
+                    self.seen.insert(stamp.id.clone(), stamp.changed_at);
                     passed.push(stamp.id.clone());
                 }
             }
