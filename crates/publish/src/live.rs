@@ -70,8 +70,10 @@ impl Live {
             tokio::time::sleep(WATCH_TICK).await;
             if self.sender.receiver_count() == 0 {
                 // No page open: move past the changes without reading the stories. A page
-                // opened later shows the store as it is then, and gets what changes after;
-                // one that opened while they were passed gets them.
+                // opened later gets the changes from the next tick on, as it did when they
+                // were read (a page rendered, then subscribed, is told what changed after the
+                // tick before it subscribed). One that subscribed during this pass gets what
+                // was passed (a story it already shows comes again and moves to the top).
                 if let Ok(passed) = changes.pass(&*store).await
                     && self.sender.receiver_count() > 0
                 {

@@ -115,7 +115,9 @@ impl ChangeCursor {
     /// Moves past every change waiting without reading the stories, each counted as handed
     /// out: for a follower with nobody to tell (live updates while no page is open), which then
     /// goes on from here exactly as if it had read them. Returns the stories passed (give one
-    /// to [`ChangeCursor::retry`] to have it handed out after all).
+    /// to [`ChangeCursor::retry`] to have it handed out after all, while its change is inside
+    /// the overlap). As with [`ChangeCursor::next`], a read that fails after some pages ends the
+    /// pass there with those pages passed; a failure before any page is the error.
     pub async fn pass(&mut self, store: &dyn Store) -> Result<Vec<String>, StoreError> {
         self.pass_from(&StoreReads(store)).await
     }
@@ -126,8 +128,14 @@ impl ChangeCursor {
             .checked_sub_signed(OVERLAP)
             .unwrap_or(DateTime::<Utc>::MIN_UTC);
         let mut passed = Vec::new();
+        let mut pages = 0;
         loop {
-            let (stamps, limit) = read_stamps(store, since).await?;
+            let (stamps, limit) = match read_stamps(store, since).await {
+                Ok(page) => page,
+                Err(_) if pages > 0 => break,
+                Err(error) => return Err(error),
+            };
+            pages += 1;
             for stamp in &stamps {
                 self.mark = self.mark.max(stamp.changed_at);
                 if self.seen.get(&stamp.id) != Some(&stamp.changed_at) {
@@ -349,6 +357,12 @@ mod tests {
             0,
             "no story read"
         );
+        let newest = reads.stories.iter().map(|story| story.changed_at).max();
+        assert_eq!(
+            Some(cursor.mark()),
+            newest,
+            "the mark moved to the newest change"
+        );
         let again = cursor
             .pass_from(&reads)
             .await
@@ -363,5 +377,31 @@ mod tests {
             .unwrap_or_else(|error| panic!("{error}"));
         let ids: Vec<String> = batch.stories.iter().map(|story| story.id.clone()).collect();
         assert_eq!(ids, expected);
+    }
+
+    #[tokio::test]
+    async fn a_read_failing_during_a_pass_keeps_the_pages_passed() {
+        // Three pages; the second page's stamp read fails once.
+        let reads = Reads::new(2 * PAGE + 10, Some(1));
+        let mut cursor = ChangeCursor::new(DateTime::<Utc>::MIN_UTC);
+        let first = cursor
+            .pass_from(&reads)
+            .await
+            .unwrap_or_else(|error| panic!("the first page was lost: {error}"));
+        assert_eq!(first.len(), PAGE);
+        let rest = cursor
+            .pass_from(&reads)
+            .await
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(first.len() + rest.len(), 2 * PAGE + 10, "every change once");
+        // A failure before any page is the error, and the pass happens at the next call.
+        let reads = Reads::new(10, Some(0));
+        let mut cursor = ChangeCursor::new(DateTime::<Utc>::MIN_UTC);
+        assert!(cursor.pass_from(&reads).await.is_err());
+        let again = cursor
+            .pass_from(&reads)
+            .await
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(again.len(), 10);
     }
 }
