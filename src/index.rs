@@ -213,19 +213,18 @@ fn search_payload(base_url: &str, search: &str, story: &StoryRecord) -> String {
     .to_string()
 }
 
-/// Assigns a published story to its cluster or takes a story that is no longer published
-/// out of the clusterer. A changed assignment is returned, for the store.
+/// Assigns a published story (its document and signature) to its cluster or takes a story that
+/// is no longer published out of the clusterer. A changed assignment is returned, for the store.
 fn cluster_story(
     clusters: &mut verbatim_cluster::Clusterer,
     story_id: &str,
     stored_cluster: Option<i64>,
-    doc: Option<&SearchDoc>,
+    published: Option<(&SearchDoc, verbatim_cluster::Signature)>,
 ) -> Option<ClusterAssignment> {
-    let Some(doc) = doc else {
+    let Some((doc, signature)) = published else {
         clusters.remove(story_id);
         return None;
     };
-    let signature = verbatim_cluster::Signature::new(&doc.source, &doc.headline, &doc.body_text);
     let cluster = clusters.insert(story_id, &signature, doc.published);
     let cluster = i64::try_from(cluster.0).unwrap_or(i64::MAX);
     (stored_cluster != Some(cluster)).then(|| ClusterAssignment {
@@ -233,6 +232,44 @@ fn cluster_story(
         cluster_id: cluster,
         signature: signature.to_bytes(),
         story_time: doc.published,
+    })
+}
+
+/// Threads a page's cluster signatures are computed on at most.
+const SIGNATURE_THREADS: usize = 4;
+/// Below this many stories a page's signatures are computed on the clustering thread alone.
+const SIGNATURES_PER_THREAD: usize = 64;
+
+/// The cluster signatures of a page's published stories (`None` for the others), in order.
+/// Each depends on its own story only, so they are computed on several threads (up to the
+/// machine's cores, at most [`SIGNATURE_THREADS`]); only inserting them into the clusterer has
+/// to go one story after another, which keeps the one clustering thread's share per story
+/// down to the inserts. A panic on one of the threads is the job's panic, as on one thread.
+fn signatures_of(docs: &[Option<SearchDoc>]) -> Vec<Option<verbatim_cluster::Signature>> {
+    let sign = |doc: &Option<SearchDoc>| {
+        doc.as_ref()
+            .map(|doc| verbatim_cluster::Signature::new(&doc.source, &doc.headline, &doc.body_text))
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(SIGNATURE_THREADS)
+        .min(docs.len() / SIGNATURES_PER_THREAD);
+    if threads <= 1 {
+        return docs.iter().map(sign).collect();
+    }
+    let part = docs.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = docs
+            .chunks(part)
+            .map(|docs| scope.spawn(move || docs.iter().map(sign).collect::<Vec<_>>()))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|part| {
+                part.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
     })
 }
 
@@ -359,11 +396,13 @@ impl Follower {
             .collect();
         let docs = Arc::clone(docs);
         Some(tokio::task::spawn_blocking(move || {
+            let signatures = signatures_of(&docs);
             let assignments: Vec<ClusterAssignment> = stories
                 .iter()
-                .zip(docs.iter())
-                .filter_map(|((id, stored), doc)| {
-                    cluster_story(&mut clusters, id, *stored, doc.as_ref())
+                .zip(docs.iter().zip(signatures))
+                .filter_map(|((id, stored), (doc, signature))| {
+                    let published = doc.as_ref().zip(signature);
+                    cluster_story(&mut clusters, id, *stored, published)
                 })
                 .collect();
             (clusters, assignments)
@@ -540,6 +579,38 @@ mod tests {
             text_hash: Some(guid.into()),
             ..Item::default()
         }
+    }
+
+    /// The signatures computed on several threads are each story's own, in page order, with
+    /// `None` where a story is not published (a page large enough to be split).
+    #[test]
+    fn a_page_signed_on_several_threads_gives_each_story_its_own_signature() {
+        let docs: Vec<Option<SearchDoc>> = (0..5 * SIGNATURES_PER_THREAD + 3)
+            .map(|n| {
+                (n % 7 != 3).then(|| SearchDoc {
+                    id: format!("story-{n}"),
+                    source: "agency".into(),
+                    language: None,
+                    headline: format!("Flood {n} in Drevik"),
+                    body_text: format!("DREVIK (Agency) - Water rose {n} metres in Drevik {n}."),
+                    published: DateTime::<Utc>::UNIX_EPOCH,
+                    sections: Vec::new(),
+                })
+            })
+            .collect();
+        let one_by_one: Vec<Option<Vec<u8>>> = docs
+            .iter()
+            .map(|doc| {
+                doc.as_ref().map(|doc| {
+                    Signature::new(&doc.source, &doc.headline, &doc.body_text).to_bytes()
+                })
+            })
+            .collect();
+        let together: Vec<Option<Vec<u8>>> = signatures_of(&docs)
+            .into_iter()
+            .map(|signature| signature.map(|signature| signature.to_bytes()))
+            .collect();
+        assert_eq!(together, one_by_one);
     }
 
     /// A store in `dir` holding `items`, each committed (and published) as a new story; their

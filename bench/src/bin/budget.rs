@@ -82,7 +82,7 @@ struct Row {
 enum Thread {
     /// The store's one write connection: commits, and the clusters recorded.
     Writer,
-    /// The clustering job: signatures, then inserts in story order.
+    /// The clustering job's inserts, in story order.
     Clusterer,
     /// The followers' read connection (one, behind a lock).
     Reader,
@@ -407,7 +407,8 @@ fn main() -> Result<()> {
         thread: None,
     });
 
-    // Clustering: signatures, then inserts in story order, on the clustering job's thread.
+    // Clustering: signatures (`serve` computes a page's on several threads), then inserts in
+    // story order on the clustering job's one thread.
     let (signatures, signed_for_clusters) = timed(|| {
         Ok(docs
             .iter()
@@ -418,7 +419,7 @@ fn main() -> Result<()> {
         stage: "cluster signatures",
         ours: signed_for_clusters,
         floor: None,
-        thread: Some(Thread::Clusterer),
+        thread: None,
     });
     let mut clusterer = Clusterer::new();
     let (assignments, inserted) = timed(|| {
