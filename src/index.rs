@@ -259,15 +259,23 @@ fn signatures_of(docs: &[Option<SearchDoc>]) -> Vec<Option<verbatim_cluster::Sig
     }
     let part = docs.len().div_ceil(threads);
     std::thread::scope(|scope| {
+        // A part whose thread cannot be started is signed here instead.
         let parts: Vec<_> = docs
             .chunks(part)
-            .map(|docs| scope.spawn(move || docs.iter().map(sign).collect::<Vec<_>>()))
+            .map(|docs| {
+                std::thread::Builder::new()
+                    .name("verbatim-sign".into())
+                    .spawn_scoped(scope, move || docs.iter().map(sign).collect::<Vec<_>>())
+                    .map_err(|_| docs)
+            })
             .collect();
         parts
             .into_iter()
-            .flat_map(|part| {
-                part.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            .flat_map(|part| match part {
+                Ok(thread) => thread
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                Err(docs) => docs.iter().map(sign).collect(),
             })
             .collect()
     })
