@@ -246,7 +246,8 @@ fn main() -> Result<()> {
         thread: None,
     });
 
-    // The provenance record of each version, signed.
+    // The provenance record of each version, signed: a mirror of `src/pipeline.rs::provenance_of`
+    // (the binary crate has no library target to call).
     let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
     let (signed, signing) = timed(|| {
         Ok(normalized
@@ -325,6 +326,7 @@ fn main() -> Result<()> {
         thread: None,
     });
 
+    // The versions as `src/pipeline.rs::prepare_gated` builds them (mirrored, as above).
     let versions: Vec<NewVersion> = normalized
         .drain(..)
         .zip(verdicts)
@@ -463,7 +465,7 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-/// The story as `serve`'s follower indexes it (`src/index.rs::search_doc`), for a published
+/// The story as `serve`'s follower indexes it (a mirror of `src/index.rs::search_doc`), for a published
 /// story that is not link-only and has no headline override, as every story here is.
 fn search_doc(story: &StoryRecord) -> Option<SearchDoc> {
     if story.state != StoryState::Published {
