@@ -246,14 +246,22 @@ const SIGNATURES_PER_THREAD: usize = 64;
 /// to go one story after another, which keeps the one clustering thread's share per story
 /// down to the inserts. A panic on one of the threads is the job's panic, as on one thread.
 fn signatures_of(docs: &[Option<SearchDoc>]) -> Vec<Option<verbatim_cluster::Signature>> {
-    let sign = |doc: &Option<SearchDoc>| {
-        doc.as_ref()
-            .map(|doc| verbatim_cluster::Signature::new(&doc.source, &doc.headline, &doc.body_text))
-    };
     let threads = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
         .min(SIGNATURE_THREADS)
         .min(docs.len() / SIGNATURES_PER_THREAD);
+    signatures_on(docs, threads)
+}
+
+/// [`signatures_of`] on `threads` threads (one: this one).
+fn signatures_on(
+    docs: &[Option<SearchDoc>],
+    threads: usize,
+) -> Vec<Option<verbatim_cluster::Signature>> {
+    let sign = |doc: &Option<SearchDoc>| {
+        doc.as_ref()
+            .map(|doc| verbatim_cluster::Signature::new(&doc.source, &doc.headline, &doc.body_text))
+    };
     if threads <= 1 {
         return docs.iter().map(sign).collect();
     }
@@ -614,11 +622,15 @@ mod tests {
                 })
             })
             .collect();
-        let together: Vec<Option<Vec<u8>>> = signatures_of(&docs)
-            .into_iter()
-            .map(|signature| signature.map(|signature| signature.to_bytes()))
-            .collect();
-        assert_eq!(together, one_by_one);
+        // Three threads whatever the machine has (parts of unequal length at the end), then
+        // as `serve` chooses.
+        for together in [signatures_on(&docs, 3), signatures_of(&docs)] {
+            let together: Vec<Option<Vec<u8>>> = together
+                .into_iter()
+                .map(|signature| signature.map(|signature| signature.to_bytes()))
+                .collect();
+            assert_eq!(together, one_by_one);
+        }
     }
 
     /// A store in `dir` holding `items`, each committed (and published) as a new story; their
