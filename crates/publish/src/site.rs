@@ -185,7 +185,7 @@ impl CachedPage {
 type Generation = (u64, u64);
 
 /// Other processes' changes (CLI commands on the same data folder, other nodes on PostgreSQL),
-/// seen through [`Store::change_token`]: a counter the store bumps by trigger in every writing
+/// seen through [`Store::change_token`]: a counter the store bumps in every writing
 /// transaction, so unlike the newest `changed_at` it cannot miss a change stamped by a clock that
 /// is behind. A background task (started by the first page that asks) reads it every 20 ms;
 /// a page is never served on a reading older than 50 ms (if the task is late, the request reads

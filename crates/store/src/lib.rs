@@ -666,8 +666,9 @@ pub trait Store: Send + Sync {
     /// When anything visible last changed (for ETags and feed `updated`).
     async fn last_change(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
     /// The store-wide change counter: bumped (by triggers, so by every writer, whatever its
-    /// version or clock) in the same transaction as any change to a story, a version, a headline
-    /// override or a source's notice. One indexed row; equal values mean nothing a page shows
+    /// version or clock; SQLite's own writer connection bumps it itself, once a transaction) in
+    /// the same transaction as any change to a story, a version, a headline override or a
+    /// source's notice. One indexed row; equal values mean nothing a page shows
     /// has changed in between. Caches read it to see other processes' changes.
     async fn change_token(&self) -> Result<i64, StoreError>;
     /// How many writes that can change a page this handle has committed, counted in memory
