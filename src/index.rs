@@ -486,6 +486,41 @@ impl Follower {
                 tracing::info!(node = %node.name, restored, "this node assigns story clusters");
             }
         }
+        let mut pending = None;
+        let applied = self.apply_pages(store, index, &mut pending).await;
+        if pending.is_some() {
+            // Only after an error: the clusterer comes back from the page it was clustering
+            // before the error is returned. That page's assignments are not recorded; the
+            // catch-up that follows an error reads its stories again.
+            if let Err(error) = self.take_clusterer_back(store, pending).await {
+                tracing::warn!(%error, "clustering failed too");
+            }
+        }
+        let (applied, indexed) = applied?;
+        if let Some(searches) = self.searches.as_mut()
+            && !indexed.is_empty()
+        {
+            searches.notify(store, index, &indexed).await?;
+        }
+        if applied > 0 {
+            self.clusters.retire_before(Utc::now() - CLUSTER_WINDOW);
+        }
+        Ok(applied)
+    }
+
+    /// The pages of changes since the mark, applied in order, each committed to the index as
+    /// `apply_changes` says; returns how many stories were applied and the published
+    /// ones for saved searches. A page is clustered on a blocking thread while the previous
+    /// page's clusters are recorded, the page feeds the index and the next page is read: the
+    /// clusterer goes with the job, in `pending`, and comes back before the next page starts
+    /// clustering, so stories still go into it one after another, in order. An error leaves the
+    /// job in `pending` for the caller to take back.
+    async fn apply_pages(
+        &mut self,
+        store: &dyn Store,
+        index: &SearchIndex,
+        pending: &mut Option<ClusteringJob>,
+    ) -> Result<(usize, Vec<StoryRecord>), FollowError> {
         let mut applied = 0;
         let mut indexed: Vec<StoryRecord> = Vec::new();
         let mut committed_at = std::time::Instant::now();
@@ -495,22 +530,20 @@ impl Follower {
             let read = started.elapsed();
             let docs: Arc<Vec<Option<SearchDoc>>> =
                 Arc::new(batch.stories.iter().map(search_doc).collect());
-            // The page is clustered on a blocking thread (the clusterer goes there and comes
-            // back) while this one feeds the index: clustering is the larger part of a page.
-            let job = self.start_clustering(&batch.stories, &docs);
-            let indexing = batch
+            // The previous page, clustered while this one was read.
+            let previous = self.take_clusterer_back(store, pending.take()).await?;
+            let waited = started.elapsed();
+            *pending = self.start_clustering(&batch.stories, &docs);
+            store.set_clusters(&previous).await?;
+            let stored = started.elapsed();
+            batch
                 .stories
                 .iter()
                 .zip(docs.iter())
                 .try_for_each(|(story, doc)| match doc {
                     Some(doc) => index.upsert(doc),
                     None => index.remove(&story.id),
-                });
-            let fed = started.elapsed();
-            // The clusterer comes back before any error is returned.
-            let assignments = self.take_clusterer_back(store, job).await?;
-            let clustered = started.elapsed();
-            indexing?;
+                })?;
             applied += batch.stories.len();
             if self.searches.is_some() {
                 indexed.extend(
@@ -521,16 +554,15 @@ impl Follower {
                         .cloned(),
                 );
             }
-            // Recorded before the index's mark moves past these stories.
-            store.set_clusters(&assignments).await?;
             // Where a page's time goes, for an operator whose index lags (`VERBATIM_LOG=
-            // verbatim::index=debug`): each figure is the time since the page started.
+            // verbatim::index=debug`): each figure is the time since the page started; waiting
+            // for the previous page's clusters is what clustering adds to the follower's path.
             tracing::debug!(
                 stories = batch.stories.len(),
                 read_ms = read.as_millis() as u64,
-                index_fed_ms = fed.as_millis() as u64,
-                clustered_ms = clustered.as_millis() as u64,
-                stored_ms = started.elapsed().as_millis() as u64,
+                previous_clustered_ms = waited.as_millis() as u64,
+                previous_stored_ms = stored.as_millis() as u64,
+                index_fed_ms = started.elapsed().as_millis() as u64,
                 "follower page"
             );
             if !batch.more {
@@ -539,22 +571,28 @@ impl Follower {
             // A long catch-up (a new node, a rebuilt index, a burst) commits as it goes, so
             // searches see its progress and a restart resumes from there.
             if applied > 0 && committed_at.elapsed() >= CATCH_UP_COMMIT_EVERY {
+                self.record_pending_clusters(store, pending).await?;
                 index.commit_with_mark(&format_time(self.changes.mark()))?;
                 committed_at = std::time::Instant::now();
             }
         }
+        self.record_pending_clusters(store, pending).await?;
         if applied > 0 {
             index.commit_with_mark(&format_time(self.changes.mark()))?;
         }
-        if let Some(searches) = self.searches.as_mut()
-            && !indexed.is_empty()
-        {
-            searches.notify(store, index, &indexed).await?;
-        }
-        if applied > 0 {
-            self.clusters.retire_before(Utc::now() - CLUSTER_WINDOW);
-        }
-        Ok(applied)
+        Ok((applied, indexed))
+    }
+
+    /// Waits for the page being clustered and records its assignments: before the index's mark
+    /// moves past its stories, so a restart never skips a story's cluster.
+    async fn record_pending_clusters(
+        &mut self,
+        store: &dyn Store,
+        pending: &mut Option<ClusteringJob>,
+    ) -> Result<(), FollowError> {
+        let assignments = self.take_clusterer_back(store, pending.take()).await?;
+        store.set_clusters(&assignments).await?;
+        Ok(())
     }
 }
 
