@@ -395,13 +395,13 @@ impl Follower {
     }
 
     /// Starts clustering `stories` on a blocking thread, the clusterer with it (`None` when
-    /// this node does not assign clusters).
+    /// this node does not assign clusters, or for an empty page: an idle follower's every tick).
     fn start_clustering(
         &mut self,
         stories: &[StoryRecord],
         docs: &Arc<Vec<Option<SearchDoc>>>,
     ) -> Option<ClusteringJob> {
-        if !self.clustering {
+        if !self.clustering || stories.is_empty() {
             return None;
         }
         let mut clusters =
