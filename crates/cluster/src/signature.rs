@@ -50,28 +50,49 @@ pub(crate) fn minhash(set: &[u64], count: usize, stream: u64) -> Vec<u32> {
         .collect()
 }
 
-/// MinHash of the shingle hashes with `count` values from `count / 2` hash functions: each
-/// 64-bit hash gives two 32-bit ones, its high and its low half, each with its own minimum.
-/// For a random 64-bit function the halves are independent random functions, so the values are
-/// as good as `count` functions' at half the hashing (the largest cost of a signature).
-pub(crate) fn minhash_halves(set: &[u64], count: usize, stream: u64) -> Vec<u32> {
-    if set.is_empty() {
+/// One-permutation MinHash of the shingle hashes, `count` values from one hash of each element:
+/// the hash's high bits choose one of `count` bins, its low 32 bits are the value, and each bin
+/// keeps its minimum (Li, Owen and Zhang, "One Permutation Hashing", 2012). A bin no element
+/// fell in takes the value of a non-empty bin chosen by a hash of its own index and attempt
+/// ("optimal densification", Shrivastava 2017), so two sets still agree in each bin with
+/// probability their Jaccard similarity. One hash an element instead of `count / 2` (the largest
+/// cost of a signature). An empty set gives an empty vector.
+pub(crate) fn minhash_one_permutation(set: &[u64], count: usize, stream: u64) -> Vec<u32> {
+    if set.is_empty() || count == 0 {
         return Vec::new();
     }
-    let mut values = Vec::with_capacity(count);
-    for seed in seeds(count.div_ceil(2), stream) {
-        let (mut high, mut low) = (u32::MAX, u32::MAX);
-        for &x in set {
-            let hash = mix64(x ^ seed);
-            high = high.min((hash >> 32) as u32);
-            low = low.min(hash as u32);
-        }
-        values.push(high);
-        if values.len() < count {
-            values.push(low);
+    let bins = count as u64;
+    // Lemire's multiply-shift maps 32 random bits onto `0..bins` without a division.
+    let bin_of = |bits: u64| (((bits >> 32) * bins) >> 32) as usize;
+    let seed = mix64(stream);
+    let mut values: Vec<Option<u32>> = vec![None; count];
+    for &x in set {
+        let hash = mix64(x ^ seed);
+        if let Some(slot) = values.get_mut(bin_of(hash)) {
+            let value = hash as u32;
+            *slot = Some(slot.map_or(value, |held| held.min(value)));
         }
     }
-    values
+    let densify_seed = mix64(seed ^ 0x4445_4e53_4946_5931); // "DENSIFY1"
+    (0..count)
+        .map(|bin| {
+            if let Some(Some(value)) = values.get(bin) {
+                return *value;
+            }
+            // The attempts are bounded (a set of one element in 128 bins needs 128 on average);
+            // past the bound the next non-empty bin to the right is taken, which is as
+            // deterministic and still the same for every set with the same empty bins.
+            for attempt in 1..=(16 * count as u64) {
+                let probe = mix64(densify_seed ^ ((bin as u64) << 32) ^ attempt);
+                if let Some(Some(value)) = values.get(bin_of(probe)) {
+                    return *value;
+                }
+            }
+            (1..count)
+                .find_map(|step| values.get((bin + step) % count).copied().flatten())
+                .unwrap_or(u32::MAX)
+        })
+        .collect()
 }
 
 /// For each of the `count` hash functions of [`minhash`], the element of `set` holding the
@@ -294,8 +315,9 @@ impl TryFrom<RawSignature> for Signature {
 impl Signature {
     /// Bumped whenever a change (folding, shingle size, hash family, term rule) would make new
     /// signatures incomparable with stored ones.
-    /// Version 2: the shingle MinHash takes two values from each hash ([`minhash_halves`]).
-    pub const VERSION: u8 = 2;
+    /// Version 2: the shingle MinHash takes two values from each hash.
+    /// Version 3: the shingle MinHash is one-permutation ([`minhash_one_permutation`]).
+    pub const VERSION: u8 = 3;
 
     /// The signature of a story's headline and body; `agency` is used only to leave the agency's
     /// own name out of the event terms.
@@ -308,7 +330,7 @@ impl Signature {
         let set = shingles(&words, params::SHINGLE_WORDS);
         Signature {
             shingle_count: u32::try_from(set.len()).unwrap_or(u32::MAX),
-            shingles: minhash_halves(&set, params::SHINGLE_HASHES, SHINGLE_STREAM),
+            shingles: minhash_one_permutation(&set, params::SHINGLE_HASHES, SHINGLE_STREAM),
             terms,
         }
     }
@@ -585,6 +607,33 @@ mod tests {
         assert!(minhash_elements(&[], 64, TERM_STREAM).is_empty());
     }
 
+    /// One-permutation MinHash: every bin filled, and the share of equal bins estimates the
+    /// Jaccard similarity, for large sets and for sets smaller than the number of bins (where
+    /// densification fills most bins).
+    #[test]
+    fn one_permutation_minhash_estimates_jaccard() {
+        assert!(minhash_one_permutation(&[], 128, SHINGLE_STREAM).is_empty());
+        let single = minhash_one_permutation(&[42], 128, SHINGLE_STREAM);
+        assert_eq!(single.len(), 128);
+        assert!(single.iter().all(|&value| value == single[0]));
+        let elements = |range: std::ops::Range<u64>| -> Vec<u64> { range.map(mix64).collect() };
+        // (|A|, |B|, shared): Jaccard 1/3, 1/3, 0.6, 0.
+        for (a_len, b_len, shared) in [(1000, 1000, 500), (30, 30, 15), (50, 50, 37), (40, 40, 0)] {
+            let a = elements(0..a_len);
+            let b = elements(a_len - shared..a_len - shared + b_len);
+            let jaccard = shared as f64 / (a_len + b_len - shared) as f64;
+            let (x, y) = (
+                minhash_one_permutation(&a, 128, SHINGLE_STREAM),
+                minhash_one_permutation(&b, 128, SHINGLE_STREAM),
+            );
+            let estimate = equal_values(&x, &y) as f64 / 128.0;
+            assert!(
+                (estimate - jaccard).abs() < 0.15,
+                "{a_len}/{b_len}/{shared}: estimate {estimate}, Jaccard {jaccard}"
+            );
+        }
+    }
+
     #[test]
     fn signatures_are_deterministic() {
         let a = Signature::new("Northwire", "Quake kills 12 in Valdoria", BODY);
@@ -596,7 +645,7 @@ mod tests {
         assert_eq!(word_hash("valdoria"), 0x1e1d_4c28_3362_1a3e_u64);
         assert_eq!(
             verbatim_item::sha256_hex(&a.to_bytes()),
-            "bf3f0282b3d8b9baf03107fc71d14b370d26e176801b693e8ff949ff0e3e94a2"
+            "74709795b4d621f167d9cf6ace0d15e28413b1903ac42b7e4650f61950223e96"
         );
     }
 
