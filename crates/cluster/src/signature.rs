@@ -55,8 +55,8 @@ pub(crate) fn minhash(set: &[u64], count: usize, stream: u64) -> Vec<u32> {
 /// keeps its minimum (Li, Owen and Zhang, "One Permutation Hashing", 2012). A bin no element
 /// fell in takes the value of a non-empty bin chosen by a hash of its own index and attempt
 /// ("optimal densification", Shrivastava 2017), so two sets still agree in each bin with
-/// probability their Jaccard similarity. One hash an element instead of `count / 2` (the largest
-/// cost of a signature). An empty set gives an empty vector.
+/// probability their Jaccard similarity. One hash an element instead of `count / 2`, which were
+/// the largest cost of a signature. An empty set gives an empty vector.
 pub(crate) fn minhash_one_permutation(set: &[u64], count: usize, stream: u64) -> Vec<u32> {
     if set.is_empty() || count == 0 {
         return Vec::new();
