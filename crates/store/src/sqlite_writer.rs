@@ -6,8 +6,8 @@
 //!
 //! That connection runs with SQLite's triggers off and bumps the store's change counter itself,
 //! once per transaction that changed a row: the counter's triggers (migration 0015) fired per row
-//! and made every statement keep a statement journal, a quarter to two fifths of a commit's CPU. Every
-//! other connection (sqlx's pool, the `sqlite3` shell, another process) keeps the triggers.
+//! and made every statement keep a statement journal, a quarter to two fifths of a commit's CPU.
+//! Every other connection (sqlx's pool, the `sqlite3` shell, another process) keeps the triggers.
 
 use crate::lifecycle::{StoryState, resolve};
 use crate::rows::{
