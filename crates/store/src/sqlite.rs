@@ -61,6 +61,18 @@ impl SqliteStore {
         Self::connect(options).await
     }
 
+    /// How long the store's one write connection has been held for writing since it opened:
+    /// the commits' share of the writer thread, which more cores do not shorten.
+    pub fn writer_busy(&self) -> Duration {
+        self.writer.busy()
+    }
+
+    /// Copies the write-ahead log into the database file now and waits for it (the store's
+    /// checkpoint thread otherwise does it shortly after commits).
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        self.writer.checkpoint().await
+    }
+
     /// The connection pool (for tools that read tables directly, e.g. `migrate-store`).
     pub fn pool(&self) -> &SqlitePool {
         &self.pool

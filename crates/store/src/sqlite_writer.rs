@@ -9,7 +9,7 @@
 //! and made every statement keep a statement journal, a quarter to two fifths of a commit's CPU.
 //! Every other connection (sqlx's pool, the `sqlite3` shell, another process) keeps the triggers.
 
-use crate::lifecycle::{StoryState, resolve};
+use crate::lifecycle::{Resolution, StoryState, VersionFacts, resolve};
 use crate::rows::{
     content_hash, content_hash_as, facts_from_row, serialized_columns, sort_time_from_row,
 };
@@ -22,16 +22,28 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
-use verbatim_item::Item;
+use std::time::{Duration, Instant};
+use verbatim_item::{Item, Pubstatus};
 
 /// The one connection the store's commits go through, shared by clones of the store.
 #[derive(Debug, Clone)]
 pub(crate) struct Writer {
     connection: Arc<Mutex<Connection>>,
+    /// What each write transaction updates as it commits.
+    books: Arc<Books>,
+}
+
+/// The bookkeeping of the writer's transactions.
+#[derive(Debug)]
+struct Books {
     /// The store's count of page-changing writes, bumped after each transaction commits.
     changes: Arc<AtomicU64>,
+    /// Told after each transaction that wrote pages to the write-ahead log.
+    checkpointer: Checkpointer,
+    /// Nanoseconds the connection has been held for writing, all batches together.
+    busy_nanos: AtomicU64,
 }
 
 /// Runs `work` on a blocking thread with `connection` to itself (the store's rusqlite
@@ -62,49 +74,100 @@ impl Writer {
         connection.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_TRIGGER, false)?;
         // Every statement below stays prepared (about 20; the default keeps 16).
         connection.set_prepared_statement_cache_capacity(32);
+        // The checkpointer's thread copies the log into the file; this connection does it
+        // itself only if that thread falls far behind.
+        connection.pragma_update(None, "wal_autocheckpoint", FALLBACK_CHECKPOINT_PAGES)?;
         Ok(Writer {
             connection: Arc::new(Mutex::new(connection)),
-            changes,
+            books: Arc::new(Books {
+                changes,
+                checkpointer: Checkpointer::start(path)?,
+                busy_nanos: AtomicU64::new(0),
+            }),
         })
+    }
+
+    /// How long the connection has been held for writing, all batches together: the share of
+    /// the one writer thread's time that commits take.
+    pub(crate) fn busy(&self) -> Duration {
+        Duration::from_nanos(self.books.busy_nanos.load(Ordering::Relaxed))
+    }
+
+    /// Checkpoints the write-ahead log now, on the calling thread, and waits for it.
+    pub(crate) async fn checkpoint(&self) -> Result<(), StoreError> {
+        let checkpointer = self.books.checkpointer.connection.clone();
+        on_blocking_thread(&checkpointer, |connection| {
+            checkpoint(connection, RESTART_CHECKPOINT_PAGES).map(drop)
+        })
+        .await
+    }
+
+    /// Runs `prepare` on a blocking thread, then `work` on the same thread with the connection
+    /// to itself: what needs no connection is done before taking it, so concurrent batches
+    /// prepare in parallel and hold the one writer only for their statements.
+    async fn run_prepared<P: Send + 'static, T: Send + 'static>(
+        &self,
+        prepare: impl FnOnce() -> Result<P, StoreError> + Send + 'static,
+        work: impl FnOnce(&mut Connection, &Books, P) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let connection = Arc::clone(&self.connection);
+        let books = Arc::clone(&self.books);
+        tokio::task::spawn_blocking(move || {
+            let prepared = prepare()?;
+            // A panic inside `work` rolled its transaction back when the transaction dropped;
+            // the connection itself is still good.
+            let mut connection = connection.lock().unwrap_or_else(PoisonError::into_inner);
+            let started = Instant::now();
+            let outcome = work(&mut connection, &books, prepared);
+            let spent = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            books.busy_nanos.fetch_add(spent, Ordering::Relaxed);
+            outcome
+        })
+        .await
+        .map_err(|error| StoreError::Corrupt(format!("a store task failed: {error}")))?
     }
 
     /// Runs `work` on a blocking thread with the connection to itself.
     async fn run<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&mut Connection, &AtomicU64) -> Result<T, StoreError> + Send + 'static,
+        work: impl FnOnce(&mut Connection, &Books) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let changes = self.changes.clone();
-        on_blocking_thread(&self.connection, move |connection| {
-            work(connection, &changes)
-        })
+        self.run_prepared(
+            || Ok(()),
+            move |connection, books, ()| work(connection, books),
+        )
         .await
     }
 
-    /// `Store::commit_all`: transactions of up to `COMMIT_BATCH` versions.
+    /// `Store::commit_all`: transactions of up to `COMMIT_BATCH` versions. Each version's JSON
+    /// columns and content hash are computed before the connection is taken.
     pub(crate) async fn commit_all(
         &self,
         versions: Vec<NewVersion>,
         now: DateTime<Utc>,
     ) -> Result<Vec<Committed>, StoreError> {
-        self.run(move |connection, changes| {
-            let mut committed = Vec::with_capacity(versions.len());
-            for chunk in versions.chunks(COMMIT_BATCH) {
-                write_transaction(connection, changes, |transaction| {
-                    let stamp = change_stamp(transaction, now)?;
-                    for version in chunk {
-                        committed.push(commit_in(transaction, version, now, stamp)?);
-                    }
-                    Ok(())
-                })?;
-            }
-            Ok(committed)
-        })
+        self.run_prepared(
+            move || versions.into_iter().map(PreparedVersion::new).collect(),
+            move |connection, books, prepared: Vec<PreparedVersion>| {
+                let mut committed = Vec::with_capacity(prepared.len());
+                for chunk in prepared.chunks(COMMIT_BATCH) {
+                    write_transaction(connection, books, |transaction| {
+                        let stamp = change_stamp(transaction, now)?;
+                        for version in chunk {
+                            committed.push(commit_in(transaction, version, now, stamp)?);
+                        }
+                        Ok(())
+                    })?;
+                }
+                Ok(committed)
+            },
+        )
         .await
     }
 
     /// `Store::release_due`: each due story recomputed in a transaction of its own.
     pub(crate) async fn release_due(&self, now: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
-        self.run(move |connection, changes| {
+        self.run(move |connection, books| {
             let now_text = format_time(now);
             let due: Vec<String> = connection
                 .prepare_cached("SELECT id FROM stories WHERE embargo_until <= ?1")?
@@ -112,7 +175,7 @@ impl Writer {
                 .collect::<Result<_, _>>()?;
             let mut released = Vec::with_capacity(due.len());
             for id in due {
-                write_transaction(connection, changes, |transaction| {
+                write_transaction(connection, books, |transaction| {
                     // Another process on the same data folder may have released it since the
                     // query above; holding the write lock, check again, so each release happens
                     // exactly once.
@@ -140,8 +203,8 @@ impl Writer {
         &self,
         assignments: Vec<ClusterAssignment>,
     ) -> Result<(), StoreError> {
-        self.run(move |connection, changes| {
-            write_transaction(connection, changes, |transaction| {
+        self.run(move |connection, books| {
+            write_transaction(connection, books, |transaction| {
                 for assignment in &assignments {
                     transaction
                         .prepare_cached("UPDATE stories SET cluster_id = ?1 WHERE id = ?2")?
@@ -172,8 +235,8 @@ impl Writer {
         by: String,
         now: DateTime<Utc>,
     ) -> Result<(usize, StoryState), StoreError> {
-        self.run(move |connection, changes| {
-            write_transaction(connection, changes, |transaction| {
+        self.run(move |connection, books| {
+            write_transaction(connection, books, |transaction| {
                 let decided = transaction
                     .prepare_cached(
                         "UPDATE versions SET review = ?1, reviewed_by = ?2, reviewed_at = ?3 \
@@ -206,13 +269,14 @@ impl Writer {
 /// they fire per row; in the same transaction, so a cache never sees the change without it.
 fn write_transaction<T>(
     connection: &mut Connection,
-    changes: &AtomicU64,
+    books: &Books,
     work: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
     let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let changed_before = transaction.total_changes();
     let outcome = work(&transaction)?;
-    if transaction.total_changes() != changed_before {
+    let changed = transaction.total_changes() != changed_before;
+    if changed {
         transaction
             .prepare_cached(
                 "INSERT INTO change_counter (id, n) VALUES (1, 1) \
@@ -221,8 +285,131 @@ fn write_transaction<T>(
             .execute([])?;
     }
     transaction.commit()?;
-    changes.fetch_add(1, Ordering::Release);
+    books.changes.fetch_add(1, Ordering::Release);
+    if changed {
+        books.checkpointer.nudge();
+    }
     Ok(outcome)
+}
+
+/// Log pages past which the writer's own connection checkpoints (SQLite's default is 1,000),
+/// reached only when the checkpointer's thread falls far behind or fails: a bound on the log.
+const FALLBACK_CHECKPOINT_PAGES: i64 = 20_000;
+
+/// Log pages past which the checkpointer, once it has copied them, also asks for the log to
+/// start over from its beginning (see [`Checkpointer`]).
+const RESTART_CHECKPOINT_PAGES: i64 = 4_000;
+
+/// The least time between two of the checkpointer's runs: the commits in between are copied
+/// into the file together, a page changed by several of them once.
+const CHECKPOINT_PAUSE: Duration = Duration::from_millis(50);
+
+/// Copies the write-ahead log's committed pages into the database file, on a thread and
+/// connection of its own, after commits. Left to SQLite, the connection whose commit passes
+/// 1,000 pages of log does it inside that commit: on the writer, a fifth of the one thread's
+/// time.
+///
+/// Each run is a passive checkpoint, which never waits for a reader or the writer. Under a
+/// steady stream of commits that alone never lets the log start over (SQLite restarts it only
+/// at a write that begins with every page already copied), so once the log passes
+/// [`RESTART_CHECKPOINT_PAGES`] a run also tries a restart checkpoint, without waiting: it takes
+/// the write lock only if it is free, copies the few pages the passive run left, and the next
+/// commit writes the log from its beginning. The writer's own checkpoint at
+/// [`FALLBACK_CHECKPOINT_PAGES`] stays as the bound should this thread fall behind.
+#[derive(Debug)]
+struct Checkpointer {
+    connection: Arc<Mutex<Connection>>,
+    /// One pending run at most: commits while one is pending or running need no more.
+    nudges: SyncSender<()>,
+}
+
+impl Checkpointer {
+    /// Opens its connection and starts its thread, which ends when the last writer is dropped.
+    fn start(path: &Path) -> Result<Checkpointer, StoreError> {
+        let connection = Connection::open(path)?;
+        // Never wait for a lock: a checkpoint that cannot take one copies what it can.
+        connection.busy_timeout(Duration::ZERO)?;
+        // The checkpointing connection's setting decides its syncs: the log, then the file.
+        connection.pragma_update(None, "synchronous", "NORMAL")?;
+        let connection = Arc::new(Mutex::new(connection));
+        let (nudges, nudged) = sync_channel::<()>(1);
+        let theirs = Arc::clone(&connection);
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || {
+                while nudged.recv().is_ok() {
+                    let connection = theirs.lock().unwrap_or_else(PoisonError::into_inner);
+                    if let Err(error) = checkpoint(&connection, RESTART_CHECKPOINT_PAGES) {
+                        // The writer's own fallback checkpoint still bounds the log.
+                        tracing::warn!(%error, "checkpointing the SQLite log failed");
+                    }
+                    drop(connection);
+                    std::thread::sleep(CHECKPOINT_PAUSE);
+                }
+            })
+            .map_err(|error| {
+                StoreError::Corrupt(format!("the checkpoint thread did not start: {error}"))
+            })?;
+        Ok(Checkpointer { connection, nudges })
+    }
+
+    /// Asks for a run (after a commit that wrote pages to the log).
+    fn nudge(&self) {
+        // Full: a run is already pending and will copy this commit's pages too.
+        let _ = self.nudges.try_send(());
+    }
+}
+
+/// Copies what it can of the log into the database file without waiting for anyone, and asks
+/// a log of `restart_pages` or more to start over. Returns whether it did: the next commit
+/// writes the log from its beginning.
+fn checkpoint(connection: &Connection, restart_pages: i64) -> Result<bool, StoreError> {
+    // (whether it could not finish, pages in the log, pages copied into the file)
+    let run = |mode: &str| {
+        connection.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
+            Ok((
+                row.get::<_, i64>(0)? != 0,
+                row.get::<_, i64>(1)?,
+                row.get::<_, i64>(2)?,
+            ))
+        })
+    };
+    let (_, logged, copied) = run("PASSIVE")?;
+    if logged < restart_pages || copied != logged {
+        return Ok(false);
+    }
+    match run("RESTART") {
+        Ok((busy, _, _)) => Ok(!busy),
+        // The write lock or a reader was busy: the next run tries again.
+        Err(rusqlite::Error::SqliteFailure(failure, _))
+            if failure.code == rusqlite::ErrorCode::DatabaseBusy =>
+        {
+            Ok(false)
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// A version with what can be computed before the writer is taken: its JSON columns and the
+/// hash that says whether it is already stored.
+struct PreparedVersion {
+    version: NewVersion,
+    item_json: String,
+    hold_reasons: Option<String>,
+    content_sha256: String,
+}
+
+impl PreparedVersion {
+    fn new(version: NewVersion) -> Result<PreparedVersion, StoreError> {
+        let (item_json, hold_reasons) = serialized_columns(&version)?;
+        let content_sha256 = content_hash(&version.item)?;
+        Ok(PreparedVersion {
+            version,
+            item_json,
+            hold_reasons,
+            content_sha256,
+        })
+    }
 }
 
 /// Where an item's version goes, from what the store already holds.
@@ -378,13 +565,18 @@ fn resolve_story(
 /// transaction; changes are stamped `stamp` (see [`change_stamp`]).
 fn commit_in(
     connection: &Connection,
-    version: &NewVersion,
+    prepared: &PreparedVersion,
     now: DateTime<Utc>,
     stamp: DateTime<Utc>,
 ) -> Result<Committed, StoreError> {
+    let PreparedVersion {
+        version,
+        item_json,
+        hold_reasons,
+        content_sha256,
+    } = prepared;
     let item = &version.item;
     let own_id = story_id(&item.source, &item.guid);
-    let (item_json, hold_reasons) = serialized_columns(version)?;
     let text_hash = item.text_hash.as_deref().unwrap_or_default();
     // Which story: its own; or, for the same agency story arriving through a second feed
     // (same guid, same text), the story the first feed created.
@@ -394,20 +586,35 @@ fn commit_in(
         StoryTarget::Folded(target, target_source) => (target, target_source, true),
         StoryTarget::Own | StoryTarget::New => (own_id, item.source.clone(), false),
     };
-    let created = is_new
-        && connection
-            .prepare_cached(
-                "INSERT INTO stories (id, source, guid, state, sort_time, changed_at) \
-                 VALUES (?1, ?2, ?3, 'held', ?4, ?5) ON CONFLICT (id) DO NOTHING",
-            )?
-            .execute(params![
-                id,
-                item.source,
-                item.guid,
-                format_time(item.received_at.unwrap_or(now)),
-                format_time(stamp)
-            ])?
-            == 1;
+    // A new story's state comes from its one version, known before anything is written, so
+    // its row is inserted as it will stay: updating it after the version would rewrite five of
+    // its index entries (state, times) for nothing.
+    let first = if is_new {
+        Some(FirstVersion::of(version, hold_reasons.is_some(), now)?)
+    } else {
+        None
+    };
+    let created = match &first {
+        Some(first) => {
+            connection
+                .prepare_cached(
+                    "INSERT INTO stories (id, source, guid, state, sort_time, changed_at, \
+                     embargo_until) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                     ON CONFLICT (id) DO NOTHING",
+                )?
+                .execute(params![
+                    id,
+                    item.source,
+                    item.guid,
+                    first.resolution.state.as_str(),
+                    first.sort_time,
+                    format_time(stamp),
+                    first.resolution.embargo_until.map(format_time),
+                ])?
+                == 1
+        }
+        None => false,
+    };
     let mut added_sections = 0;
     for section in &version.sections {
         added_sections += connection
@@ -417,12 +624,12 @@ fn commit_in(
             )?
             .execute(params![section, id])?;
     }
-    if added_sections > 0 {
+    // A story created just now already carries this stamp.
+    if added_sections > 0 && !created {
         connection
             .prepare_cached("UPDATE stories SET changed_at = ?1 WHERE id = ?2")?
             .execute(params![format_time(stamp), id])?;
     }
-    let content_sha256 = content_hash(item)?;
     let as_story = if story_source == item.source {
         content_sha256.clone()
     } else {
@@ -478,8 +685,67 @@ fn commit_in(
             i64::try_from(item.body_text.chars().count()).unwrap_or(i64::MAX),
             i64::from(version.link_only)
         ])?;
-    let state = resolve_story(connection, &id, now, stamp)?;
+    let state = match first {
+        Some(first) if created => {
+            if first.resolution.current.is_some() {
+                // The only column the row could not have before its version did (no index
+                // holds it).
+                connection
+                    .prepare_cached("UPDATE stories SET current_version = ?1 WHERE id = ?2")?
+                    .execute(params![connection.last_insert_rowid(), id])?;
+            }
+            first.resolution.state
+        }
+        _ => resolve_story(connection, &id, now, stamp)?,
+    };
     Ok(Committed::stored(id, folded, created, state))
+}
+
+/// A new story's one version, as `resolve_story` would read it back from its row.
+struct FirstVersion {
+    /// The story's state, current version (if any, as a placeholder arrival: the row id is
+    /// not known before the insert) and next embargo, at the commit's `now`.
+    resolution: Resolution,
+    /// The story's list time, as the column holds it.
+    sort_time: String,
+}
+
+impl FirstVersion {
+    fn of(
+        version: &NewVersion,
+        held: bool,
+        now: DateTime<Utc>,
+    ) -> Result<FirstVersion, StoreError> {
+        let item = &version.item;
+        // Times as the columns hold them (to the microsecond), so that comparisons with `now`
+        // decide as they do on the stored row.
+        let stored = |time: DateTime<Utc>| parse_time(&format_time(time));
+        let received = stored(item.received_at.unwrap_or(now))?;
+        let versioncreated = item.versioncreated.map(stored).transpose()?;
+        let facts = VersionFacts {
+            arrival: 0,
+            agency_version: item
+                .version
+                .and_then(|version| i64::try_from(version).ok())
+                .and_then(|version| u64::try_from(version).ok()),
+            versioncreated,
+            pubstatus: Pubstatus::from_agency_word(item.pubstatus.as_str()),
+            held,
+            embargoed_until: version.embargoed_until.map(stored).transpose()?,
+        };
+        let resolution = resolve(std::slice::from_ref(&facts), now);
+        // The agency's time once the version shows, never later than arrival; until then the
+        // arrival.
+        let sort_time = match (resolution.current, versioncreated) {
+            (Some(_), Some(created)) => created.min(received),
+            _ => received,
+        };
+        let sort_time = format_time(sort_time);
+        Ok(FirstVersion {
+            resolution,
+            sort_time,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -528,6 +794,149 @@ mod tests {
         let next = cursor.next(&store, 100).await?;
         let ids: Vec<&str> = next.stories.iter().map(|story| story.id.as_str()).collect();
         assert_eq!(ids, vec![late.id.as_str()]);
+        Ok(())
+    }
+
+    /// A new story's row is written as it will stay, from its one version in memory: the same
+    /// row as inserting it held and then resolving it from its stored version (what the writer
+    /// did before, and still does for every later version), whatever the version's status,
+    /// hold, embargo and times (to the nanosecond, either side of the commit's `now`).
+    #[tokio::test]
+    async fn a_new_storys_row_is_what_resolving_it_from_its_version_gives() -> Result<(), StoreError>
+    {
+        use super::resolve_story;
+        use chrono::Duration;
+        let folder = tempfile::tempdir().map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        let path = folder.path().join("verbatim.db");
+        let store = SqliteStore::open(&path).await?;
+        let now = at(100) + Duration::nanoseconds(123_456_789);
+        let mut batch = Vec::new();
+        let statuses = [
+            Pubstatus::Usable,
+            Pubstatus::Withheld,
+            Pubstatus::Canceled,
+            Pubstatus::Unknown("draft".into()),
+        ];
+        let embargoes = [
+            None,
+            // Due by the stored (microsecond) time, not yet by the nanosecond.
+            Some(now + Duration::nanoseconds(100)),
+            Some(now + Duration::seconds(60)),
+            Some(now - Duration::seconds(1)),
+        ];
+        let created = [None, Some(at(50)), Some(at(500) + Duration::nanoseconds(7))];
+        for (index, status) in statuses.iter().enumerate() {
+            for (embargo_index, embargo) in embargoes.iter().enumerate() {
+                for (created_index, versioncreated) in created.iter().enumerate() {
+                    for held in [false, true] {
+                        let guid = format!("{index}-{embargo_index}-{created_index}-{held}");
+                        let mut version = version(&guid);
+                        version.item.pubstatus = status.clone();
+                        version.item.versioncreated = *versioncreated;
+                        version.item.version = Some(u64::MAX - 1);
+                        version.item.received_at = Some(now - Duration::nanoseconds(999));
+                        version.embargoed_until = *embargo;
+                        if held {
+                            version.hold_reasons = vec!["too short".into()];
+                        }
+                        batch.push(version);
+                    }
+                }
+            }
+        }
+        let committed = store.commit_all(&batch, now).await?;
+        assert!(committed.iter().all(|c| c.kind == crate::CommitKind::New));
+        let shell = rusqlite::Connection::open(&path)?;
+        let row_of = |id: &str| -> Result<Vec<Option<String>>, rusqlite::Error> {
+            shell.query_row(
+                "SELECT state, CAST(current_version AS TEXT), sort_time, changed_at, \
+                 embargo_until FROM stories WHERE id = ?1",
+                [id],
+                |row| (0..5).map(|column| row.get(column)).collect(),
+            )
+        };
+        let stamp = super::parse_time(&super::format_time(now))?;
+        for outcome in &committed {
+            let written = row_of(&outcome.id)?;
+            // The old way: the row as inserted held, then resolved from the stored version.
+            shell.execute(
+                "UPDATE stories SET state = 'held', current_version = NULL, embargo_until = NULL, \
+                 sort_time = (SELECT received_at FROM versions WHERE story_id = ?1) WHERE id = ?1",
+                [&outcome.id],
+            )?;
+            let state = resolve_story(&shell, &outcome.id, now, stamp)?;
+            assert_eq!(state, outcome.state, "{}", outcome.id);
+            assert_eq!(row_of(&outcome.id)?, written, "{}", outcome.id);
+        }
+        Ok(())
+    }
+
+    /// Commits are copied from the log into the database file by the checkpoint thread, not by
+    /// the writer (whose own checkpoint waits for 20,000 pages of log): the file grows soon
+    /// after a commit of a few hundred pages.
+    #[tokio::test]
+    async fn the_checkpoint_thread_copies_commits_into_the_file() -> Result<(), StoreError> {
+        let folder = tempfile::tempdir().map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        let path = folder.path().join("verbatim.db");
+        let store = SqliteStore::open(&path).await?;
+        let file_size = || std::fs::metadata(&path).map_or(0, |metadata| metadata.len());
+        let before = file_size();
+        let batch: Vec<NewVersion> = (0..200)
+            .map(|index| {
+                let mut version = version(&format!("story-{index}"));
+                version.item.body_text = "A long paragraph of agency text. ".repeat(150);
+                version
+            })
+            .collect();
+        store.commit_all(&batch, at(1)).await?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while file_size() < before + 1_000_000 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(
+            file_size() >= before + 1_000_000,
+            "the file grew from {before} to {} bytes",
+            file_size()
+        );
+        Ok(())
+    }
+
+    /// A checkpoint of a log past the restart size, with no reader in it, has the next commit
+    /// write the log from its beginning; a shorter log is only copied.
+    #[test]
+    fn a_long_log_starts_over_after_a_checkpoint() -> Result<(), StoreError> {
+        let folder = tempfile::tempdir().map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        let path = folder.path().join("log.db");
+        let writer = rusqlite::Connection::open(&path)?;
+        writer.pragma_update(None, "journal_mode", "WAL")?;
+        writer.pragma_update(None, "wal_autocheckpoint", 0)?;
+        writer.execute("CREATE TABLE t (x TEXT)", [])?;
+        let checkpointer = rusqlite::Connection::open(&path)?;
+        let write_pages = |count: usize| -> Result<(), rusqlite::Error> {
+            for _ in 0..count {
+                writer.execute("INSERT INTO t (x) VALUES (?1)", ["x".repeat(4000)])?;
+            }
+            Ok(())
+        };
+        write_pages(20)?;
+        assert!(
+            !super::checkpoint(&checkpointer, 1_000)?,
+            "a short log is only copied"
+        );
+        write_pages(20)?;
+        assert!(
+            super::checkpoint(&checkpointer, 30)?,
+            "a long log starts over"
+        );
+        write_pages(2)?;
+        let (_, logged, _): (i64, i64, i64) =
+            checkpointer.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })?;
+        assert!(
+            logged < 20,
+            "the next commits start the log over: {logged} pages"
+        );
         Ok(())
     }
 
