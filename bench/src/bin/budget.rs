@@ -358,7 +358,7 @@ fn main() -> Result<()> {
 
     // The store: the SQLite writer commits a payload's versions at a time.
     let store = runtime.block_on(SqliteStore::open(&folder.path().join("verbatim.db")))?;
-    let busy_before = store.writer_busy();
+    let busy_before = store.writer_busy().unwrap_or_default();
     let (ids, committed) = timed(|| {
         runtime.block_on(async {
             let mut ids = Vec::with_capacity(versions.len());
@@ -372,7 +372,10 @@ fn main() -> Result<()> {
             Ok(ids)
         })
     })?;
-    let commit_held = store.writer_busy().saturating_sub(busy_before);
+    let commit_held = store
+        .writer_busy()
+        .unwrap_or_default()
+        .saturating_sub(busy_before);
     let ((), bare_inserts) = timed(|| bare_sqlite(&folder.path().join("bare.db"), &versions))?;
     rows.push(Row {
         stage: "commit (SQLite store, 200 a transaction)",
@@ -462,7 +465,7 @@ fn main() -> Result<()> {
         thread: Some(Thread::Clusterer),
         thread_time: None,
     });
-    let busy_before = store.writer_busy();
+    let busy_before = store.writer_busy().unwrap_or_default();
     let ((), recorded) = timed(|| {
         runtime.block_on(async {
             for page in assignments.chunks(PAGE) {
@@ -472,7 +475,10 @@ fn main() -> Result<()> {
             Ok(())
         })
     })?;
-    let record_held = store.writer_busy().saturating_sub(busy_before);
+    let record_held = store
+        .writer_busy()
+        .unwrap_or_default()
+        .saturating_sub(busy_before);
     rows.push(Row {
         stage: "record clusters (SQLite)",
         ours: recorded,

@@ -542,6 +542,22 @@ fn run_verbatim(
     // CPU time is steadier than wall time on a shared machine: it compares two binaries'
     // work when a neighbour's load moves the wall clock.
     let cpu_used: f64 = pids.iter().filter_map(|pid| cpu_seconds(*pid)).sum();
+    // The SQLite writer's one connection: the time commits held it, a story's share, and the
+    // rate it alone would allow on any number of cores (PostgreSQL has no such counter).
+    let writer = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .ok()
+        .and_then(|response| response.text().ok())
+        .and_then(|text| writer_busy_seconds(&text))
+        .map(|busy| {
+            let per_story = busy * 1e6 / items as f64;
+            format!(
+                "; writer held {per_story:.1} µs a story (≤ {:.0} /s)",
+                1e6 / per_story.max(f64::EPSILON)
+            )
+        })
+        .unwrap_or_default();
     for child in &mut children {
         let _ = child.kill();
         let _ = child.wait();
@@ -557,7 +573,7 @@ fn run_verbatim(
         disk_bytes,
         fetched_seconds,
         detail: format!(
-            "{found} found by a search for {:?}; CPU {cpu_used:.1} s{}",
+            "{found} found by a search for {:?}; CPU {cpu_used:.1} s{writer}{}",
             wire::MARKER,
             if store_url.is_some() {
                 "; disk: the nodes' folders, the database not counted"
@@ -567,6 +583,16 @@ fn run_verbatim(
         ),
         outcome,
         load: (load_before, load_average()),
+    })
+}
+
+/// `verbatim_store_writer_busy_seconds_total` from a /metrics answer.
+fn writer_busy_seconds(metrics: &str) -> Option<f64> {
+    metrics.lines().find_map(|line| {
+        line.strip_prefix("verbatim_store_writer_busy_seconds_total ")?
+            .trim()
+            .parse()
+            .ok()
     })
 }
 

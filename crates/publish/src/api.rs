@@ -481,6 +481,17 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             })
             .collect(),
     );
+    if let Some(busy) = state.store.writer_busy() {
+        text.push_str(
+            "# HELP verbatim_store_writer_busy_seconds_total Time the store's one write \
+             connection has been held by commits (SQLite); a rate near 1 means commits queue \
+             for it.\n# TYPE verbatim_store_writer_busy_seconds_total counter\n",
+        );
+        text.push_str(&format!(
+            "verbatim_store_writer_busy_seconds_total {:.6}\n",
+            busy.as_secs_f64()
+        ));
+    }
     (
         [(
             header::CONTENT_TYPE,

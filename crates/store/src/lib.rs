@@ -674,6 +674,13 @@ pub trait Store: Send + Sync {
     /// How many writes that can change a page this handle has committed, counted in memory
     /// after each commit (no IO): this process's own changes, seen at once.
     fn local_changes(&self) -> u64;
+    /// How long the store's single write connection has been held by this handle's commits
+    /// since it opened, where commits go through one (SQLite); `None` otherwise (PostgreSQL
+    /// takes writes on many connections). A rate near one second a second means commits
+    /// queue for it, however many cores the machine has.
+    fn writer_busy(&self) -> Option<std::time::Duration> {
+        None
+    }
     /// The held queue: held versions no operator has decided on, newest first.
     async fn held(&self, limit: usize) -> Result<Vec<HeldRecord>, StoreError>;
     /// One story's entries in the held queue, newest first.

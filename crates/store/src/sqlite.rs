@@ -61,12 +61,6 @@ impl SqliteStore {
         Self::connect(options).await
     }
 
-    /// How long the store's one write connection has been held for writing since it opened:
-    /// the commits' share of the writer thread, which more cores do not shorten.
-    pub fn writer_busy(&self) -> Duration {
-        self.writer.busy()
-    }
-
     /// Copies the write-ahead log into the database file now and waits for it (the store's
     /// checkpoint thread otherwise does it shortly after commits).
     pub async fn checkpoint(&self) -> Result<(), StoreError> {
@@ -987,6 +981,10 @@ impl Store for SqliteStore {
 
     fn local_changes(&self) -> u64 {
         self.changes.load(Ordering::Acquire)
+    }
+
+    fn writer_busy(&self) -> Option<Duration> {
+        Some(self.writer.busy())
     }
 
     async fn held(&self, limit: usize) -> Result<Vec<HeldRecord>, StoreError> {
