@@ -286,14 +286,19 @@ fn ingesting_the_same_feed_twice_changes_nothing_and_an_edit_is_a_new_version() 
         metrics.contains("verbatim_source_consecutive_errors{source=\"feed\"} 0\n"),
         "{metrics}"
     );
-    // The SQLite writer's held time: a counter of seconds, present from the start.
-    let busy = metrics
-        .lines()
-        .find_map(|line| line.strip_prefix("verbatim_store_writer_busy_seconds_total "))
-        .and_then(|value| value.parse::<f64>().ok());
-    assert!(busy.is_some_and(|seconds| seconds >= 0.0), "{metrics}");
-    assert!(
-        metrics.contains("# TYPE verbatim_store_writer_busy_seconds_total counter\n"),
-        "{metrics}"
-    );
+    // The SQLite writer's held time and CPU: counters of seconds, present from the start.
+    for name in [
+        "verbatim_store_writer_busy_seconds_total",
+        "verbatim_store_writer_cpu_seconds_total",
+    ] {
+        let seconds = metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{name} ")))
+            .and_then(|value| value.parse::<f64>().ok());
+        assert!(seconds.is_some_and(|seconds| seconds >= 0.0), "{metrics}");
+        assert!(
+            metrics.contains(&format!("# TYPE {name} counter\n")),
+            "{metrics}"
+        );
+    }
 }

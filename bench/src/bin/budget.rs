@@ -76,8 +76,8 @@ struct Row {
     /// the followers' reader connection): more cores do not shorten that thread's work.
     thread: Option<Thread>,
     /// The time that thread itself spent, where it is measured apart from the stage's CPU (the
-    /// writer: how long its connection was held, not the preparing done before taking it or
-    /// the checkpoints on a thread of their own).
+    /// writer: its CPU while it held the connection, not the preparing done before taking it
+    /// or the checkpoints on a thread of their own).
     thread_time: Option<Duration>,
 }
 
@@ -97,7 +97,7 @@ impl Thread {
 
     fn name(self) -> &'static str {
         match self {
-            Thread::Writer => "the SQLite writer (the time its connection is held)",
+            Thread::Writer => "the SQLite writer (its CPU while it holds the connection)",
             Thread::Clusterer => "the clusterer",
             Thread::Reader => "the followers' reader",
         }
@@ -358,7 +358,7 @@ fn main() -> Result<()> {
 
     // The store: the SQLite writer commits a payload's versions at a time.
     let store = runtime.block_on(SqliteStore::open(&folder.path().join("verbatim.db")))?;
-    let busy_before = store.writer_busy().unwrap_or_default();
+    let busy_before = writer_cpu(&store);
     let (ids, committed) = timed(|| {
         runtime.block_on(async {
             let mut ids = Vec::with_capacity(versions.len());
@@ -372,10 +372,7 @@ fn main() -> Result<()> {
             Ok(ids)
         })
     })?;
-    let commit_held = store
-        .writer_busy()
-        .unwrap_or_default()
-        .saturating_sub(busy_before);
+    let commit_held = writer_cpu(&store).saturating_sub(busy_before);
     let ((), bare_inserts) = timed(|| bare_sqlite(&folder.path().join("bare.db"), &versions))?;
     rows.push(Row {
         stage: "commit (SQLite store, 200 a transaction)",
@@ -465,7 +462,7 @@ fn main() -> Result<()> {
         thread: Some(Thread::Clusterer),
         thread_time: None,
     });
-    let busy_before = store.writer_busy().unwrap_or_default();
+    let busy_before = writer_cpu(&store);
     let ((), recorded) = timed(|| {
         runtime.block_on(async {
             for page in assignments.chunks(PAGE) {
@@ -475,10 +472,7 @@ fn main() -> Result<()> {
             Ok(())
         })
     })?;
-    let record_held = store
-        .writer_busy()
-        .unwrap_or_default()
-        .saturating_sub(busy_before);
+    let record_held = writer_cpu(&store).saturating_sub(busy_before);
     rows.push(Row {
         stage: "record clusters (SQLite)",
         ours: recorded,
@@ -558,6 +552,11 @@ fn bare_tantivy(path: &std::path::Path, docs: &[SearchDoc]) -> Result<()> {
     writer.commit()?;
     writer.wait_merging_threads()?;
     Ok(())
+}
+
+/// The CPU the store's writer thread has spent holding its connection (see `WriterTime`).
+fn writer_cpu(store: &SqliteStore) -> Duration {
+    store.writer_time().unwrap_or_default().cpu
 }
 
 fn per_story(spent: Duration, stories: usize) -> f64 {

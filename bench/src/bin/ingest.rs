@@ -542,22 +542,26 @@ fn run_verbatim(
     // CPU time is steadier than wall time on a shared machine: it compares two binaries'
     // work when a neighbour's load moves the wall clock.
     let cpu_used: f64 = pids.iter().filter_map(|pid| cpu_seconds(*pid)).sum();
-    // The SQLite writer's one connection: the time commits held it, a story's share, and the
-    // rate it alone would allow on any number of cores (PostgreSQL has no such counter).
-    let writer = client
+    // The SQLite writer's one connection, a story's share: the wall time commits held it (which
+    // grows with waits for a core) and the holding thread's CPU meanwhile, with the rate that
+    // CPU alone allows on any number of cores (PostgreSQL has no such counters).
+    let metrics = client
         .get(format!("{base}/metrics"))
         .send()
         .ok()
         .and_then(|response| response.text().ok())
-        .and_then(|text| writer_busy_seconds(&text))
-        .map(|busy| {
-            let per_story = busy * 1e6 / items as f64;
-            format!(
-                "; writer held {per_story:.1} µs a story (≤ {:.0} /s)",
-                1e6 / per_story.max(f64::EPSILON)
-            )
-        })
         .unwrap_or_default();
+    let per_story = |name: &str| Some(metric(&metrics, name)? * 1e6 / items as f64);
+    let writer = match (
+        per_story("verbatim_store_writer_busy_seconds_total"),
+        per_story("verbatim_store_writer_cpu_seconds_total"),
+    ) {
+        (Some(held), Some(cpu)) => format!(
+            "; writer held {held:.1} µs a story, its CPU {cpu:.1} µs (≤ {:.0} /s)",
+            1e6 / cpu.max(f64::EPSILON)
+        ),
+        _ => String::new(),
+    };
     for child in &mut children {
         let _ = child.kill();
         let _ = child.wait();
@@ -586,10 +590,11 @@ fn run_verbatim(
     })
 }
 
-/// `verbatim_store_writer_busy_seconds_total` from a /metrics answer.
-fn writer_busy_seconds(metrics: &str) -> Option<f64> {
+/// An unlabelled sample's value from a /metrics answer.
+fn metric(metrics: &str, name: &str) -> Option<f64> {
     metrics.lines().find_map(|line| {
-        line.strip_prefix("verbatim_store_writer_busy_seconds_total ")?
+        line.strip_prefix(name)?
+            .strip_prefix(' ')?
             .trim()
             .parse()
             .ok()

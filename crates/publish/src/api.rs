@@ -481,16 +481,26 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             })
             .collect(),
     );
-    if let Some(busy) = state.store.writer_busy() {
-        text.push_str(
-            "# HELP verbatim_store_writer_busy_seconds_total Time the store's one write \
-             connection has been held by commits (SQLite); a rate near 1 means commits queue \
-             for it.\n# TYPE verbatim_store_writer_busy_seconds_total counter\n",
-        );
-        text.push_str(&format!(
-            "verbatim_store_writer_busy_seconds_total {:.6}\n",
-            busy.as_secs_f64()
-        ));
+    if let Some(writer) = state.store.writer_time() {
+        for (name, help, time) in [
+            (
+                "verbatim_store_writer_busy_seconds_total",
+                "Time the store's one write connection has been held by commits (SQLite); a \
+                 rate near 1 means commits queue for it.",
+                writer.held,
+            ),
+            (
+                "verbatim_store_writer_cpu_seconds_total",
+                "CPU time the threads holding the store's one write connection spent meanwhile \
+                 (SQLite): what commits cost without waits for a core.",
+                writer.cpu,
+            ),
+        ] {
+            text.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {:.6}\n",
+                time.as_secs_f64()
+            ));
+        }
     }
     (
         [(

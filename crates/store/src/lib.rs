@@ -45,6 +45,17 @@ pub enum StoreError {
     UnsupportedUrl(String),
 }
 
+/// The time a store's single write connection has been held, all commits together.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriterTime {
+    /// Wall time: a rate near one second a second means commits queue for the connection,
+    /// however many cores the machine has.
+    pub held: std::time::Duration,
+    /// The holding thread's CPU time meanwhile: what the commits themselves cost, without the
+    /// waits for a core on a busy machine (zero where the system cannot tell).
+    pub cpu: std::time::Duration,
+}
+
 /// How a source delivers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -676,9 +687,8 @@ pub trait Store: Send + Sync {
     fn local_changes(&self) -> u64;
     /// How long the store's single write connection has been held by this handle's commits
     /// since it opened, where commits go through one (SQLite); `None` otherwise (PostgreSQL
-    /// takes writes on many connections). A rate near one second a second means commits
-    /// queue for it, however many cores the machine has.
-    fn writer_busy(&self) -> Option<std::time::Duration> {
+    /// takes writes on many connections).
+    fn writer_time(&self) -> Option<WriterTime> {
         None
     }
     /// The held queue: held versions no operator has decided on, newest first.

@@ -983,8 +983,8 @@ impl Store for SqliteStore {
         self.changes.load(Ordering::Acquire)
     }
 
-    fn writer_busy(&self) -> Option<Duration> {
-        Some(self.writer.busy())
+    fn writer_time(&self) -> Option<crate::WriterTime> {
+        Some(self.writer.time())
     }
 
     async fn held(&self, limit: usize) -> Result<Vec<HeldRecord>, StoreError> {

@@ -15,7 +15,7 @@ use crate::rows::{
 };
 use crate::{
     COMMIT_BATCH, ClusterAssignment, CommitKind, Committed, NewVersion, Review, StoreError,
-    format_time, parse_time, story_id,
+    WriterTime, format_time, parse_time, story_id,
 };
 use chrono::{DateTime, Utc};
 use rusqlite::config::DbConfig;
@@ -43,7 +43,9 @@ struct Books {
     /// Told after each transaction that wrote pages to the write-ahead log.
     checkpointer: Checkpointer,
     /// Nanoseconds the connection has been held for writing, all batches together.
-    busy_nanos: AtomicU64,
+    held_nanos: AtomicU64,
+    /// Nanoseconds of the holding threads' CPU time meanwhile.
+    cpu_nanos: AtomicU64,
 }
 
 /// Runs `work` on a blocking thread with `connection` to itself (the store's rusqlite
@@ -82,15 +84,19 @@ impl Writer {
             books: Arc::new(Books {
                 changes,
                 checkpointer: Checkpointer::start(path)?,
-                busy_nanos: AtomicU64::new(0),
+                held_nanos: AtomicU64::new(0),
+                cpu_nanos: AtomicU64::new(0),
             }),
         })
     }
 
-    /// How long the connection has been held for writing, all batches together: the share of
-    /// the one writer thread's time that commits take.
-    pub(crate) fn busy(&self) -> Duration {
-        Duration::from_nanos(self.books.busy_nanos.load(Ordering::Relaxed))
+    /// How long the connection has been held for writing, all batches together, and the CPU
+    /// the holding threads spent meanwhile.
+    pub(crate) fn time(&self) -> WriterTime {
+        WriterTime {
+            held: Duration::from_nanos(self.books.held_nanos.load(Ordering::Relaxed)),
+            cpu: Duration::from_nanos(self.books.cpu_nanos.load(Ordering::Relaxed)),
+        }
     }
 
     /// Checkpoints the write-ahead log now, on the calling thread, and waits for it.
@@ -117,10 +123,16 @@ impl Writer {
             // A panic inside `work` rolled its transaction back when the transaction dropped;
             // the connection itself is still good.
             let mut connection = connection.lock().unwrap_or_else(PoisonError::into_inner);
-            let started = Instant::now();
+            let (started, cpu_started) = (Instant::now(), thread_cpu());
             let outcome = work(&mut connection, &books, prepared);
-            let spent = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-            books.busy_nanos.fetch_add(spent, Ordering::Relaxed);
+            let nanos = |spent: Duration| u64::try_from(spent.as_nanos()).unwrap_or(u64::MAX);
+            books
+                .held_nanos
+                .fetch_add(nanos(started.elapsed()), Ordering::Relaxed);
+            books.cpu_nanos.fetch_add(
+                nanos(thread_cpu().saturating_sub(cpu_started)),
+                Ordering::Relaxed,
+            );
             outcome
         })
         .await
@@ -290,6 +302,13 @@ fn write_transaction<T>(
         books.checkpointer.nudge();
     }
     Ok(outcome)
+}
+
+/// The calling thread's CPU time so far (zero if the system cannot tell).
+fn thread_cpu() -> Duration {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID)
+        .map(Duration::from)
+        .unwrap_or_default()
 }
 
 /// Log pages past which the writer's own connection checkpoints (SQLite's default is 1,000),
@@ -846,6 +865,11 @@ mod tests {
         }
         let committed = store.commit_all(&batch, now).await?;
         assert!(committed.iter().all(|c| c.kind == crate::CommitKind::New));
+        // The writer's time was counted: its CPU while holding the connection, within the
+        // wall time it held it.
+        let time = store.writer_time().unwrap_or_default();
+        assert!(time.cpu > std::time::Duration::ZERO, "{time:?}");
+        assert!(time.held >= time.cpu, "{time:?}");
         let shell = rusqlite::Connection::open(&path)?;
         let row_of = |id: &str| -> Result<Vec<Option<String>>, rusqlite::Error> {
             shell.query_row(
