@@ -45,7 +45,13 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // The checkpoint thread copies the log into the file; a pool connection's write
+            // does it itself only past the writer's bound (`sqlite_writer.rs`).
+            .pragma(
+                "wal_autocheckpoint",
+                crate::sqlite_writer::FALLBACK_CHECKPOINT_PAGES.to_string(),
+            );
         Self::connect(options).await
     }
 
@@ -57,7 +63,13 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // The checkpoint thread copies the log into the file; a pool connection's write
+            // does it itself only past the writer's bound (`sqlite_writer.rs`).
+            .pragma(
+                "wal_autocheckpoint",
+                crate::sqlite_writer::FALLBACK_CHECKPOINT_PAGES.to_string(),
+            );
         Self::connect(options).await
     }
 
@@ -160,6 +172,7 @@ impl SqliteStore {
     /// the new count reads the new state).
     fn changed(&self) {
         self.changes.fetch_add(1, Ordering::Release);
+        self.writer.nudge_checkpoint();
     }
 }
 
@@ -405,6 +418,8 @@ impl Store for SqliteStore {
         if result.rows_affected() == 0 {
             return Err(StoreError::NoSuchSource(name.to_string()));
         }
+        // The commonest write of a node polling unchanged feeds, which commits no story.
+        self.writer.nudge_checkpoint();
         Ok(())
     }
 
