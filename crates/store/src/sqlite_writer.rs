@@ -787,6 +787,15 @@ mod tests {
             .unwrap_or_default()
     }
 
+    /// A new store in a folder of its own (kept while the folder lives), with its file's path.
+    async fn fresh_store()
+    -> Result<(tempfile::TempDir, std::path::PathBuf, SqliteStore), StoreError> {
+        let folder = tempfile::tempdir().map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        let path = folder.path().join("verbatim.db");
+        let store = SqliteStore::open(&path).await?;
+        Ok((folder, path, store))
+    }
+
     fn version(guid: &str) -> NewVersion {
         NewVersion::plain(Item {
             source: "agency".into(),
@@ -804,8 +813,7 @@ mod tests {
     #[tokio::test]
     async fn a_commit_that_waited_for_the_lock_is_not_stamped_behind_the_followers()
     -> Result<(), StoreError> {
-        let folder = tempfile::tempdir().map_err(|error| StoreError::Corrupt(error.to_string()))?;
-        let store = SqliteStore::open(&folder.path().join("verbatim.db")).await?;
+        let (_folder, _, store) = fresh_store().await?;
         let mut cursor = ChangeCursor::new(DateTime::<Utc>::MIN_UTC);
         let first = store.commit(&version("first"), at(10)).await?;
         let seen = cursor.next(&store, 100).await?;
@@ -833,9 +841,7 @@ mod tests {
     {
         use super::resolve_story;
         use chrono::Duration;
-        let folder = tempfile::tempdir().map_err(|error| StoreError::Corrupt(error.to_string()))?;
-        let path = folder.path().join("verbatim.db");
-        let store = SqliteStore::open(&path).await?;
+        let (_folder, path, store) = fresh_store().await?;
         let now = at(100) + Duration::nanoseconds(123_456_789);
         let mut batch = Vec::new();
         let statuses = [
@@ -908,9 +914,7 @@ mod tests {
     /// the file grows soon after a commit of a few hundred pages.
     #[tokio::test]
     async fn the_checkpoint_thread_copies_commits_into_the_file() -> Result<(), StoreError> {
-        let folder = tempfile::tempdir().map_err(|error| StoreError::Corrupt(error.to_string()))?;
-        let path = folder.path().join("verbatim.db");
-        let store = SqliteStore::open(&path).await?;
+        let (_folder, path, store) = fresh_store().await?;
         // Nor does a pool connection that writes, before the same bound.
         let pool_bound: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
             .fetch_one(store.pool())
@@ -982,9 +986,7 @@ mod tests {
     /// Another connection to the same file still has the triggers.
     #[tokio::test]
     async fn the_writer_bumps_the_change_counter_once_a_transaction() -> Result<(), StoreError> {
-        let folder = tempfile::tempdir().map_err(|error| StoreError::Corrupt(error.to_string()))?;
-        let path = folder.path().join("verbatim.db");
-        let store = SqliteStore::open(&path).await?;
+        let (_folder, path, store) = fresh_store().await?;
         let start = store.change_token().await?;
         let batch: Vec<NewVersion> = ["a", "b", "c"].into_iter().map(version).collect();
         store.commit_all(&batch, at(1)).await?;
