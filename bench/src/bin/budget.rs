@@ -358,7 +358,7 @@ fn main() -> Result<()> {
 
     // The store: the SQLite writer commits a payload's versions at a time.
     let store = runtime.block_on(SqliteStore::open(&folder.path().join("verbatim.db")))?;
-    let busy_before = writer_cpu(&store);
+    let writer_cpu_before = writer_cpu(&store);
     let (ids, committed) = timed(|| {
         runtime.block_on(async {
             let mut ids = Vec::with_capacity(versions.len());
@@ -372,14 +372,14 @@ fn main() -> Result<()> {
             Ok(ids)
         })
     })?;
-    let commit_held = writer_cpu(&store).saturating_sub(busy_before);
+    let commit_writer_cpu = writer_cpu(&store).saturating_sub(writer_cpu_before);
     let ((), bare_inserts) = timed(|| bare_sqlite(&folder.path().join("bare.db"), &versions))?;
     rows.push(Row {
         stage: "commit (SQLite store, 200 a transaction)",
         ours: committed,
         floor: Some(("rusqlite: item JSON into one table", bare_inserts)),
         thread: Some(Thread::Writer),
-        thread_time: Some(commit_held),
+        thread_time: Some(commit_writer_cpu),
     });
 
     // The followers read the changed stories back, a page at a time.
@@ -462,7 +462,7 @@ fn main() -> Result<()> {
         thread: Some(Thread::Clusterer),
         thread_time: None,
     });
-    let busy_before = writer_cpu(&store);
+    let writer_cpu_before = writer_cpu(&store);
     let ((), recorded) = timed(|| {
         runtime.block_on(async {
             for page in assignments.chunks(PAGE) {
@@ -472,13 +472,13 @@ fn main() -> Result<()> {
             Ok(())
         })
     })?;
-    let record_held = writer_cpu(&store).saturating_sub(busy_before);
+    let record_writer_cpu = writer_cpu(&store).saturating_sub(writer_cpu_before);
     rows.push(Row {
         stage: "record clusters (SQLite)",
         ours: recorded,
         floor: None,
         thread: Some(Thread::Writer),
-        thread_time: Some(record_held),
+        thread_time: Some(record_writer_cpu),
     });
 
     report(&rows, args.stories);
