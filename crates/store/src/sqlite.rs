@@ -39,42 +39,20 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the database file and applies pending migrations.
     pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
-            // The checkpoint thread copies the log into the file; a pool connection's write
-            // does it itself only past the writer's bound (`sqlite_writer.rs`).
-            .pragma(
-                "wal_autocheckpoint",
-                crate::sqlite_writer::FALLBACK_CHECKPOINT_PAGES.to_string(),
-            );
-        Self::connect(options).await
+        let options = SqliteConnectOptions::new().filename(path);
+        Self::connect(store_settings(options)).await
     }
 
     /// Opens a `sqlite://PATH` URL.
     pub async fn open_url(url: &str) -> Result<SqliteStore, StoreError> {
         let options = SqliteConnectOptions::from_str(url)
-            .map_err(|_| StoreError::UnsupportedUrl(url.to_string()))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
-            // The checkpoint thread copies the log into the file; a pool connection's write
-            // does it itself only past the writer's bound (`sqlite_writer.rs`).
-            .pragma(
-                "wal_autocheckpoint",
-                crate::sqlite_writer::FALLBACK_CHECKPOINT_PAGES.to_string(),
-            );
-        Self::connect(options).await
+            .map_err(|_| StoreError::UnsupportedUrl(url.to_string()))?;
+        Self::connect(store_settings(options)).await
     }
 
-    /// Copies the write-ahead log into the database file now and waits for it (the store's
-    /// checkpoint thread otherwise does it shortly after commits).
+    /// Copies the write-ahead log into the database file now, trying again for up to 10 s while
+    /// a reader holds pages back (the store's checkpoint thread otherwise does it shortly after
+    /// commits).
     pub async fn checkpoint(&self) -> Result<(), StoreError> {
         self.writer.checkpoint().await
     }
@@ -174,6 +152,22 @@ impl SqliteStore {
         self.changes.fetch_add(1, Ordering::Release);
         self.writer.nudge_checkpoint();
     }
+}
+
+/// The settings every connection of the store's pool opens with.
+fn store_settings(options: SqliteConnectOptions) -> SqliteConnectOptions {
+    options
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10))
+        // The checkpoint thread copies the log into the file; a pool connection's write does it
+        // itself only past the writer's bound (`sqlite_writer.rs`).
+        .pragma(
+            "wal_autocheckpoint",
+            crate::sqlite_writer::FALLBACK_CHECKPOINT_PAGES.to_string(),
+        )
 }
 
 /// The errors of two processes opening a new file at once (anything else is not retried).

@@ -114,10 +114,7 @@ impl Writer {
         on_blocking_thread(&checkpointer, |connection| {
             let deadline = Instant::now() + Duration::from_secs(10);
             loop {
-                let (logged, copied): (i64, i64) =
-                    connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
-                        Ok((row.get(1)?, row.get(2)?))
-                    })?;
+                let (_, logged, copied) = wal_checkpoint(connection, "PASSIVE")?;
                 if copied >= logged || Instant::now() > deadline {
                     return Ok(());
                 }
@@ -444,16 +441,7 @@ impl Checkpointer {
 /// a log of `restart_pages` or more to start over. Returns whether it did: the next commit
 /// writes the log from its beginning.
 fn checkpoint(connection: &Connection, restart_pages: i64) -> Result<bool, StoreError> {
-    // (whether it could not finish, pages in the log, pages copied into the file)
-    let run = |mode: &str| {
-        connection.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
-            Ok((
-                row.get::<_, i64>(0)? != 0,
-                row.get::<_, i64>(1)?,
-                row.get::<_, i64>(2)?,
-            ))
-        })
-    };
+    let run = |mode: &str| wal_checkpoint(connection, mode);
     let (_, logged, copied) = run("PASSIVE")?;
     if logged < restart_pages || copied != logged {
         return Ok(false);
@@ -474,6 +462,14 @@ fn checkpoint(connection: &Connection, restart_pages: i64) -> Result<bool, Store
         }
         Err(error) => Err(error.into()),
     }
+}
+
+/// One checkpoint in `mode` (`PASSIVE`, `RESTART`): whether it could not finish, the pages in
+/// the log, the pages copied into the file.
+fn wal_checkpoint(connection: &Connection, mode: &str) -> rusqlite::Result<(bool, i64, i64)> {
+    connection.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
+        Ok((row.get::<_, i64>(0)? != 0, row.get(1)?, row.get(2)?))
+    })
 }
 
 /// A version with what can be computed before the writer is taken: its JSON columns and the
@@ -1033,10 +1029,7 @@ mod tests {
             "a long log starts over"
         );
         write_pages(2)?;
-        let (_, logged, _): (i64, i64, i64) =
-            checkpointer.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-            })?;
+        let (_, logged, _) = super::wal_checkpoint(&checkpointer, "PASSIVE")?;
         assert!(
             logged < 20,
             "the next commits start the log over: {logged} pages"
