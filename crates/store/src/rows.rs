@@ -223,9 +223,18 @@ pub(crate) fn facts_from_row<R: Cells>(row: &R) -> Result<VersionFacts, StoreErr
 /// The list order of a story: the agency's time for the current version, never later than
 /// arrival (from the current version's `versioncreated, received_at`).
 pub(crate) fn sort_time_from_row<R: Cells>(row: &R) -> Result<DateTime<Utc>, StoreError> {
-    let received = time(row, "received_at")?;
-    let created = time_opt(row, "versioncreated")?;
-    Ok(created.map_or(received, |created| created.min(received)))
+    Ok(list_time(
+        time(row, "received_at")?,
+        time_opt(row, "versioncreated")?,
+    ))
+}
+
+/// A version's list time: the agency's time, never later than arrival.
+pub(crate) fn list_time(
+    received: DateTime<Utc>,
+    versioncreated: Option<DateTime<Utc>>,
+) -> DateTime<Utc> {
+    versioncreated.map_or(received, |created| created.min(received))
 }
 
 /// A version's serialized columns: the item as JSON, and its hold reasons as JSON (`None` when

@@ -11,7 +11,8 @@
 
 use crate::lifecycle::{Resolution, StoryState, VersionFacts, resolve};
 use crate::rows::{
-    content_hash, content_hash_as, facts_from_row, serialized_columns, sort_time_from_row,
+    content_hash, content_hash_as, facts_from_row, list_time, serialized_columns,
+    sort_time_from_row,
 };
 use crate::{
     COMMIT_BATCH, ClusterAssignment, CommitKind, Committed, NewVersion, Review, StoreError,
@@ -816,13 +817,11 @@ impl FirstVersion {
             embargoed_until: version.embargoed_until.map(stored).transpose()?,
         };
         let resolution = resolve(std::slice::from_ref(&facts), now);
-        // The agency's time once the version shows, never later than arrival; until then the
-        // arrival.
-        let sort_time = match (resolution.current, versioncreated) {
-            (Some(_), Some(created)) => created.min(received),
-            _ => received,
-        };
-        let sort_time = format_time(sort_time);
+        // The version's list time once it shows; until then the arrival.
+        let sort_time = format_time(match resolution.current {
+            Some(_) => list_time(received, versioncreated),
+            None => received,
+        });
         Ok(FirstVersion {
             resolution,
             sort_time,
