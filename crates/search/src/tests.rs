@@ -527,6 +527,55 @@ fn common_gram_tokens(common: &[&str], query: bool, input: &str) -> Vec<String> 
     out
 }
 
+/// The tokens of each of `inputs`, read one after another with one tokenizer (as an index
+/// writer does), in the form of [`common_gram_tokens`].
+fn tokens_of_each(common: &[&str], query: bool, inputs: &[&str]) -> Vec<Vec<String>> {
+    use tantivy::tokenizer::{TokenStream, Tokenizer};
+    let common = std::sync::Arc::new(CommonWords::from_words(common.iter().copied()));
+    let mut tokenizer = PairTokenizer::new(words(), common, query);
+    inputs
+        .iter()
+        .map(|input| {
+            let mut stream = tokenizer.token_stream(input);
+            let mut out = Vec::new();
+            while stream.advance() {
+                let token = stream.token();
+                out.push(format!(
+                    "{}@{}:{}-{}/{}",
+                    token.text.replace(tokenizer::PAIR_SEPARATOR, "_"),
+                    token.position,
+                    token.offset_from,
+                    token.offset_to,
+                    token.position_length
+                ));
+            }
+            out
+        })
+        .collect()
+}
+
+#[test]
+fn a_tokenizer_reused_for_shorter_and_longer_texts_gives_each_its_own_tokens() {
+    // The tokenizer keeps its token strings between texts: what a longer text left behind
+    // must never show through in a shorter one, for indexing or for queries.
+    let texts = [
+        "The harbour of Piraeus reopens after the strike of the dockers",
+        "of",
+        "",
+        "Café owners of the old town",
+        "The harbour of Piraeus reopens after the strike of the dockers and the ferries of the islands",
+        "x",
+    ];
+    for query in [false, true] {
+        let together = tokens_of_each(&["the", "of"], query, &texts);
+        let alone: Vec<Vec<String>> = texts
+            .iter()
+            .map(|text| tokens_of_each(&["the", "of"], query, &[text]).remove(0))
+            .collect();
+        assert_eq!(together, alone, "query: {query}");
+    }
+}
+
 #[test]
 fn pairs_are_indexed_only_where_a_word_is_common() {
     let tokens = |query: bool, input: &str| common_gram_tokens(&["the", "of"], query, input);

@@ -169,9 +169,14 @@ pub(crate) struct PairTokenizer {
     words: TextAnalyzer,
     common: Arc<CommonWords>,
     query: bool,
-    /// The words of the text, each with whether it is common.
+    /// The words of the text, each with whether it is common: the first `found_len` entries.
+    /// The entries past them are kept from earlier texts, so that their strings' memory is
+    /// reused rather than allocated again for every word of every story.
     found: Vec<(Token, bool)>,
+    found_len: usize,
+    /// The tokens handed out: the first `tokens_len` entries (the rest kept likewise).
     tokens: Vec<Token>,
+    tokens_len: usize,
 }
 
 impl PairTokenizer {
@@ -181,23 +186,46 @@ impl PairTokenizer {
             common,
             query,
             found: Vec::new(),
+            found_len: 0,
             tokens: Vec::new(),
+            tokens_len: 0,
         }
     }
 }
 
-fn pair(first: &Token, second: &Token) -> Token {
-    let mut text = String::with_capacity(first.text.len() + 1 + second.text.len());
-    text.push_str(&first.text);
-    text.push(PAIR_SEPARATOR);
-    text.push_str(&second.text);
-    Token {
-        offset_from: first.offset_from,
-        offset_to: second.offset_to,
-        position: first.position,
-        text,
-        position_length: 2,
+/// The next unused entry of `entries` (`len` of them in use), made the last in use: a kept one
+/// when there is one, else a new one.
+fn next_entry<'e, T: Default>(entries: &'e mut Vec<T>, len: &mut usize) -> &'e mut T {
+    if *len == entries.len() {
+        entries.push(T::default());
     }
+    *len += 1;
+    let last = entries.len() - 1;
+    // `len` ≤ `entries.len()` always holds, so the index is in range; the fallback is the last.
+    let at = (*len - 1).min(last);
+    &mut entries[at]
+}
+
+/// Makes `token` a copy of `word`, keeping its string's memory.
+fn copy_word(token: &mut Token, word: &Token) {
+    token.text.clear();
+    token.text.push_str(&word.text);
+    token.offset_from = word.offset_from;
+    token.offset_to = word.offset_to;
+    token.position = word.position;
+    token.position_length = word.position_length;
+}
+
+/// Makes `token` the pair term of two adjacent words, keeping its string's memory.
+fn copy_pair(token: &mut Token, first: &Token, second: &Token) {
+    token.text.clear();
+    token.text.push_str(&first.text);
+    token.text.push(PAIR_SEPARATOR);
+    token.text.push_str(&second.text);
+    token.offset_from = first.offset_from;
+    token.offset_to = second.offset_to;
+    token.position = first.position;
+    token.position_length = 2;
 }
 
 /// The pair of two found words, if they are adjacent and one of them is common.
@@ -211,7 +239,7 @@ fn paired<'t>(
 }
 
 pub struct PairTokenStream<'a> {
-    tokens: &'a mut Vec<Token>,
+    tokens: &'a mut [Token],
     next: usize,
 }
 
@@ -219,17 +247,20 @@ impl Tokenizer for PairTokenizer {
     type TokenStream<'a> = PairTokenStream<'a>;
 
     fn token_stream<'a>(&'a mut self, text: &'a str) -> PairTokenStream<'a> {
-        self.found.clear();
-        self.tokens.clear();
+        self.found_len = 0;
+        self.tokens_len = 0;
         {
             let mut words = self.words.token_stream(text);
             while words.advance() {
                 let word = words.token();
                 let common = self.common.contains(&word.text);
-                self.found.push((word.clone(), common));
+                let entry = next_entry(&mut self.found, &mut self.found_len);
+                copy_word(&mut entry.0, word);
+                entry.1 = common;
             }
         }
-        let found = &self.found;
+        let found = self.found.get(..self.found_len).unwrap_or_default();
+        let (tokens, tokens_len) = (&mut self.tokens, &mut self.tokens_len);
         for (index, entry) in found.iter().enumerate() {
             let word = &entry.0;
             let before = index
@@ -239,20 +270,21 @@ impl Tokenizer for PairTokenizer {
             let after = found.get(index + 1).and_then(|after| paired(entry, after));
             if self.query {
                 match after {
-                    Some((word, after)) => self.tokens.push(pair(word, after)),
-                    None if before.is_none() => self.tokens.push(word.clone()),
+                    Some((word, after)) => copy_pair(next_entry(tokens, tokens_len), word, after),
+                    None if before.is_none() => copy_word(next_entry(tokens, tokens_len), word),
                     None => {}
                 }
             } else {
                 // The pair before the word, then the word: each term's positions ascend.
                 if let Some((before, word)) = before {
-                    self.tokens.push(pair(before, word));
+                    copy_pair(next_entry(tokens, tokens_len), before, word);
                 }
-                self.tokens.push(word.clone());
+                copy_word(next_entry(tokens, tokens_len), word);
             }
         }
+        let in_use = (*tokens_len).min(tokens.len());
         PairTokenStream {
-            tokens: &mut self.tokens,
+            tokens: &mut tokens[..in_use],
             next: 0,
         }
     }
