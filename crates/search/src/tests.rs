@@ -509,27 +509,13 @@ fn the_pair_tokenizer_indexes_words_and_pairs_and_queries_pairs() {
     assert_eq!(tokens(false, &format!("a {long} b")), ["a@0", "b@2"]);
 }
 
-/// The tokens of `input`, pairs written `a_b`, each with its position.
-fn common_gram_tokens(common: &[&str], query: bool, input: &str) -> Vec<String> {
-    use tantivy::tokenizer::{TokenStream, Tokenizer};
-    let common = std::sync::Arc::new(CommonWords::from_words(common.iter().copied()));
-    let mut tokenizer = PairTokenizer::new(words(), common, query);
-    let mut stream = tokenizer.token_stream(input);
-    let mut out = Vec::new();
-    while stream.advance() {
-        let token = stream.token();
-        out.push(format!(
-            "{}@{}",
-            token.text.replace(tokenizer::PAIR_SEPARATOR, "_"),
-            token.position
-        ));
-    }
-    out
-}
-
 /// The tokens of each of `inputs`, read one after another with one tokenizer (as an index
-/// writer does), in the form of [`common_gram_tokens`].
-fn tokens_of_each(common: &[&str], query: bool, inputs: &[&str]) -> Vec<Vec<String>> {
+/// writer does).
+fn tokens_read_in_turn(
+    common: &[&str],
+    query: bool,
+    inputs: &[&str],
+) -> Vec<Vec<tantivy::tokenizer::Token>> {
     use tantivy::tokenizer::{TokenStream, Tokenizer};
     let common = std::sync::Arc::new(CommonWords::from_words(common.iter().copied()));
     let mut tokenizer = PairTokenizer::new(words(), common, query);
@@ -539,17 +525,45 @@ fn tokens_of_each(common: &[&str], query: bool, inputs: &[&str]) -> Vec<Vec<Stri
             let mut stream = tokenizer.token_stream(input);
             let mut out = Vec::new();
             while stream.advance() {
-                let token = stream.token();
-                out.push(format!(
-                    "{}@{}:{}-{}/{}",
-                    token.text.replace(tokenizer::PAIR_SEPARATOR, "_"),
-                    token.position,
-                    token.offset_from,
-                    token.offset_to,
-                    token.position_length
-                ));
+                out.push(stream.token().clone());
             }
             out
+        })
+        .collect()
+}
+
+/// A token's text with pairs written `a_b`.
+fn token_text(token: &tantivy::tokenizer::Token) -> String {
+    token.text.replace(tokenizer::PAIR_SEPARATOR, "_")
+}
+
+/// The tokens of `input`, pairs written `a_b`, each with its position.
+fn common_gram_tokens(common: &[&str], query: bool, input: &str) -> Vec<String> {
+    tokens_read_in_turn(common, query, &[input])
+        .concat()
+        .iter()
+        .map(|token| format!("{}@{}", token_text(token), token.position))
+        .collect()
+}
+
+/// [`tokens_read_in_turn`], each token with its position, offsets and length.
+fn tokens_of_each(common: &[&str], query: bool, inputs: &[&str]) -> Vec<Vec<String>> {
+    tokens_read_in_turn(common, query, inputs)
+        .iter()
+        .map(|tokens| {
+            tokens
+                .iter()
+                .map(|token| {
+                    format!(
+                        "{}@{}:{}-{}/{}",
+                        token_text(token),
+                        token.position,
+                        token.offset_from,
+                        token.offset_to,
+                        token.position_length
+                    )
+                })
+                .collect()
         })
         .collect()
 }
