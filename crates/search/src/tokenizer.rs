@@ -193,6 +193,10 @@ impl PairTokenizer {
     }
 }
 
+/// How many found words and tokens a [`PairTokenizer`] keeps between texts: enough for a
+/// 4,000-word story's words and pairs; a longer one's are allocated each time.
+const KEPT_ENTRIES: usize = 8_192;
+
 /// The next unused entry of `entries` (`len` of them in use), made the last in use: a kept one
 /// when there is one, else a new one.
 fn next_entry<'e, T: Default>(entries: &'e mut Vec<T>, len: &mut usize) -> &'e mut T {
@@ -247,6 +251,12 @@ impl Tokenizer for PairTokenizer {
     type TokenStream<'a> = PairTokenStream<'a>;
 
     fn token_stream<'a>(&'a mut self, text: &'a str) -> PairTokenStream<'a> {
+        // What a very long text left beyond this is let go, so that one huge story does not
+        // hold its words' memory for as long as the tokenizer lives.
+        self.tokens.truncate(KEPT_ENTRIES);
+        self.tokens.shrink_to(KEPT_ENTRIES);
+        self.found.truncate(KEPT_ENTRIES);
+        self.found.shrink_to(KEPT_ENTRIES);
         self.found_len = 0;
         self.tokens_len = 0;
         {
@@ -404,6 +414,29 @@ mod tests {
             let text: String = parts.concat();
             proptest::prop_assert_eq!(cut(&text), whole(&text));
         }
+    }
+
+    #[test]
+    fn a_huge_text_leaves_at_most_the_kept_entries_behind() {
+        use tantivy::tokenizer::{TokenStream, Tokenizer};
+        let common = Arc::new(CommonWords::from_words(["the"]));
+        let mut tokenizer = PairTokenizer::new(crate::words(), common, false);
+        let huge = "the harbour reopens ".repeat(10_000);
+        let mut stream = tokenizer.token_stream(&huge);
+        let mut count = 0;
+        while stream.advance() {
+            count += 1;
+        }
+        // 30,000 words, and each "the" paired with the words on both sides of it.
+        assert_eq!(count, 30_000 + 10_000 + 9_999);
+        let mut stream = tokenizer.token_stream("the harbour");
+        let mut short = Vec::new();
+        while stream.advance() {
+            short.push(stream.token().text.clone());
+        }
+        assert_eq!(short, ["the", "the\u{1f}harbour", "harbour"]);
+        assert!(tokenizer.found.capacity() <= KEPT_ENTRIES);
+        assert!(tokenizer.tokens.capacity() <= KEPT_ENTRIES);
     }
 
     #[test]
