@@ -123,13 +123,16 @@ pub fn mojibake(text: &str) -> Option<String> {
         if run.chars().nth(1).is_some()
             && let Some(fixed) = repaired(run)
         {
-            return Some(format!(
-                "encoding damage (mojibake): {run:?} looks like {fixed:?} read in the wrong encoding"
-            ));
+            return Some(misread(run, &fixed));
         }
         at = end;
     }
     None
+}
+
+/// The hold reason for a damaged run and what it was before.
+fn misread(run: &str, fixed: &str) -> String {
+    format!("encoding damage (mojibake): {run:?} looks like {fixed:?} read in the wrong encoding")
 }
 
 /// False for every character Windows-1252 cannot write: it has Latin-1 and 27 more, all in
@@ -428,10 +431,8 @@ mod tests {
     }
 
     /// The scan as first written, a character at a time: the model the byte scan is held to.
+    /// (Texts with U+FFFD are left out: both stop at the first check.)
     fn mojibake_by_characters(text: &str) -> Option<String> {
-        if text.contains('\u{FFFD}') {
-            return mojibake(text);
-        }
         let mut run = String::new();
         let mut runs = Vec::new();
         for c in text.chars().chain(std::iter::once(' ')) {
@@ -445,11 +446,7 @@ mod tests {
         }
         runs.into_iter()
             .filter(|run| run.chars().count() >= 2)
-            .find_map(|run| {
-                repaired(&run).map(|fixed| {
-                    format!("encoding damage (mojibake): {run:?} looks like {fixed:?} read in the wrong encoding")
-                })
-            })
+            .find_map(|run| repaired(&run).map(|fixed| misread(&run, &fixed)))
     }
 
     proptest! {

@@ -169,14 +169,10 @@ pub(crate) struct PairTokenizer {
     words: TextAnalyzer,
     common: Arc<CommonWords>,
     query: bool,
-    /// The words of the text, each with whether it is common: the first `found_len` entries.
-    /// The entries past them are kept from earlier texts, so that their strings' memory is
-    /// reused rather than allocated again for every word of every story.
-    found: Vec<(Token, bool)>,
-    found_len: usize,
-    /// The tokens handed out: the first `tokens_len` entries (the rest kept likewise).
-    tokens: Vec<Token>,
-    tokens_len: usize,
+    /// The words of the text, each with whether it is common.
+    found: Reused<(Token, bool)>,
+    /// The tokens handed out.
+    tokens: Reused<Token>,
 }
 
 impl PairTokenizer {
@@ -185,10 +181,8 @@ impl PairTokenizer {
             words,
             common,
             query,
-            found: Vec::new(),
-            found_len: 0,
-            tokens: Vec::new(),
-            tokens_len: 0,
+            found: Reused::default(),
+            tokens: Reused::default(),
         }
     }
 }
@@ -197,17 +191,39 @@ impl PairTokenizer {
 /// 4,000-word story's words and pairs; a longer one's are allocated each time.
 const KEPT_ENTRIES: usize = 8_192;
 
-/// The next unused entry of `entries` (`len` of them in use), made the last in use: a kept one
-/// when there is one, else a new one.
-fn next_entry<'e, T: Default>(entries: &'e mut Vec<T>, len: &mut usize) -> &'e mut T {
-    if *len == entries.len() {
-        entries.push(T::default());
+/// Entries written over from text to text: the first `len` are the current text's, the rest are
+/// kept from longer texts so that their strings' memory is reused rather than allocated again
+/// for every word of every story.
+#[derive(Clone, Default)]
+struct Reused<T> {
+    entries: Vec<T>,
+    len: usize,
+}
+
+impl<T: Default> Reused<T> {
+    /// Starts a new text: no entry in use, and what a very long text left beyond
+    /// [`KEPT_ENTRIES`] let go, so that one huge story does not hold its words' memory for as
+    /// long as the tokenizer lives.
+    fn restart(&mut self) {
+        self.entries.truncate(KEPT_ENTRIES);
+        self.entries.shrink_to(KEPT_ENTRIES);
+        self.len = 0;
     }
-    *len += 1;
-    let last = entries.len() - 1;
-    // `len` ≤ `entries.len()` always holds, so the index is in range; the fallback is the last.
-    let at = (*len - 1).min(last);
-    &mut entries[at]
+
+    /// The next entry, now in use: a kept one when there is one, else a new one.
+    fn next(&mut self) -> &mut T {
+        if self.len == self.entries.len() {
+            self.entries.push(T::default());
+        }
+        self.len += 1;
+        // In range: `len` never exceeds the entries, and one was pushed if it would have.
+        &mut self.entries[self.len - 1]
+    }
+
+    /// The entries in use.
+    fn in_use(&mut self) -> &mut [T] {
+        self.entries.get_mut(..self.len).unwrap_or_default()
+    }
 }
 
 /// Makes `token` a copy of `word`, keeping its string's memory.
@@ -251,26 +267,20 @@ impl Tokenizer for PairTokenizer {
     type TokenStream<'a> = PairTokenStream<'a>;
 
     fn token_stream<'a>(&'a mut self, text: &'a str) -> PairTokenStream<'a> {
-        // What a very long text left beyond this is let go, so that one huge story does not
-        // hold its words' memory for as long as the tokenizer lives.
-        self.tokens.truncate(KEPT_ENTRIES);
-        self.tokens.shrink_to(KEPT_ENTRIES);
-        self.found.truncate(KEPT_ENTRIES);
-        self.found.shrink_to(KEPT_ENTRIES);
-        self.found_len = 0;
-        self.tokens_len = 0;
+        self.found.restart();
+        self.tokens.restart();
         {
             let mut words = self.words.token_stream(text);
             while words.advance() {
                 let word = words.token();
                 let common = self.common.contains(&word.text);
-                let entry = next_entry(&mut self.found, &mut self.found_len);
+                let entry = self.found.next();
                 copy_word(&mut entry.0, word);
                 entry.1 = common;
             }
         }
-        let found = self.found.get(..self.found_len).unwrap_or_default();
-        let (tokens, tokens_len) = (&mut self.tokens, &mut self.tokens_len);
+        let found = &*self.found.in_use();
+        let tokens = &mut self.tokens;
         for (index, entry) in found.iter().enumerate() {
             let word = &entry.0;
             let before = index
@@ -280,21 +290,20 @@ impl Tokenizer for PairTokenizer {
             let after = found.get(index + 1).and_then(|after| paired(entry, after));
             if self.query {
                 match after {
-                    Some((word, after)) => copy_pair(next_entry(tokens, tokens_len), word, after),
-                    None if before.is_none() => copy_word(next_entry(tokens, tokens_len), word),
+                    Some((word, after)) => copy_pair(tokens.next(), word, after),
+                    None if before.is_none() => copy_word(tokens.next(), word),
                     None => {}
                 }
             } else {
                 // The pair before the word, then the word: each term's positions ascend.
                 if let Some((before, word)) = before {
-                    copy_pair(next_entry(tokens, tokens_len), before, word);
+                    copy_pair(tokens.next(), before, word);
                 }
-                copy_word(next_entry(tokens, tokens_len), word);
+                copy_word(tokens.next(), word);
             }
         }
-        let in_use = (*tokens_len).min(tokens.len());
         PairTokenStream {
-            tokens: &mut tokens[..in_use],
+            tokens: self.tokens.in_use(),
             next: 0,
         }
     }
@@ -435,8 +444,8 @@ mod tests {
             short.push(stream.token().text.clone());
         }
         assert_eq!(short, ["the", "the\u{1f}harbour", "harbour"]);
-        assert!(tokenizer.found.capacity() <= KEPT_ENTRIES);
-        assert!(tokenizer.tokens.capacity() <= KEPT_ENTRIES);
+        assert!(tokenizer.found.entries.capacity() <= KEPT_ENTRIES);
+        assert!(tokenizer.tokens.entries.capacity() <= KEPT_ENTRIES);
     }
 
     #[test]
