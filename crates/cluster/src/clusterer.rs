@@ -153,7 +153,7 @@ pub struct Clusterer {
     clusters: BTreeMap<ClusterId, Vec<String>>,
     /// For each event term of the indexed stories: how many indexed stories of each cluster
     /// have it.
-    term_clusters: FxHashMap<u64, FxHashMap<ClusterId, u32>>,
+    term_clusters: FxHashMap<u64, TermClusters>,
     /// The terms of `term_clusters` found in at least [`Config::common_term_clusters`]
     /// clusters, kept beside it: comparing one story with 200 candidates asks about every term
     /// of each, and a small set answers faster than the map of every term.
@@ -476,24 +476,21 @@ impl Clusterer {
     }
 
     fn count_terms(&mut self, signature: &Signature, cluster: ClusterId, add: bool) {
+        let threshold = self.config.common_term_clusters;
         for &term in &signature.terms {
-            let by_cluster = self.term_clusters.entry(term).or_default();
-            let count = by_cluster.entry(cluster).or_default();
-            if add {
-                *count += 1;
-            } else {
-                *count = count.saturating_sub(1);
-            }
-            if *count == 0 {
-                by_cluster.remove(&cluster);
-            }
-            if by_cluster.len() >= self.config.common_term_clusters {
-                self.common_terms.insert(term);
-            } else {
-                self.common_terms.remove(&term);
-            }
-            if by_cluster.is_empty() {
+            let by_cluster = self.term_clusters.entry(term).or_insert(TermClusters::None);
+            let before = by_cluster.len();
+            by_cluster.count(cluster, add);
+            let after = by_cluster.len();
+            if after == 0 {
                 self.term_clusters.remove(&term);
+            }
+            // The set holds the terms in at least `threshold` clusters: it changes when a count
+            // crosses the threshold (or, with a threshold of 0, when a term is first seen).
+            if after >= threshold && (before < threshold || before == 0) {
+                self.common_terms.insert(term);
+            } else if after < threshold && before >= threshold {
+                self.common_terms.remove(&term);
             }
         }
     }
@@ -557,6 +554,69 @@ impl Clusterer {
         self.count_terms(signature, cluster, false);
         for key in band_keys(signature) {
             self.buckets.remove(key, slot);
+        }
+    }
+}
+
+/// For one event term: how many indexed stories of each cluster have it. Nearly every term is in
+/// one cluster, so that case is held inline rather than in a map of its own, which took an
+/// allocation (about 100 bytes) for every distinct term of the index.
+#[derive(Debug, Clone, PartialEq)]
+enum TermClusters {
+    /// In no cluster (only between a term's lookup and its first count).
+    None,
+    One(ClusterId, u32),
+    /// In two or more clusters (or fewer, after removals).
+    Many(FxHashMap<ClusterId, u32>),
+}
+
+impl TermClusters {
+    /// In how many clusters the term is.
+    fn len(&self) -> usize {
+        match self {
+            TermClusters::None => 0,
+            TermClusters::One(..) => 1,
+            TermClusters::Many(map) => map.len(),
+        }
+    }
+
+    /// Counts one story of `cluster` more (`add`) or one fewer (never below zero; a cluster
+    /// whose count reaches zero is no longer one of the term's).
+    fn count(&mut self, cluster: ClusterId, add: bool) {
+        match self {
+            TermClusters::None => {
+                if add {
+                    *self = TermClusters::One(cluster, 1);
+                }
+            }
+            TermClusters::One(only, stories) if *only == cluster => {
+                if add {
+                    *stories += 1;
+                } else {
+                    *stories = stories.saturating_sub(1);
+                    if *stories == 0 {
+                        *self = TermClusters::None;
+                    }
+                }
+            }
+            TermClusters::One(only, stories) => {
+                if add {
+                    let mut map = FxHashMap::default();
+                    map.insert(*only, *stories);
+                    map.insert(cluster, 1);
+                    *self = TermClusters::Many(map);
+                }
+            }
+            TermClusters::Many(map) => {
+                if add {
+                    *map.entry(cluster).or_default() += 1;
+                } else if let Some(stories) = map.get_mut(&cluster) {
+                    *stories = stories.saturating_sub(1);
+                    if *stories == 0 {
+                        map.remove(&cluster);
+                    }
+                }
+            }
         }
     }
 }
@@ -676,6 +736,79 @@ mod tests {
             buckets.more.values().map(Vec::len).sum::<usize>(),
             model.values().map(|list| list.len() - 1).sum::<usize>()
         );
+    }
+
+    #[test]
+    fn term_counts_and_common_terms_follow_a_map_of_maps() {
+        // Against the plain model: a map of every term's clusters, and the common set updated
+        // after every count, for thresholds either side of the inline case.
+        for threshold in [0, 1, 2, 3, 5] {
+            let mut clusterer = Clusterer::with_config(Config {
+                common_term_clusters: threshold,
+                ..Config::default()
+            });
+            let mut model: BTreeMap<u64, BTreeMap<ClusterId, u32>> = BTreeMap::new();
+            let mut model_common: std::collections::BTreeSet<u64> = Default::default();
+            let mut state = 11u64 + threshold as u64;
+            let mut next = |bound: u64| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (state >> 33) % bound
+            };
+            for _ in 0..6_000 {
+                let mut terms: Vec<u64> = (0..next(4)).map(|_| next(12)).collect();
+                terms.sort_unstable();
+                terms.dedup();
+                let signature = Signature {
+                    shingle_count: 0,
+                    shingles: Vec::new(),
+                    terms,
+                };
+                let cluster = ClusterId(next(6));
+                let add = next(5) < 3;
+                clusterer.count_terms(&signature, cluster, add);
+                for &term in &signature.terms {
+                    let by_cluster = model.entry(term).or_default();
+                    let count = by_cluster.entry(cluster).or_default();
+                    *count = if add {
+                        *count + 1
+                    } else {
+                        count.saturating_sub(1)
+                    };
+                    if *count == 0 {
+                        by_cluster.remove(&cluster);
+                    }
+                    if by_cluster.len() >= threshold {
+                        model_common.insert(term);
+                    } else {
+                        model_common.remove(&term);
+                    }
+                    if by_cluster.is_empty() {
+                        model.remove(&term);
+                    }
+                }
+                let counted: BTreeMap<u64, BTreeMap<ClusterId, u32>> = clusterer
+                    .term_clusters
+                    .iter()
+                    .map(|(&term, by_cluster)| {
+                        let counts = match by_cluster {
+                            TermClusters::None => BTreeMap::new(),
+                            TermClusters::One(cluster, stories) => {
+                                BTreeMap::from([(*cluster, *stories)])
+                            }
+                            TermClusters::Many(map) => map.iter().map(|(c, n)| (*c, *n)).collect(),
+                        };
+                        assert_eq!(counts.len(), by_cluster.len());
+                        (term, counts)
+                    })
+                    .collect();
+                assert_eq!(counted, model, "threshold {threshold}");
+                let common: std::collections::BTreeSet<u64> =
+                    clusterer.common_terms.iter().copied().collect();
+                assert_eq!(common, model_common, "threshold {threshold}");
+            }
+        }
     }
 
     fn at(hours: i64) -> DateTime<Utc> {
