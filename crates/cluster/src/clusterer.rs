@@ -720,18 +720,24 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
+    /// A small deterministic generator for the model tests: each call draws a number below
+    /// `bound`.
+    fn draws(seed: u64) -> impl FnMut(u64) -> u64 {
+        let mut state = seed;
+        move |bound| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % bound
+        }
+    }
+
     #[test]
     fn buckets_keep_the_order_and_the_recent_slots_of_a_list_per_key() {
         // Against the plain model: a list of slots per key, oldest first.
         let mut buckets = Buckets::default();
         let mut model: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
-        let mut state = 7u64;
-        let mut next = |bound: u64| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 33) % bound
-        };
+        let mut next = draws(7);
         for _ in 0..20_000 {
             let (key, slot) = (next(40), next(30) as usize);
             if next(3) == 0 {
@@ -774,13 +780,7 @@ mod tests {
             });
             let mut model: BTreeMap<u64, BTreeMap<ClusterId, u32>> = BTreeMap::new();
             let mut model_common: std::collections::BTreeSet<u64> = Default::default();
-            let mut state = 11u64 + threshold as u64;
-            let mut next = |bound: u64| {
-                state = state
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                (state >> 33) % bound
-            };
+            let mut next = draws(11 + threshold as u64);
             for _ in 0..6_000 {
                 let mut terms: Vec<u64> = (0..next(4)).map(|_| next(12)).collect();
                 terms.sort_unstable();
