@@ -63,6 +63,14 @@ pub fn search_threads() -> usize {
 }
 /// The writer's memory budget.
 const WRITER_MEMORY: usize = 50_000_000;
+/// How many threads tantivy indexes on: half the cores, at least one, at most eight. Each
+/// commit writes a segment per thread that holds documents, and every segment is merged again
+/// later; the other half of the cores parse, sign, store and cluster.
+fn indexing_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |cores| cores.get() / 2)
+        .clamp(1, 8)
+}
 /// Snippet length, in characters.
 const SNIPPET_CHARS: usize = 200;
 /// A headline word counts as this many occurrences of it: the headline is indexed this many
@@ -307,7 +315,7 @@ impl SearchIndex {
             .reload_policy(ReloadPolicy::OnCommitWithDelay)
             .try_into()?;
         let writer = if write {
-            match index.writer(WRITER_MEMORY) {
+            match index.writer_with_num_threads(indexing_threads(), WRITER_MEMORY) {
                 Ok(writer) => {
                     // A process killed mid-commit leaves files no commit refers to (segments,
                     // `.del` files). Their names can come round again (a `.del` file is named
@@ -356,7 +364,10 @@ impl SearchIndex {
             Some(writer) => writer.wait_merging_threads(),
             None => Ok(()),
         };
-        *slot = Some(self.index.writer(WRITER_MEMORY)?);
+        *slot = Some(
+            self.index
+                .writer_with_num_threads(indexing_threads(), WRITER_MEMORY)?,
+        );
         drop(slot);
         waited?;
         self.reader.reload()?;
