@@ -79,10 +79,8 @@ pub async fn poll_loop(pipeline: Pipeline, fetcher: Fetcher, settings: PollSetti
                     if !share.claim(&source.name).await {
                         continue;
                     }
-                    let host = source
-                        .url
-                        .as_deref()
-                        .and_then(|url| url::Url::parse(url).ok())
+                    let host = url::Url::parse(&source.url)
+                        .ok()
                         .and_then(|url| url.host_str().map(str::to_string))
                         .unwrap_or_default();
                     let Ok(host_permit) = host_permits
@@ -105,7 +103,16 @@ pub async fn poll_loop(pipeline: Pipeline, fetcher: Fetcher, settings: PollSetti
                     let slot_freed = slot_freed.clone();
                     let settings = settings.clone();
                     tokio::spawn(async move {
-                        poll_one(&pipeline, &fetcher, &source, &settings).await;
+                        // The whole row, read now: it may have been paused since the list.
+                        match pipeline.store.source(&source.name).await {
+                            Ok(Some(source)) if !source.paused => {
+                                poll_one(&pipeline, &fetcher, &source, &settings).await;
+                            }
+                            Ok(_) => {}
+                            Err(error) => {
+                                tracing::error!(%error, source = %source.name, "cannot read source");
+                            }
+                        }
                         if let Ok(mut running) = in_flight.lock() {
                             running.remove(&source.name);
                         }

@@ -107,6 +107,13 @@ pub struct Source {
     pub last_node: Option<String>,
 }
 
+/// A polled source whose next fetch is due, as the scheduler first sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DueSource {
+    pub name: String,
+    pub url: String,
+}
+
 /// Where a WebSub subscription stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -475,12 +482,14 @@ pub trait Store: Send + Sync {
     async fn sources(&self) -> Result<Vec<Source>, StoreError>;
     /// How many sources are polled and not paused (counted by the store, not read).
     async fn polled_source_count(&self) -> Result<usize, StoreError>;
-    /// Polled, unpaused sources whose next fetch is due at `now`, the `limit` most overdue.
+    /// Polled, unpaused sources whose next fetch is due at `now`, the `limit` most overdue:
+    /// their names and URLs only (the scheduler reads them at every tick and after every fetch,
+    /// and skips most; [`Store::source`] reads the whole row of one it starts).
     async fn due_sources(
         &self,
         now: DateTime<Utc>,
         limit: usize,
-    ) -> Result<Vec<Source>, StoreError>;
+    ) -> Result<Vec<DueSource>, StoreError>;
     /// Stops (`true`) or restarts polling a source; `false` when there is no such source.
     async fn set_paused(&self, name: &str, paused: bool) -> Result<bool, StoreError>;
     /// Forgets a source (its published stories stay; they were the agency's copy when

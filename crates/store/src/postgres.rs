@@ -9,10 +9,10 @@ use crate::rows::{
     stamps_from_rows, story_from_row, subscription_from_row, version_from_row,
 };
 use crate::{
-    COMMIT_BATCH, ClusterAssignment, ClusterLink, CommitKind, Committed, Counts, FailedPayload,
-    FetchRecord, GoneRecord, HeadlineOverride, HeldRecord, Lease, ListQuery, NewSource, NewVersion,
-    RawRecord, RecentVersion, Review, Source, Store, StoreError, StoryPage, StoryRecord,
-    Subscription, VersionRecord, WebhookDelivery, format_time, parse_time, story_id,
+    COMMIT_BATCH, ClusterAssignment, ClusterLink, CommitKind, Committed, Counts, DueSource,
+    FailedPayload, FetchRecord, GoneRecord, HeadlineOverride, HeldRecord, Lease, ListQuery,
+    NewSource, NewVersion, RawRecord, RecentVersion, Review, Source, Store, StoreError, StoryPage,
+    StoryRecord, Subscription, VersionRecord, WebhookDelivery, format_time, parse_time, story_id,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -468,18 +468,22 @@ impl Store for PostgresStore {
         &self,
         now: DateTime<Utc>,
         limit: usize,
-    ) -> Result<Vec<Source>, StoreError> {
+    ) -> Result<Vec<DueSource>, StoreError> {
         // NULLS FIRST: SQLite orders NULL before any value; a source never fetched is the
         // most overdue.
-        let rows = sqlx::query(
-            "SELECT * FROM sources WHERE kind = 'poll' AND paused = 0 AND url IS NOT NULL \
-             AND (next_due IS NULL OR next_due <= $1) ORDER BY next_due NULLS FIRST LIMIT $2",
+        let due = sqlx::query_as(
+            "SELECT name, url FROM sources WHERE kind = 'poll' AND paused = 0 \
+             AND url IS NOT NULL AND (next_due IS NULL OR next_due <= $1) \
+             ORDER BY next_due NULLS FIRST LIMIT $2",
         )
         .bind(format_time(now))
         .bind(limit.clamp(1, 10_000) as i64)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(source_from_row).collect()
+        Ok(due
+            .into_iter()
+            .map(|(name, url)| DueSource { name, url })
+            .collect())
     }
 
     async fn set_paused(&self, name: &str, paused: bool) -> Result<bool, StoreError> {

@@ -8,8 +8,8 @@ use crate::rows::{
 use crate::sqlite_reader::Reader;
 use crate::sqlite_writer::Writer;
 use crate::{
-    ClusterAssignment, ClusterLink, Committed, Counts, FailedPayload, FetchRecord, GoneRecord,
-    HeadlineOverride, HeldRecord, Lease, ListQuery, NewSource, NewVersion, RawRecord,
+    ClusterAssignment, ClusterLink, Committed, Counts, DueSource, FailedPayload, FetchRecord,
+    GoneRecord, HeadlineOverride, HeldRecord, Lease, ListQuery, NewSource, NewVersion, RawRecord,
     RecentVersion, Review, Source, Store, StoreError, StoryPage, StoryRecord, Subscription,
     VersionRecord, WebhookDelivery, format_time, parse_time,
 };
@@ -265,16 +265,19 @@ impl Store for SqliteStore {
         &self,
         now: DateTime<Utc>,
         limit: usize,
-    ) -> Result<Vec<Source>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT * FROM sources WHERE kind = 'poll' AND paused = 0 AND url IS NOT NULL \
-             AND (next_due IS NULL OR next_due <= ?) ORDER BY next_due LIMIT ?",
+    ) -> Result<Vec<DueSource>, StoreError> {
+        let due = sqlx::query_as(
+            "SELECT name, url FROM sources WHERE kind = 'poll' AND paused = 0 \
+             AND url IS NOT NULL AND (next_due IS NULL OR next_due <= ?) ORDER BY next_due LIMIT ?",
         )
         .bind(format_time(now))
         .bind(limit.clamp(1, 10_000) as i64)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(source_from_row).collect()
+        Ok(due
+            .into_iter()
+            .map(|(name, url)| DueSource { name, url })
+            .collect())
     }
 
     async fn set_paused(&self, name: &str, paused: bool) -> Result<bool, StoreError> {
