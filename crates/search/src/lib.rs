@@ -63,13 +63,19 @@ pub fn search_threads() -> usize {
 }
 /// The writer's memory budget.
 const WRITER_MEMORY: usize = 50_000_000;
-/// How many threads tantivy indexes on: half the cores, at least one, at most eight. Each
-/// commit writes a segment per thread that holds documents, and every segment is merged again
-/// later; the other half of the cores parse, sign, store and cluster.
+/// The least memory tantivy accepts for one indexing thread (`MEMORY_BUDGET_NUM_BYTES_MIN`,
+/// not exported; a test opens a writer with every thread count this allows).
+const INDEXING_THREAD_MEMORY_MIN: usize = 15_000_000;
+/// How many threads tantivy indexes on: half the cores, at least one, and no more than the
+/// writer's memory gives each its least (three). Each commit writes a segment per thread that
+/// holds documents, and every segment is merged again later; the other half of the cores
+/// parse, sign, store and cluster.
 fn indexing_threads() -> usize {
-    std::thread::available_parallelism()
-        .map_or(1, |cores| cores.get() / 2)
-        .clamp(1, 8)
+    indexing_threads_for(std::thread::available_parallelism().map_or(1, |cores| cores.get()))
+}
+
+fn indexing_threads_for(cores: usize) -> usize {
+    (cores / 2).clamp(1, WRITER_MEMORY / INDEXING_THREAD_MEMORY_MIN)
 }
 /// Snippet length, in characters.
 const SNIPPET_CHARS: usize = 200;

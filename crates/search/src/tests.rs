@@ -1355,3 +1355,18 @@ fn a_page_read_on_threads_is_the_page_read_in_order() {
     let wanted: Vec<f32> = page.iter().map(|(score, _)| *score).collect();
     assert_eq!(scores, wanted);
 }
+
+#[test]
+fn the_indexing_threads_fit_the_writers_memory_on_any_machine() {
+    let most = (1..=1024).map(indexing_threads_for).max().unwrap_or(0);
+    assert_eq!(indexing_threads_for(1), 1);
+    assert_eq!(indexing_threads_for(2), 1);
+    assert_eq!(indexing_threads_for(4), 2);
+    assert_eq!(most, 3, "50 MB for at least 15 MB a thread");
+    let (schema, _) = schema();
+    let index = Index::create_in_ram(schema);
+    for threads in 1..=most {
+        let writer = index.writer_with_num_threads::<TantivyDocument>(threads, WRITER_MEMORY);
+        assert!(writer.is_ok(), "{threads} threads: {:?}", writer.err());
+    }
+}
