@@ -485,7 +485,28 @@ fn main() -> Result<()> {
     });
 
     report(&rows, args.stories);
+    let (digest, clusters) = assignments_digest(&assignments);
+    println!(
+        "Cluster assignments: {clusters} clusters, digest {digest:016x} (the same digest from two \
+         builds: every story in the same cluster)."
+    );
     Ok(())
+}
+
+/// An FNV-1a hash of the stories' clusters in insertion order, and how many clusters there are:
+/// a change to the clusterer that should not move any story is checked by comparing digests.
+fn assignments_digest(assignments: &[ClusterAssignment]) -> (u64, usize) {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for assignment in assignments {
+        for byte in assignment.cluster_id.to_le_bytes() {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    let clusters: std::collections::HashSet<i64> = assignments
+        .iter()
+        .map(|assignment| assignment.cluster_id)
+        .collect();
+    (hash, clusters.len())
 }
 
 /// The story as `serve`'s follower indexes it (a mirror of `src/index.rs::search_doc`), for a published

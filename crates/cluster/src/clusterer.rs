@@ -214,9 +214,11 @@ impl Clusterer {
         &self.config
     }
 
-    /// Inserts a story and returns its cluster. See [`Clusterer::insert_explained`].
+    /// Inserts a story and returns its cluster, the one [`Clusterer::insert_explained`] gives
+    /// (the same state after it too), found without always naming the best match: when every
+    /// candidate is in one cluster, the first that matches decides.
     pub fn insert(&mut self, id: &str, signature: &Signature, time: DateTime<Utc>) -> ClusterId {
-        self.insert_explained(id, signature, time).cluster
+        self.insert_with(id, signature, time, Explain::No).cluster
     }
 
     /// Inserts a story: it joins the cluster of its best match among the stored stories, or
@@ -227,6 +229,16 @@ impl Clusterer {
         id: &str,
         signature: &Signature,
         time: DateTime<Utc>,
+    ) -> Assignment {
+        self.insert_with(id, signature, time, Explain::Yes)
+    }
+
+    fn insert_with(
+        &mut self,
+        id: &str,
+        signature: &Signature,
+        time: DateTime<Utc>,
+        explain: Explain,
     ) -> Assignment {
         if let Some(cluster) = self.cluster_of(id) {
             self.unindex(id);
@@ -239,7 +251,7 @@ impl Clusterer {
         }
         // Computed once for matching and indexing (each key is a MinHash band).
         let keys = band_keys(signature);
-        let best = self.best_match(signature, &keys, time);
+        let best = self.best_match(signature, &keys, time, explain);
         let (cluster, matched) = match best {
             Some((slot, m)) => match self.slots.get(slot).and_then(Option::as_ref) {
                 Some(doc) => (doc.cluster, Some(m)),
@@ -335,11 +347,15 @@ impl Clusterer {
         ClusterId(self.last_cluster)
     }
 
+    /// The best match (see [`Clusterer`]) among the stored stories that share the most bands
+    /// with the story. Unexplained, and with every candidate in one cluster, the first match
+    /// found instead: the story joins that cluster whichever of them matches best.
     fn best_match(
         &mut self,
         signature: &Signature,
         keys: &[u64],
         time: DateTime<Utc>,
+        explain: Explain,
     ) -> Option<(usize, Match)> {
         if signature.is_empty() {
             return None;
@@ -419,7 +435,6 @@ impl Clusterer {
             });
             candidates.truncate(params::MAX_CANDIDATES);
         }
-        self.load_ahead(&candidates);
         // The story's own terms without the common ones, once rather than once per candidate.
         let kept: Vec<u64> = signature
             .terms
@@ -427,6 +442,26 @@ impl Clusterer {
             .copied()
             .filter(|term| !self.is_common(*term))
             .collect();
+        if explain == Explain::No && self.in_one_cluster(&candidates) {
+            // In a busy event's cluster nearly every candidate matches: comparing all 200 to
+            // rank them was most of an insert.
+            return candidates.iter().find_map(|&(_, slot)| {
+                let doc = self.slots.get(slot)?.as_ref()?;
+                let stored = doc.signature.as_ref()?;
+                let similarity =
+                    signature::similarity_to(signature, &kept, stored, |t| self.is_common(t));
+                let kind = self.config.judge(&similarity, time - doc.time)?;
+                Some((
+                    slot,
+                    Match {
+                        id: doc.id.clone(),
+                        kind,
+                        similarity,
+                    },
+                ))
+            });
+        }
+        self.load_ahead(&candidates);
 
         let mut best: Option<(MatchKind, f64, u64, usize, Similarity)> = None;
         for (_, slot) in candidates {
@@ -465,6 +500,17 @@ impl Clusterer {
                 },
             ))
         })
+    }
+
+    /// Whether every candidate that can be compared (a stored story with a signature) is in the
+    /// same cluster.
+    fn in_one_cluster(&self, candidates: &[(usize, usize)]) -> bool {
+        let mut clusters = candidates.iter().filter_map(|&(_, slot)| {
+            let doc = self.slots.get(slot)?.as_ref()?;
+            doc.signature.as_ref().map(|_| doc.cluster)
+        });
+        let first = clusters.next();
+        clusters.all(|cluster| Some(cluster) == first)
     }
 
     /// Reads one value from each cache line of the candidates' signatures before they are
@@ -644,6 +690,14 @@ impl TermClusters {
             }
         }
     }
+}
+
+/// Whether an insert must name the best match ([`Clusterer::insert_explained`]) or only find
+/// the cluster ([`Clusterer::insert`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Explain {
+    Yes,
+    No,
 }
 
 /// Whether a story being indexed is already in its cluster's member list (a new version of a
