@@ -446,33 +446,15 @@ impl Clusterer {
             // In a busy event's cluster nearly every candidate matches: comparing all of them
             // to rank them was a third of an insert's instructions.
             return candidates.iter().find_map(|&(_, slot)| {
-                let doc = self.slots.get(slot)?.as_ref()?;
-                let stored = doc.signature.as_ref()?;
-                let similarity =
-                    signature::similarity_to(signature, &kept, stored, |t| self.is_common(t));
-                let kind = self.config.judge(&similarity, time - doc.time)?;
-                Some((
-                    slot,
-                    Match {
-                        id: doc.id.clone(),
-                        kind,
-                        similarity,
-                    },
-                ))
+                let (_, kind, similarity) = self.compare(signature, &kept, slot, time)?;
+                self.named_match(slot, kind, similarity)
             });
         }
         self.load_ahead(&candidates);
 
         let mut best: Option<(MatchKind, f64, u64, usize, Similarity)> = None;
         for (_, slot) in candidates {
-            let Some(doc) = self.slots.get(slot).and_then(Option::as_ref) else {
-                continue;
-            };
-            let Some(stored) = doc.signature.as_ref() else {
-                continue;
-            };
-            let sim = signature::similarity_to(signature, &kept, stored, |t| self.is_common(t));
-            let Some(kind) = self.config.judge(&sim, time - doc.time) else {
+            let Some((doc, kind, sim)) = self.compare(signature, &kept, slot, time) else {
                 continue;
             };
             let score = match kind {
@@ -489,17 +471,41 @@ impl Clusterer {
                 best = Some((kind, score, doc.seq, slot, sim));
             }
         }
-        best.and_then(|(kind, _, _, slot, similarity)| {
-            let doc = self.slots.get(slot)?.as_ref()?;
-            Some((
-                slot,
-                Match {
-                    id: doc.id.clone(),
-                    kind,
-                    similarity,
-                },
-            ))
-        })
+        best.and_then(|(kind, _, _, slot, similarity)| self.named_match(slot, kind, similarity))
+    }
+
+    /// The stored story in `slot` compared with a new one (`kept`: its terms without the common
+    /// ones): the stored story, and the kind of match with the measures, if the rule finds one.
+    fn compare(
+        &self,
+        signature: &Signature,
+        kept: &[u64],
+        slot: usize,
+        time: DateTime<Utc>,
+    ) -> Option<(&Doc, MatchKind, Similarity)> {
+        let doc = self.slots.get(slot)?.as_ref()?;
+        let stored = doc.signature.as_ref()?;
+        let similarity = signature::similarity_to(signature, kept, stored, |t| self.is_common(t));
+        let kind = self.config.judge(&similarity, time - doc.time)?;
+        Some((doc, kind, similarity))
+    }
+
+    /// A match with the stored story in `slot`, named by its id.
+    fn named_match(
+        &self,
+        slot: usize,
+        kind: MatchKind,
+        similarity: Similarity,
+    ) -> Option<(usize, Match)> {
+        let doc = self.slots.get(slot)?.as_ref()?;
+        Some((
+            slot,
+            Match {
+                id: doc.id.clone(),
+                kind,
+                similarity,
+            },
+        ))
     }
 
     /// Whether every candidate that can be compared (a stored story with a signature) is in the
