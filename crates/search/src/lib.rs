@@ -30,7 +30,7 @@ use tantivy::schema::{
 };
 use tantivy::snippet::SnippetGenerator;
 use tantivy::tokenizer::{
-    AsciiFoldingFilter, LowerCaser, RemoveLongFilter, TextAnalyzer, TokenizerManager,
+    TextAnalyzer, TokenizerManager,
 };
 use tantivy::{Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term};
 
@@ -216,13 +216,10 @@ pub struct SearchIndex {
     date_windows: DateWindowsCache,
 }
 
-/// Words as the index holds them: UAX #29 words, over-long ones dropped, lower-cased, folded.
+/// Words as the index holds them: UAX #29 words, over-long ones dropped, lower-cased, folded
+/// (`tokenizer::FoldedWordTokenizer`).
 fn words() -> TextAnalyzer {
-    TextAnalyzer::builder(WireTokenizer::default())
-        .filter(RemoveLongFilter::limit(100))
-        .filter(LowerCaser)
-        .filter(AsciiFoldingFilter)
-        .build()
+    TextAnalyzer::from(tokenizer::FoldedWordTokenizer::default())
 }
 
 impl SearchIndex {

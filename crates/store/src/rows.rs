@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
-use verbatim_item::{Item, Pubstatus, sha256_hex};
+use verbatim_item::{Item, Pubstatus, digest_hex};
 
 /// The four kinds of value the store's tables hold outside blobs, read by column name.
 pub(crate) trait Cells {
@@ -264,12 +264,23 @@ pub(crate) fn content_hash(item: &Item) -> Result<String, StoreError> {
 /// The same, as if the item had come from `source` (a second feed of one agency story).
 pub(crate) fn content_hash_as(item: &Item, source: &str) -> Result<String, StoreError> {
     let mut comparable = item.clone();
-    comparable.received_at = None;
-    comparable.raw = None;
     comparable.source = source.to_string();
-    let json = serde_json::to_string(&comparable)
-        .map_err(|error| StoreError::Corrupt(format!("item cannot be serialized: {error}")))?;
-    Ok(sha256_hex(json.as_bytes()))
+    content_hash_in_place(&mut comparable)
+}
+
+/// [`content_hash`] of an item the caller owns, without copying it: the arrival data is taken
+/// out while the item is hashed and put back after, and the JSON goes straight into the hasher
+/// (the same bytes `serde_json::to_string` writes). The commit path hashes every version.
+pub(crate) fn content_hash_in_place(item: &mut Item) -> Result<String, StoreError> {
+    use sha2::Digest;
+    let received_at = item.received_at.take();
+    let raw = item.raw.take();
+    let mut hasher = sha2::Sha256::new();
+    let written = serde_json::to_writer(&mut hasher, &*item);
+    item.received_at = received_at;
+    item.raw = raw;
+    written.map_err(|error| StoreError::Corrupt(format!("item cannot be serialized: {error}")))?;
+    Ok(digest_hex(&hasher.finalize().into()))
 }
 
 pub(crate) fn encode_cursor(time: &str, id: &str) -> String {
@@ -296,4 +307,56 @@ pub(crate) fn stamps_from_rows(
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wire_item() -> Item {
+        Item {
+            source: "agency".into(),
+            guid: "urn:agency:1".into(),
+            version: Some(2),
+            versioncreated: DateTime::from_timestamp(1_700_000_000, 0),
+            received_at: DateTime::from_timestamp(1_700_000_100, 5),
+            pubstatus: Pubstatus::Usable,
+            headline: "Río: \"quoted\" \u{00a0}head\u{00ad}line 🇺🇦".into(),
+            body_html: "<p>مرحبا &amp; e\u{0301}</p>".into(),
+            body_text: "مرحبا & e\u{0301}".into(),
+            raw: Some("ab".repeat(32)),
+            text_hash: Some("cd".repeat(32)),
+            ..Item::default()
+        }
+    }
+
+    /// What the content hash was before it was streamed: the item copied, arrival data
+    /// cleared, serialized to a string, hashed. Stored versions carry it, so it must not move.
+    fn hash_as_it_was(item: &Item, source: &str) -> String {
+        let mut comparable = item.clone();
+        comparable.received_at = None;
+        comparable.raw = None;
+        comparable.source = source.to_string();
+        let json = serde_json::to_string(&comparable).unwrap_or_default();
+        verbatim_item::sha256_hex(json.as_bytes())
+    }
+
+    #[test]
+    fn the_streamed_content_hash_is_the_stored_one_and_leaves_the_item_whole()
+    -> Result<(), StoreError> {
+        let item = wire_item();
+        let mut hashed = item.clone();
+        assert_eq!(
+            content_hash_in_place(&mut hashed)?,
+            hash_as_it_was(&item, "agency")
+        );
+        assert_eq!(hashed, item);
+        assert_eq!(content_hash(&item)?, hash_as_it_was(&item, "agency"));
+        assert_eq!(
+            content_hash_as(&item, "other")?,
+            hash_as_it_was(&item, "other")
+        );
+        assert_ne!(content_hash_as(&item, "other")?, content_hash(&item)?);
+        Ok(())
+    }
 }

@@ -11,7 +11,7 @@
 
 use crate::lifecycle::{Resolution, StoryState, VersionFacts, resolve};
 use crate::rows::{
-    content_hash, content_hash_as, facts_from_row, list_time, serialized_columns,
+    content_hash_as, content_hash_in_place, facts_from_row, list_time, serialized_columns,
     sort_time_from_row,
 };
 use crate::{
@@ -483,9 +483,9 @@ struct PreparedVersion {
 }
 
 impl PreparedVersion {
-    fn new(version: NewVersion) -> Result<PreparedVersion, StoreError> {
+    fn new(mut version: NewVersion) -> Result<PreparedVersion, StoreError> {
         let (item_json, hold_reasons) = serialized_columns(&version)?;
-        let content_sha256 = content_hash(&version.item)?;
+        let content_sha256 = content_hash_in_place(&mut version.item)?;
         Ok(PreparedVersion {
             version,
             item_json,
