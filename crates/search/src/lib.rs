@@ -30,7 +30,7 @@ use tantivy::schema::{
 };
 use tantivy::snippet::SnippetGenerator;
 use tantivy::tokenizer::{
-    TextAnalyzer, TokenizerManager,
+    AsciiFoldingFilter, LowerCaser, RemoveLongFilter, TextAnalyzer, TokenizerManager,
 };
 use tantivy::{Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term};
 
@@ -216,10 +216,13 @@ pub struct SearchIndex {
     date_windows: DateWindowsCache,
 }
 
-/// Words as the index holds them: UAX #29 words, over-long ones dropped, lower-cased, folded
-/// (`tokenizer::FoldedWordTokenizer`).
+/// Words as the index holds them: UAX #29 words, over-long ones dropped, lower-cased, folded.
 fn words() -> TextAnalyzer {
-    TextAnalyzer::from(tokenizer::FoldedWordTokenizer::default())
+    TextAnalyzer::builder(WireTokenizer::default())
+        .filter(RemoveLongFilter::limit(100))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .build()
 }
 
 impl SearchIndex {

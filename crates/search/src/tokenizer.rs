@@ -5,9 +5,7 @@
 
 use crate::CommonWords;
 use std::sync::Arc;
-use tantivy::tokenizer::{
-    AsciiFoldingFilter, LowerCaser, RawTokenizer, TextAnalyzer, Token, TokenStream, Tokenizer,
-};
+use tantivy::tokenizer::{TextAnalyzer, Token, TokenStream, Tokenizer};
 use unicode_segmentation::UnicodeSegmentation;
 
 #[derive(Clone, Default)]
@@ -35,36 +33,14 @@ pub struct WireTokenStream<'a> {
 /// one character, and only for letters, digits, Hebrew letters or regional indicators in
 /// specific places, never through white space, which is not one of the characters lookups skip.
 /// So a piece's words are the same alone as inside the text; a property test holds the two
-/// equal on texts mixing every class of character the rules name. An all-ASCII piece is read by
-/// [`next_ascii_word`], the rest by `unicode-segmentation`.
+/// equal on texts mixing every class of character the rules name.
 pub(crate) struct WordIndices<'a> {
     text: &'a str,
     /// Where the next piece starts.
     rest: usize,
     /// The current piece's words, and where the piece starts in `text`.
-    piece: Piece<'a>,
+    piece: unicode_segmentation::UnicodeWordIndices<'a>,
     piece_start: usize,
-}
-
-/// One piece of the text being read: an all-ASCII piece by [`next_ascii_word`], any other by
-/// `unicode-segmentation`.
-enum Piece<'a> {
-    Ascii { text: &'a str, at: usize },
-    Unicode(unicode_segmentation::UnicodeWordIndices<'a>),
-}
-
-impl<'a> Piece<'a> {
-    /// The piece's next word, with its offset in the piece.
-    fn next_word(&mut self) -> Option<(usize, &'a str)> {
-        match self {
-            Piece::Ascii { text, at } => {
-                let (start, end) = next_ascii_word(text.as_bytes(), *at)?;
-                *at = end;
-                Some((start, text.get(start..end)?))
-            }
-            Piece::Unicode(words) => words.next(),
-        }
-    }
 }
 
 impl<'a> WordIndices<'a> {
@@ -72,7 +48,7 @@ impl<'a> WordIndices<'a> {
         WordIndices {
             text,
             rest: 0,
-            piece: Piece::Ascii { text: "", at: 0 },
+            piece: "".unicode_word_indices(),
             piece_start: 0,
         }
     }
@@ -83,75 +59,19 @@ impl<'a> Iterator for WordIndices<'a> {
 
     fn next(&mut self) -> Option<(usize, &'a str)> {
         loop {
-            if let Some((offset, word)) = self.piece.next_word() {
+            if let Some((offset, word)) = self.piece.next() {
                 return Some((self.piece_start + offset, word));
             }
             if self.rest >= self.text.len() {
                 return None;
             }
-            let (end, ascii) = piece_end(self.text.as_bytes(), self.rest);
+            let end = piece_end(self.text.as_bytes(), self.rest);
             // Cuts fall after an ASCII byte, so both ends are character boundaries.
             let piece = self.text.get(self.rest..end)?;
-            self.piece = if ascii {
-                Piece::Ascii {
-                    text: piece,
-                    at: 0,
-                }
-            } else {
-                Piece::Unicode(piece.unicode_word_indices())
-            };
+            self.piece = piece.unicode_word_indices();
             self.piece_start = self.rest;
             self.rest = end;
         }
-    }
-}
-
-/// The next UAX #29 word of an all-ASCII text at or after byte `at`, as `(start, end)`: what
-/// `unicode_word_indices` gives, without its general state machine (which still cost about
-/// 500 instructions a word on an ASCII piece). In ASCII the word rules come down to these: a
-/// word is a run of letters, digits and `_` (WB5, WB8–WB10, WB13a/b); `:` joins two letters
-/// (WB6/7, MidLetter), `.` and `'` two letters or two digits (WB6/7, WB11/12, MidNumLetQ), `,`
-/// and `;` two digits (WB11/12, MidNum); everything else breaks; and a run of `_` alone is no
-/// word (it holds nothing alphanumeric). ASCII has no Extend, Format or ZWJ characters, and
-/// the quotation mark only joins Hebrew letters. The property tests below hold it equal to
-/// `unicode_word_indices` on texts of every class of character the rules name.
-fn next_ascii_word(bytes: &[u8], mut at: usize) -> Option<(usize, usize)> {
-    let in_word = |byte: u8| byte.is_ascii_alphanumeric() || byte == b'_';
-    loop {
-        let start = at + bytes.get(at..)?.iter().position(|&byte| in_word(byte))?;
-        let mut last = bytes.get(start).copied()?;
-        let mut end = start + 1;
-        while let Some(&byte) = bytes.get(end) {
-            if in_word(byte) {
-                last = byte;
-                end += 1;
-                continue;
-            }
-            let Some(&after) = bytes.get(end + 1) else {
-                break;
-            };
-            let letters = last.is_ascii_alphabetic() && after.is_ascii_alphabetic();
-            let digits = last.is_ascii_digit() && after.is_ascii_digit();
-            let joins = match byte {
-                b':' => letters,
-                b'.' | b'\'' => letters || digits,
-                b',' | b';' => digits,
-                _ => false,
-            };
-            if !joins {
-                break;
-            }
-            last = after;
-            end += 2;
-        }
-        if bytes
-            .get(start..end)?
-            .iter()
-            .any(|byte| byte.is_ascii_alphanumeric())
-        {
-            return Some((start, end));
-        }
-        at = end;
     }
 }
 
@@ -170,22 +90,21 @@ fn is_cut(bytes: &[u8], at: usize) -> bool {
             .is_some_and(|&byte| byte.is_ascii() && !is_ascii_white_space(byte))
 }
 
-/// The end of the piece that starts at `start`, and whether the piece is all ASCII: the whole
-/// rest when it is ASCII; else the last cut before its first non-ASCII byte, which ends an
-/// ASCII piece; else (no such cut) the first cut after that byte, which ends a piece holding it.
-fn piece_end(bytes: &[u8], start: usize) -> (usize, bool) {
+/// The end of the piece that starts at `start`: the whole rest when it is ASCII; else the last
+/// cut before its first non-ASCII byte, which ends an ASCII piece; else (no such cut) the first
+/// cut after that byte, which ends a piece holding it.
+fn piece_end(bytes: &[u8], start: usize) -> usize {
     let rest = bytes.get(start..).unwrap_or_default();
     let Some(wide) = rest.iter().position(|byte| !byte.is_ascii()) else {
-        return (bytes.len(), true);
+        return bytes.len();
     };
     let wide = start + wide;
     if let Some(cut) = (start + 1..=wide).rev().find(|&at| is_cut(bytes, at)) {
-        return (cut, true);
+        return cut;
     }
-    let end = (wide + 1..bytes.len())
+    (wide + 1..bytes.len())
         .find(|&at| is_cut(bytes, at))
-        .unwrap_or(bytes.len());
-    (end, false)
+        .unwrap_or(bytes.len())
 }
 
 impl Tokenizer for WireTokenizer {
@@ -214,93 +133,6 @@ impl TokenStream for WireTokenStream<'_> {
         self.token.position_length = 1;
         self.position += 1;
         true
-    }
-
-    fn token(&self) -> &Token {
-        self.token
-    }
-
-    fn token_mut(&mut self) -> &mut Token {
-        self.token
-    }
-}
-
-/// Words of 100 bytes or more are not indexed (their positions stay taken).
-pub(crate) const MAX_WORD_BYTES: usize = 100;
-
-/// The words as the index holds them (`crate::words`): [`WireTokenizer`]'s words, each of
-/// [`MAX_WORD_BYTES`] or more dropped with its position kept, lower-cased and folded to ASCII
-/// exactly as tantivy's `RemoveLongFilter`, `LowerCaser` and `AsciiFoldingFilter` after it
-/// would. One stream instead of three boxed filters a word: an ASCII word only needs
-/// lower-casing (both filters leave it otherwise as it is), and any other word goes through the
-/// two filters themselves, one word at a time. A property test holds it equal to the chain.
-#[derive(Clone)]
-pub(crate) struct FoldedWordTokenizer {
-    token: Token,
-    /// `LowerCaser` and `AsciiFoldingFilter` over one whole word.
-    fold: TextAnalyzer,
-}
-
-impl Default for FoldedWordTokenizer {
-    fn default() -> FoldedWordTokenizer {
-        FoldedWordTokenizer {
-            token: Token::default(),
-            fold: TextAnalyzer::builder(RawTokenizer::default())
-                .filter(LowerCaser)
-                .filter(AsciiFoldingFilter)
-                .build(),
-        }
-    }
-}
-
-pub(crate) struct FoldedWordStream<'a> {
-    words: WordIndices<'a>,
-    token: &'a mut Token,
-    fold: &'a mut TextAnalyzer,
-    position: usize,
-}
-
-impl Tokenizer for FoldedWordTokenizer {
-    type TokenStream<'a> = FoldedWordStream<'a>;
-
-    fn token_stream<'a>(&'a mut self, text: &'a str) -> FoldedWordStream<'a> {
-        self.token.reset();
-        FoldedWordStream {
-            words: WordIndices::new(text),
-            token: &mut self.token,
-            fold: &mut self.fold,
-            position: 0,
-        }
-    }
-}
-
-impl TokenStream for FoldedWordStream<'_> {
-    fn advance(&mut self) -> bool {
-        loop {
-            let Some((offset, word)) = self.words.next() else {
-                return false;
-            };
-            let position = self.position;
-            self.position += 1;
-            if word.len() >= MAX_WORD_BYTES {
-                continue;
-            }
-            self.token.text.clear();
-            if word.is_ascii() {
-                self.token.text.push_str(word);
-                self.token.text.make_ascii_lowercase();
-            } else {
-                let mut folded = self.fold.token_stream(word);
-                if folded.advance() {
-                    self.token.text.push_str(&folded.token().text);
-                }
-            }
-            self.token.offset_from = offset;
-            self.token.offset_to = offset + word.len();
-            self.token.position = position;
-            self.token.position_length = 1;
-            return true;
-        }
     }
 
     fn token(&self) -> &Token {
@@ -593,103 +425,6 @@ mod tests {
         }
     }
 
-    proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
-
-        #[test]
-        fn ascii_pieces_give_the_unicode_words(
-            parts in proptest::collection::vec(
-                proptest::sample::select(&CLASSES[..22]),
-                0..60,
-            )
-        ) {
-            let text: String = parts.concat();
-            proptest::prop_assert!(text.is_ascii());
-            proptest::prop_assert_eq!(cut(&text), whole(&text));
-        }
-    }
-
-    /// The index's words as they were made before [`FoldedWordTokenizer`]: tantivy's filters.
-    fn filter_chain() -> TextAnalyzer {
-        TextAnalyzer::builder(WireTokenizer::default())
-            .filter(tantivy::tokenizer::RemoveLongFilter::limit(MAX_WORD_BYTES))
-            .filter(LowerCaser)
-            .filter(AsciiFoldingFilter)
-            .build()
-    }
-
-    fn tokens(mut analyzer: TextAnalyzer, text: &str) -> Vec<(String, usize, usize, usize, usize)> {
-        let mut stream = analyzer.token_stream(text);
-        let mut out = Vec::new();
-        while stream.advance() {
-            let token = stream.token();
-            out.push((
-                token.text.clone(),
-                token.offset_from,
-                token.offset_to,
-                token.position,
-                token.position_length,
-            ));
-        }
-        out
-    }
-
-    /// Letters that lower-case or fold to something else, and parts of over-long words.
-    const CASED: &[&str] = &[
-        "A", "Q", "\u{c9}", "\u{e9}", "\u{3a3}", "\u{3c2}", "\u{130}", "\u{212a}", "\u{df}",
-        "\u{1e9e}", "\u{c6}", "\u{152}", "\u{416}", "\u{fb01}", "\u{2160}", "\u{24b6}",
-        "\u{ff21}", "x", "7", " ", ".", "'", "Reuters", "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
-        "\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}",
-    ];
-
-    proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
-
-        #[test]
-        fn folded_words_are_the_filter_chains_words(
-            parts in proptest::collection::vec(
-                proptest::sample::select([CLASSES, CASED].concat()),
-                0..40,
-            )
-        ) {
-            let text: String = parts.concat();
-            proptest::prop_assert_eq!(
-                tokens(TextAnalyzer::from(FoldedWordTokenizer::default()), &text),
-                tokens(filter_chain(), &text)
-            );
-        }
-    }
-
-    #[test]
-    fn over_long_words_are_dropped_and_keep_their_positions() {
-        let long = "x".repeat(MAX_WORD_BYTES);
-        let text = format!("Caf\u{c9} {long} \u{3a3}\u{39f}\u{3a6}\u{39f}\u{3a3} {} END", &long[1..]);
-        let folded = tokens(TextAnalyzer::from(FoldedWordTokenizer::default()), &text);
-        assert_eq!(folded, tokens(filter_chain(), &text));
-        let words: Vec<(&str, usize)> = folded
-            .iter()
-            .map(|(word, _, _, position, _)| (word.as_str(), *position))
-            .collect();
-        assert_eq!(
-            words,
-            [("cafe", 0), ("σοφοσ", 2), (&long[1..], 3), ("end", 4)]
-        );
-    }
-
-    #[test]
-    fn ascii_words_follow_the_word_rules() {
-        let text = "U.S. 3.5 1,000;2 don't a:b 10:30 a,b 1:2 __ _a a_ x.1 1.x it's' 'tis a..b 3,,4 _1_";
-        assert_eq!(cut(text), whole(text));
-        let words: Vec<&str> = cut(text).into_iter().map(|(_, word)| word).collect();
-        assert_eq!(
-            words,
-            [
-                "U.S", "3.5", "1,000;2", "don't", "a:b", "10", "30", "a", "b", "1", "2", "_a",
-                "a_", "x", "1", "1", "x", "it's", "tis", "a", "b", "3", "4", "_1_"
-            ]
-        );
-    }
-
     #[test]
     fn a_huge_text_leaves_at_most_the_kept_entries_behind() {
         use tantivy::tokenizer::{TokenStream, Tokenizer};
@@ -719,17 +454,17 @@ mod tests {
         assert_eq!(cut(text), whole(text));
         let bytes = text.as_bytes();
         // The first piece is the ASCII run up to the word with the curly apostrophe.
-        let (first, ascii) = piece_end(bytes, 0);
-        assert_eq!((&text[..first], ascii), ("The ", true));
-        let (second, ascii) = piece_end(bytes, first);
-        assert_eq!((&text[first..second], ascii), ("minister\u{2019}s ", false));
-        let (third, ascii) = piece_end(bytes, second);
+        let first = piece_end(bytes, 0);
+        assert_eq!(&text[..first], "The ");
+        let second = piece_end(bytes, first);
+        assert_eq!(&text[first..second], "minister\u{2019}s ");
+        let third = piece_end(bytes, second);
         assert_eq!(
-            (&text[second..third], ascii),
-            ("plan, announced at 10:30, costs 1,000.5 euros. ", true)
+            &text[second..third],
+            "plan, announced at 10:30, costs 1,000.5 euros. "
         );
-        assert_eq!(piece_end(bytes, third), (third + "Caf\u{e9} ".len(), false));
-        assert_eq!(piece_end(b"all ASCII", 0), (9, true));
-        assert_eq!(piece_end(b"", 0), (0, true));
+        assert_eq!(piece_end(bytes, third), third + "Caf\u{e9} ".len());
+        assert_eq!(piece_end(b"all ASCII", 0), 9);
+        assert_eq!(piece_end(b"", 0), 0);
     }
 }
