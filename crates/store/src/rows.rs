@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
-use verbatim_item::{Item, Pubstatus, digest_hex};
+use verbatim_item::{Item, Pubstatus, sha256_hex_of_json};
 
 /// The four kinds of value the store's tables hold outside blobs, read by column name.
 pub(crate) trait Cells {
@@ -272,15 +272,12 @@ pub(crate) fn content_hash_as(item: &Item, source: &str) -> Result<String, Store
 /// out while the item is hashed and put back after, and the JSON goes straight into the hasher
 /// (the same bytes `serde_json::to_string` writes). The commit path hashes every version.
 pub(crate) fn content_hash_in_place(item: &mut Item) -> Result<String, StoreError> {
-    use sha2::Digest;
     let received_at = item.received_at.take();
     let raw = item.raw.take();
-    let mut hasher = sha2::Sha256::new();
-    let written = serde_json::to_writer(&mut hasher, &*item);
+    let hashed = sha256_hex_of_json(&*item);
     item.received_at = received_at;
     item.raw = raw;
-    written.map_err(|error| StoreError::Corrupt(format!("item cannot be serialized: {error}")))?;
-    Ok(digest_hex(&hasher.finalize().into()))
+    hashed.map_err(|error| StoreError::Corrupt(format!("item cannot be serialized: {error}")))
 }
 
 pub(crate) fn encode_cursor(time: &str, id: &str) -> String {
