@@ -1,8 +1,9 @@
-//! What Verbatim's benchmarks share: generated text and wire feeds, peak-memory readings of
-//! processes, the Python peers' virtualenv, a small SVG chart, and how many bodies normalize
+//! What Verbatim's benchmarks share: generated text and wire feeds, a digest of cluster
+//! assignments, peak-memory readings of processes, the Python peers' virtualenv, a small SVG chart, and how many bodies normalize
 //! takes in one scan.
 
 pub mod corpus;
+pub mod digest;
 pub mod memory;
 pub mod plot;
 pub mod python;

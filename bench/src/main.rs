@@ -91,12 +91,16 @@ fn cluster_loop(stories: usize) {
     let signed = started.elapsed();
     let started = Instant::now();
     let mut clusterer = verbatim_cluster::Clusterer::new();
-    let mut digest: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut assigned = Vec::with_capacity(items.len());
     for (number, (item, signature)) in items.iter().zip(&signatures).enumerate() {
         let time = item.versioncreated.unwrap_or(reference);
-        let cluster = clusterer.insert(&format!("story-{number}"), signature, time);
-        digest = (digest ^ cluster.0).wrapping_mul(0x0000_0100_0000_01b3);
+        assigned.push(
+            clusterer
+                .insert(&format!("story-{number}"), signature, time)
+                .0,
+        );
     }
+    let digest = bench::digest::cluster_digest(assigned);
     let inserted = started.elapsed();
     let mut sizes: Vec<usize> = clusterer
         .clusters()
