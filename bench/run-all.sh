@@ -1,6 +1,6 @@
 #!/bin/sh
 # Builds the release `verbatim` binary and every benchmark, then runs the whole suite at modest
-# sizes (parse, formats, latency, search at 100k, page when wrk and nginx are installed, the
+# sizes (parse, formats, latency, a steady wire, search at 100k, page when wrk and nginx are installed, the
 # ingest path's CPU budget, ingest against Python reader), each as a child process with its
 # peak memory, and prints a summary.
 # Arguments name a subset: bench/run-all.sh ingest search

@@ -52,3 +52,80 @@ where
     std::thread::spawn(move || for _ in lines {});
     Ok((child, base))
 }
+
+/// The `verbatim` binary a benchmark runs: `$VERBATIM_BIN` if set (to compare two builds in
+/// turn), else the one beside the running benchmark (`target/release`).
+pub fn verbatim_binary() -> Result<std::path::PathBuf, String> {
+    if let Some(path) = std::env::var_os("VERBATIM_BIN") {
+        return Ok(std::path::PathBuf::from(path));
+    }
+    let beside = std::env::current_exe()
+        .map_err(|error| error.to_string())?
+        .with_file_name("verbatim");
+    if beside.exists() {
+        Ok(beside)
+    } else {
+        Err(format!(
+            "{} not found: run `cargo build --release` first, or set VERBATIM_BIN",
+            beside.display()
+        ))
+    }
+}
+
+/// The token `verbatim source add NAME --push` printed, on the line after "Its token …".
+pub fn push_token(printed: &[u8]) -> String {
+    String::from_utf8_lossy(printed)
+        .lines()
+        .skip_while(|line| !line.contains("Its token"))
+        .nth(1)
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// The CPU seconds a process has used so far (user + system), from `/proc/PID/stat`.
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name, which is in parentheses and may hold spaces: utime
+    // and stime are the 12th and 13th of them, in USER_HZ (100 a second on Linux).
+    let fields: Vec<&str> = stat.rsplit(')').next()?.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+/// The value at `fraction` (0.5 for the median) of sorted samples, nearest rank; `None` when
+/// there are none.
+pub fn percentile<T: Copy>(sorted: &[T], fraction: f64) -> Option<T> {
+    let last = sorted.len().checked_sub(1)?;
+    let index = ((last as f64) * fraction.clamp(0.0, 1.0)).round() as usize;
+    sorted.get(index.min(last)).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_take_the_nearest_rank() {
+        let samples = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+        assert_eq!(percentile(&samples, 0.0), Some(1));
+        assert_eq!(percentile(&samples, 0.5), Some(6));
+        assert_eq!(percentile(&samples, 0.99), Some(10));
+        assert_eq!(percentile(&samples, 1.0), Some(10));
+        assert_eq!(percentile::<u32>(&[], 0.5), None);
+    }
+
+    #[test]
+    fn the_push_token_is_the_line_after_its_heading() {
+        let printed =
+            b"Added push source wire.\nIts token (shown once, keep it):\n  abc123  \nmore\n";
+        assert_eq!(push_token(printed), "abc123");
+        assert_eq!(push_token(b"nothing here"), "");
+    }
+
+    #[test]
+    fn this_process_has_a_cpu_time() {
+        assert!(cpu_seconds(std::process::id()).is_some_and(|seconds| seconds >= 0.0));
+        assert_eq!(cpu_seconds(u32::MAX), None);
+    }
+}

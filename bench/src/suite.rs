@@ -52,6 +52,14 @@ pub fn steps() -> Vec<Step> {
             keys: &["push → page", "push kill", "embargo time"],
         },
         Step {
+            name: "steady",
+            binary: "steady",
+            args: args(&["--rate", "200", "--seconds", "20"]),
+            tools: &[],
+            needs_verbatim: true,
+            keys: &["serve's CPU", "found by search"],
+        },
+        Step {
             name: "search",
             binary: "search",
             args: args(&["--stories", "100000"]),

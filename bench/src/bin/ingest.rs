@@ -17,6 +17,7 @@
 //! passes twice its limit is stopped.
 
 use anyhow::{Context, Result, anyhow, bail};
+use bench::serve::{cpu_seconds, verbatim_binary};
 use bench::{memory, plot, python, wire};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -159,21 +160,6 @@ fn options() -> Result<Options> {
         }
     }
     Ok(options)
-}
-
-fn verbatim_binary() -> Result<PathBuf> {
-    if let Ok(path) = std::env::var("VERBATIM_BIN") {
-        return Ok(PathBuf::from(path));
-    }
-    let beside = std::env::current_exe()?.with_file_name("verbatim");
-    if beside.exists() {
-        Ok(beside)
-    } else {
-        bail!(
-            "{} not found: run `cargo build --release` first, or set VERBATIM_BIN",
-            beside.display()
-        )
-    }
 }
 
 /// The generated feeds on disk: feed `k` holds stories `k·P .. min((k+1)·P, N)`, so the feeds of
@@ -366,14 +352,6 @@ impl Measured {
     fn rate(&self) -> Option<f64> {
         matches!(self.outcome, Outcome::Done).then(|| self.items as f64 / self.seconds)
     }
-}
-
-/// CPU seconds a process has used (user + system), from /proc.
-fn cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let fields: Vec<&str> = stat.rsplit(')').next()?.split_whitespace().collect();
-    let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    Some(ticks / 100.0)
 }
 
 /// The 1-minute load average (NaN when unknown).
@@ -926,7 +904,7 @@ fn run() -> Result<()> {
         println!("wrote {}", svg.display());
         return Ok(());
     }
-    let binary = verbatim_binary()?;
+    let binary = verbatim_binary().map_err(anyhow::Error::msg)?;
     let python = if options.peer {
         // reader 3.26 vendors a feedparser that imports `sgmllib`, which the feedparser 6.0.14
         // it installs no longer brings (that one has `feedparser_sgmllib`): sgmllib3k provides it.

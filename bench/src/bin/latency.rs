@@ -8,7 +8,8 @@
 //! database instead: a kill pushed to node A, until every other node shows it gone.
 //! The verbatim binary is found beside this one (target/release) or at `$VERBATIM_BIN`.
 
-use std::path::{Path, PathBuf};
+use bench::serve::{percentile, push_token, verbatim_binary};
+use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
@@ -20,23 +21,6 @@ fn main() {
 }
 
 type Result<T> = std::result::Result<T, String>;
-
-fn verbatim_binary() -> Result<PathBuf> {
-    if let Ok(path) = std::env::var("VERBATIM_BIN") {
-        return Ok(PathBuf::from(path));
-    }
-    let beside = std::env::current_exe()
-        .map_err(|error| error.to_string())?
-        .with_file_name("verbatim");
-    if beside.exists() {
-        Ok(beside)
-    } else {
-        Err(format!(
-            "{} not found: run `cargo build --release` first, or set VERBATIM_BIN",
-            beside.display()
-        ))
-    }
-}
 
 struct Server {
     child: Child,
@@ -162,18 +146,10 @@ impl Probe {
     }
 }
 
-fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let index = ((sorted.len() as f64 - 1.0) * fraction).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
-}
-
 fn report(name: &str, mut samples: Vec<Duration>, goal: Duration) {
     samples.sort();
-    let p50 = percentile(&samples, 0.50);
-    let p99 = percentile(&samples, 0.99);
+    let p50 = percentile(&samples, 0.50).unwrap_or_default();
+    let p99 = percentile(&samples, 0.99).unwrap_or_default();
     let max = samples.last().copied().unwrap_or_default();
     println!(
         "{name:<44} {:>4}  p50 {:>8.1} ms  p99 {:>8.1} ms  max {:>8.1} ms  p99/goal {:>5.2} (goal {} ms)",
@@ -184,17 +160,6 @@ fn report(name: &str, mut samples: Vec<Duration>, goal: Duration) {
         p99.as_secs_f64() / goal.as_secs_f64(),
         goal.as_millis()
     );
-}
-
-/// The token line `source add --push` prints after "Its token (shown once…):".
-fn push_token(printed: &[u8]) -> String {
-    String::from_utf8_lossy(printed)
-        .lines()
-        .skip_while(|line| !line.contains("Its token"))
-        .nth(1)
-        .unwrap_or_default()
-        .trim()
-        .to_string()
 }
 
 /// Kill propagation across nodes: `nodes` serve processes on one private PostgreSQL database;

@@ -7,22 +7,13 @@
 //! Run: `cargo build --release && cargo run --release -p bench --bin page -- [--seconds S]
 //! [--connections C]`; `VERBATIM_BIN=PATH` measures another build of `verbatim`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 fn fail(message: impl std::fmt::Display) -> ! {
     eprintln!("error: {message}");
     std::process::exit(1)
-}
-
-fn verbatim_binary() -> PathBuf {
-    if let Ok(path) = std::env::var("VERBATIM_BIN") {
-        return PathBuf::from(path);
-    }
-    std::env::current_exe()
-        .map(|exe| exe.with_file_name("verbatim"))
-        .unwrap_or_else(|error| fail(error))
 }
 
 fn free_port() -> u16 {
@@ -104,7 +95,7 @@ fn main() {
         "byline": "Ana Ruiz", "body_text": body.join("\n\n"),
     });
     std::fs::write(&story, item.to_string()).unwrap_or_else(|error| fail(error));
-    let binary = verbatim_binary();
+    let binary = bench::serve::verbatim_binary().unwrap_or_else(|error| fail(error));
     let ingest = Command::new(&binary)
         .arg("--data")
         .arg(&data)

@@ -8,10 +8,10 @@
 //! [--every 5m] [--minutes M]`. The first round fetches every feed (200 and ingest); the figures
 //! are taken after it, over at least one whole interval of conditional GETs.
 
+use bench::serve::{percentile, verbatim_binary};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -22,19 +22,6 @@ fn main() {
         eprintln!("error: {error}");
         std::process::exit(1);
     }
-}
-
-fn verbatim_binary() -> Result<PathBuf, String> {
-    if let Ok(path) = std::env::var("VERBATIM_BIN") {
-        return Ok(PathBuf::from(path));
-    }
-    let beside = std::env::current_exe()
-        .map_err(|error| error.to_string())?
-        .with_file_name("verbatim");
-    beside
-        .exists()
-        .then_some(beside)
-        .ok_or_else(|| "build verbatim first: cargo build --release (or set VERBATIM_BIN)".into())
 }
 
 /// One small feed per source; answers 304 to its own ETag.
@@ -109,17 +96,7 @@ fn usage(pid: u32) -> Option<(u64, f64)> {
         .next()?
         .parse()
         .ok()?;
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let fields: Vec<&str> = stat.rsplit(')').next()?.split_whitespace().collect();
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    Some((rss, ticks / 100.0))
-}
-
-fn percentile(sorted: &[f64], fraction: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[(((sorted.len() - 1) as f64) * fraction).round() as usize]
+    Some((rss, bench::serve::cpu_seconds(pid)?))
 }
 
 fn run() -> Result<(), String> {
@@ -287,10 +264,10 @@ fn run() -> Result<(), String> {
     );
     println!(
         "  lateness after due time    p50 {:.3} s  p99 {:.3} s  max {:.3} s   goal p99 1 s   ratio {:.2}",
-        percentile(&lateness, 0.5),
-        percentile(&lateness, 0.99),
+        percentile(&lateness, 0.5).unwrap_or(f64::NAN),
+        percentile(&lateness, 0.99).unwrap_or(f64::NAN),
         lateness.last().copied().unwrap_or(f64::NAN),
-        percentile(&lateness, 0.99)
+        percentile(&lateness, 0.99).unwrap_or(f64::NAN)
     );
     Ok(())
 }

@@ -18,6 +18,7 @@
 //! queries it (to compare builds on one index size without rebuilding each time).
 
 use bench::corpus::{Rng, sentence, word_of, zipf_rank};
+use bench::serve::percentile;
 use std::time::{Duration, Instant};
 use verbatim_search::{
     CommonWords, CommonWordsLearner, SearchDoc, SearchIndex, SearchQuery, SortOrder,
@@ -49,13 +50,6 @@ fn story(rng: &mut Rng, number: usize, start: chrono::DateTime<chrono::Utc>) -> 
         published: start + chrono::Duration::seconds(number as i64 * 30),
         sections: Vec::new(),
     }
-}
-
-fn percentile(sorted: &[f64], fraction: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * fraction).round() as usize]
 }
 
 fn main() {
@@ -291,9 +285,9 @@ fn main() {
     for (kind, times) in &latencies {
         println!(
             "| {kind} | {:.2} | {:.2} | {:.2} | {:.2} |",
-            percentile(times, 0.5),
-            percentile(times, 0.99),
-            percentile(times, 0.99) / goal,
+            percentile(times, 0.5).unwrap_or(f64::NAN),
+            percentile(times, 0.99).unwrap_or(f64::NAN),
+            percentile(times, 0.99).unwrap_or(f64::NAN) / goal,
             mean(times)
         );
         all.extend(times);
@@ -301,9 +295,9 @@ fn main() {
     all.sort_by(|a, b| a.total_cmp(b));
     println!(
         "| all | {:.2} | {:.2} | {:.2} | {:.2} |",
-        percentile(&all, 0.5),
-        percentile(&all, 0.99),
-        percentile(&all, 0.99) / goal,
+        percentile(&all, 0.5).unwrap_or(f64::NAN),
+        percentile(&all, 0.99).unwrap_or(f64::NAN),
+        percentile(&all, 0.99).unwrap_or(f64::NAN) / goal,
         mean(&all)
     );
     if slowest > 0 {
