@@ -22,13 +22,6 @@ const PAGE: usize = 1_000;
 /// a commit waits for the indexing threads to write their segments, and each small segment is
 /// merged again later, so committing every page kept the follower waiting.
 const CATCH_UP_COMMIT_EVERY: Duration = Duration::from_secs(1);
-/// `serve`'s follower commits no sooner than this after its last commit. A commit costs the
-/// index tens of milliseconds of CPU however few stories it holds (a new segment written and
-/// fsynced, merged again later): committing every tick of a steady wire spent more on commits
-/// than on the stories (`bench steady`, `bench index_commits`). A story still reaches search
-/// within a second: at most this gap and one tick after it reached the store. Kills need no
-/// commit: search answers only with stories the store holds as published.
-pub const SERVE_COMMIT_GAP: Duration = Duration::from_millis(500);
 
 /// The story as the index holds it, or `None` when it must not be found.
 pub fn search_doc(story: &StoryRecord) -> Option<SearchDoc> {
@@ -94,17 +87,6 @@ pub struct Follower {
     clustering: bool,
     /// When the cluster lease was last taken or renewed (every fifth of the lease period).
     role_checked: Option<std::time::Instant>,
-    /// The least time between two index commits (zero: commit whenever caught up, as
-    /// `reindex` and tests need).
-    commit_gap: Duration,
-    /// When this follower last committed the index.
-    last_commit: Option<std::time::Instant>,
-    /// Whether the index writer holds changes not yet committed (a commit put off by
-    /// `commit_gap`).
-    uncommitted: bool,
-    /// Published stories indexed and not yet committed, for the saved searches (which search
-    /// the committed index).
-    awaiting_commit: Vec<StoryRecord>,
 }
 
 /// The lease of the node that assigns clusters.
@@ -339,10 +321,6 @@ impl Follower {
             cluster_role: None,
             clustering: true,
             role_checked: None,
-            commit_gap: Duration::ZERO,
-            last_commit: None,
-            uncommitted: false,
-            awaiting_commit: Vec::new(),
         }
     }
 
@@ -350,13 +328,6 @@ impl Follower {
     pub fn with_cluster_role(mut self, node: Arc<crate::node::Node>) -> Follower {
         self.cluster_role = Some(node);
         self.clustering = false;
-        self
-    }
-
-    /// Puts a commit off until `gap` after the last one: what is applied meanwhile waits in the
-    /// index writer and goes in with the first catch-up after the gap.
-    pub fn with_commit_gap(mut self, gap: Duration) -> Follower {
-        self.commit_gap = gap;
         self
     }
 
@@ -420,10 +391,6 @@ impl Follower {
             cluster_role: None,
             clustering: true,
             role_checked: None,
-            commit_gap: Duration::ZERO,
-            last_commit: None,
-            uncommitted: false,
-            awaiting_commit: Vec::new(),
         }
     }
 
@@ -495,8 +462,6 @@ impl Follower {
         let applied = self.apply_changes(store, index).await;
         if applied.is_err() {
             self.changes = ChangeCursor::new(committed_mark(index));
-            // Read again from the mark, so matched against the saved searches again too.
-            self.awaiting_commit.clear();
         }
         applied
     }
@@ -531,13 +496,11 @@ impl Follower {
                 tracing::warn!(%error, "clustering failed too");
             }
         }
-        let applied = applied?;
-        if self.uncommitted
-            && self
-                .last_commit
-                .is_none_or(|at| at.elapsed() >= self.commit_gap)
+        let (applied, indexed) = applied?;
+        if let Some(searches) = self.searches.as_mut()
+            && !indexed.is_empty()
         {
-            self.commit(store, index).await?;
+            searches.notify(store, index, &indexed).await?;
         }
         if applied > 0 {
             self.clusters.retire_before(Utc::now() - CLUSTER_WINDOW);
@@ -545,8 +508,9 @@ impl Follower {
         Ok(applied)
     }
 
-    /// The pages of changes since the mark, applied in order (a long catch-up commits every
-    /// second as it goes); returns how many stories were applied. A page is clustered on a blocking thread while the previous
+    /// The pages of changes since the mark, applied in order, each committed to the index as
+    /// `apply_changes` says; returns how many stories were applied and the published
+    /// ones for saved searches. A page is clustered on a blocking thread while the previous
     /// page's clusters are recorded, the page feeds the index and the next page is read: the
     /// clusterer goes with the job, in `pending`, and comes back before the next page starts
     /// clustering, so stories still go into it one after another, in order. An error leaves the
@@ -556,8 +520,10 @@ impl Follower {
         store: &dyn Store,
         index: &SearchIndex,
         pending: &mut Option<ClusteringJob>,
-    ) -> Result<usize, FollowError> {
+    ) -> Result<(usize, Vec<StoryRecord>), FollowError> {
         let mut applied = 0;
+        let mut indexed: Vec<StoryRecord> = Vec::new();
+        let mut committed_at = std::time::Instant::now();
         loop {
             let started = std::time::Instant::now();
             let batch = self.changes.next(store, PAGE).await?;
@@ -579,9 +545,8 @@ impl Follower {
                     None => index.remove(&story.id),
                 })?;
             applied += batch.stories.len();
-            self.uncommitted |= !batch.stories.is_empty();
             if self.searches.is_some() {
-                self.awaiting_commit.extend(
+                indexed.extend(
                     batch
                         .stories
                         .iter()
@@ -605,33 +570,17 @@ impl Follower {
             }
             // A long catch-up (a new node, a rebuilt index, a burst) commits as it goes, so
             // searches see its progress and a restart resumes from there.
-            if self.uncommitted
-                && self
-                    .last_commit
-                    .is_none_or(|at| at.elapsed() >= CATCH_UP_COMMIT_EVERY)
-            {
+            if applied > 0 && committed_at.elapsed() >= CATCH_UP_COMMIT_EVERY {
                 self.record_pending_clusters(store, pending).await?;
-                self.commit(store, index).await?;
+                index.commit_with_mark(&format_time(self.changes.mark()))?;
+                committed_at = std::time::Instant::now();
             }
         }
         self.record_pending_clusters(store, pending).await?;
-        Ok(applied)
-    }
-
-    /// Commits the index with the mark of what it holds, then matches the stories that commit
-    /// made searchable against the saved searches. Every story's cluster up to the mark must be
-    /// recorded first, so a restart from the mark never skips one.
-    async fn commit(&mut self, store: &dyn Store, index: &SearchIndex) -> Result<(), FollowError> {
-        index.commit_with_mark(&format_time(self.changes.mark()))?;
-        self.last_commit = Some(std::time::Instant::now());
-        self.uncommitted = false;
-        let committed = std::mem::take(&mut self.awaiting_commit);
-        if let Some(searches) = self.searches.as_mut()
-            && !committed.is_empty()
-        {
-            searches.notify(store, index, &committed).await?;
+        if applied > 0 {
+            index.commit_with_mark(&format_time(self.changes.mark()))?;
         }
-        Ok(())
+        Ok((applied, indexed))
     }
 
     /// Waits for the page being clustered and records its assignments: before the index's mark
@@ -656,7 +605,6 @@ pub async fn follow(
 ) {
     // Clusters are restored when this node takes the cluster role, at its first catch-up.
     let mut follower = Follower::new(&index)
-        .with_commit_gap(SERVE_COMMIT_GAP)
         .with_saved_searches(searches)
         .with_cluster_role(node);
     loop {
