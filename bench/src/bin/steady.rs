@@ -84,6 +84,19 @@ fn probe_story(round: usize, reference: chrono::DateTime<chrono::Utc>) -> String
     .to_string()
 }
 
+/// What one run measured.
+struct Outcome {
+    accepted: usize,
+    /// `serve`'s CPU over the window.
+    cpu: Duration,
+    /// From the first push to the CPU's second reading.
+    window: Duration,
+    /// From the first push to the end of the last.
+    pushes_took: Duration,
+    /// Push → found by search, one a probe.
+    probes: Vec<Duration>,
+}
+
 fn millis(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
@@ -154,7 +167,7 @@ fn run() -> Result<()> {
     );
 
     let running = AtomicBool::new(true);
-    let outcome = std::thread::scope(|scope| -> Result<(usize, Duration, Vec<Duration>)> {
+    let outcome = std::thread::scope(|scope| -> Result<Outcome> {
         let prober = scope.spawn(|| -> Result<Vec<Duration>> {
             let mut found = Vec::new();
             let mut round = 0;
@@ -198,29 +211,51 @@ fn run() -> Result<()> {
                 }
             }
         }
+        // A push returns once its stories are stored, so pushes that end late mean `serve`
+        // could not keep up with the rate.
+        let pushes_took = started.elapsed();
         // One more second for the last pushes to be indexed, within the CPU window.
         std::thread::sleep(
             (started + Duration::from_secs(seconds + 1)).saturating_duration_since(Instant::now()),
         );
         let cpu = serve_cpu()?.saturating_sub(cpu_before);
+        let window = started.elapsed();
         running.store(false, Ordering::Relaxed);
         let probes = prober
             .join()
             .map_err(|_| "the probe thread panicked".to_string())??;
         pushed?;
-        Ok((accepted, cpu, probes))
+        Ok(Outcome {
+            accepted,
+            cpu,
+            window,
+            pushes_took,
+            probes,
+        })
     });
     let _ = child.kill();
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&data);
-    let (accepted, cpu, mut probes) = outcome?;
+    let Outcome {
+        accepted,
+        cpu,
+        window,
+        pushes_took,
+        mut probes,
+    } = outcome?;
     probes.sort();
-    let window = seconds as f64 + 1.0;
     println!(
-        "stories accepted {accepted}; serve's CPU {:.2} s over {window:.0} s: {:.1} % of one core, \
-         {:.0} µs a story",
+        "stories accepted {accepted}, the last push done at {:.1} s of {seconds} s planned ({}); \
+         serve's CPU {:.2} s over {:.1} s: {:.1} % of one core, {:.0} µs a story",
+        pushes_took.as_secs_f64(),
+        if pushes_took.as_secs_f64() <= seconds as f64 + 0.5 {
+            "kept up"
+        } else {
+            "fell behind"
+        },
         cpu.as_secs_f64(),
-        cpu.as_secs_f64() * 100.0 / window,
+        window.as_secs_f64(),
+        cpu.as_secs_f64() * 100.0 / window.as_secs_f64(),
         cpu.as_secs_f64() * 1e6 / accepted.max(1) as f64
     );
     println!(
