@@ -1,6 +1,6 @@
 //! What Verbatim's benchmarks share: generated text and wire feeds, a digest of cluster
-//! assignments, peak-memory readings of processes, the Python peers' virtualenv, a small SVG chart, and how many bodies normalize
-//! takes in one scan.
+//! assignments, peak-memory readings of processes, running the release binary, the Python
+//! peers' virtualenv, a small SVG chart, and how many bodies normalize takes in one scan.
 
 pub mod corpus;
 pub mod digest;

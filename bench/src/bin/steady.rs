@@ -161,8 +161,9 @@ fn run() -> Result<()> {
     };
     println!(
         "verbatim serve taking {rate} stories/s ({PUSHES_A_SECOND} pushes of {per_push} a second, RSS 2.0) \
-         for {seconds} s, a probe story searched for every {} ms ({} cores)",
+         for {seconds} s; a probe story every {} ms, searched for every {} ms until found ({} cores)",
         PROBE_EVERY.as_millis(),
+        PROBE_POLL.as_millis(),
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
 
