@@ -73,6 +73,64 @@ pub fn verbatim_binary() -> Result<std::path::PathBuf, String> {
     }
 }
 
+/// Runs `BINARY --data DATA EXTRA… source add NAME --push` (EXTRA: global options such as
+/// `--store URL`) and returns the token it printed.
+pub fn add_push_source<S: AsRef<OsStr>>(
+    binary: &Path,
+    data: &Path,
+    extra: &[S],
+    name: &str,
+) -> Result<String, String> {
+    let added = Command::new(binary)
+        .arg("--data")
+        .arg(data)
+        .args(extra)
+        .args(["source", "add", name, "--push"])
+        .output()
+        .map_err(|error| format!("cannot run {}: {error}", binary.display()))?;
+    let token = push_token(&added.stdout);
+    if token.is_empty() {
+        return Err(format!(
+            "`source add {name} --push` printed no token: {}",
+            String::from_utf8_lossy(&added.stderr).trim()
+        ));
+    }
+    Ok(token)
+}
+
+/// Pushes `body` to `BASE/api/v1/push/SOURCE` with the source's token (and `content_type`, if
+/// given: without one Verbatim sniffs the format); returns the ids of the stories it accepted.
+/// Anything but 202 Accepted is an error.
+pub fn push(
+    client: &reqwest::blocking::Client,
+    base: &str,
+    source: &str,
+    token: &str,
+    content_type: Option<&str>,
+    body: String,
+) -> Result<Vec<String>, String> {
+    let mut request = client
+        .post(format!("{base}/api/v1/push/{source}"))
+        .bearer_auth(token)
+        .body(body);
+    if let Some(content_type) = content_type {
+        request = request.header("content-type", content_type);
+    }
+    let response = request.send().map_err(|error| error.to_string())?;
+    if response.status().as_u16() != 202 {
+        return Err(format!("push answered {}", response.status()));
+    }
+    let answer: serde_json::Value = response.json().map_err(|error| error.to_string())?;
+    Ok(answer["accepted"]
+        .as_array()
+        .map(|ids| {
+            ids.iter()
+                .filter_map(|id| id.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
 /// The token `verbatim source add NAME --push` printed, on the line after "Its token …".
 pub fn push_token(printed: &[u8]) -> String {
     String::from_utf8_lossy(printed)

@@ -8,9 +8,9 @@
 //! database instead: a kill pushed to node A, until every other node shows it gone.
 //! The verbatim binary is found beside this one (target/release) or at `$VERBATIM_BIN`.
 
-use bench::serve::{percentile, push_token, verbatim_binary};
+use bench::serve::{add_push_source, percentile, verbatim_binary};
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 fn main() {
@@ -78,25 +78,7 @@ impl Probe {
 
     /// Pushes one payload; returns the ids Verbatim accepted.
     fn push(&self, body: String) -> Result<Vec<String>> {
-        let response = self
-            .client
-            .post(format!("{}/api/v1/push/wire", self.base))
-            .bearer_auth(&self.token)
-            .body(body)
-            .send()
-            .map_err(|error| error.to_string())?;
-        if response.status().as_u16() != 202 {
-            return Err(format!("push answered {}", response.status()));
-        }
-        let answer: serde_json::Value = response.json().map_err(|error| error.to_string())?;
-        Ok(answer["accepted"]
-            .as_array()
-            .map(|ids| {
-                ids.iter()
-                    .filter_map(|id| id.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default())
+        bench::serve::push(&self.client, &self.base, "wire", &self.token, None, body)
     }
 
     /// Whether every output shows the story (`true`) or none does (`false`); `None` if mixed.
@@ -171,13 +153,12 @@ fn run_nodes(binary: &Path, nodes: usize, rounds: usize) -> Result<()> {
     let url = postgres.create_database("latency")?;
     let root = tempfile::tempdir().map_err(|error| error.to_string())?;
     let keys = root.path().join("keys");
-    let added = Command::new(binary)
-        .arg("--data")
-        .arg(root.path().join("admin"))
-        .args(["--store", &url, "source", "add", "wire", "--push"])
-        .output()
-        .map_err(|error| error.to_string())?;
-    let token = push_token(&added.stdout);
+    let token = add_push_source(
+        binary,
+        &root.path().join("admin"),
+        &["--store", &url],
+        "wire",
+    )?;
     let mut servers = Vec::new();
     for node in 0..nodes {
         let data = root.path().join(format!("node{node}"));
@@ -287,13 +268,7 @@ fn run() -> Result<()> {
     }
     let data = std::env::temp_dir().join(format!("verbatim-latency-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
-    let added = Command::new(&binary)
-        .arg("--data")
-        .arg(&data)
-        .args(["source", "add", "wire", "--push"])
-        .output()
-        .map_err(|error| error.to_string())?;
-    let token = push_token(&added.stdout);
+    let token = add_push_source(&binary, &data, &[] as &[&str], "wire")?;
     let server = start(&binary, &data)?;
     let probe = Probe {
         client: reqwest::blocking::Client::builder()

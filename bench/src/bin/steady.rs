@@ -8,11 +8,10 @@
 //! [--seconds 30]`. The verbatim binary is found beside this one or at `$VERBATIM_BIN`, so two
 //! builds can be compared in turn.
 
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use bench::serve::{cpu_seconds, percentile, push_token, verbatim_binary};
+use bench::serve::{add_push_source, cpu_seconds, percentile, verbatim_binary};
 use bench::wire::{self, Syndication};
 
 type Result<T> = std::result::Result<T, String>;
@@ -43,19 +42,15 @@ struct Pusher {
 impl Pusher {
     /// Pushes one payload; returns how many stories were accepted.
     fn push(&self, body: String, content_type: &str) -> Result<usize> {
-        let response = self
-            .client
-            .post(format!("{}/api/v1/push/wire", self.base))
-            .bearer_auth(&self.token)
-            .header("content-type", content_type)
-            .body(body)
-            .send()
-            .map_err(|error| error.to_string())?;
-        if response.status().as_u16() != 202 {
-            return Err(format!("push answered {}", response.status()));
-        }
-        let answer: serde_json::Value = response.json().map_err(|error| error.to_string())?;
-        Ok(answer["accepted"].as_array().map_or(0, Vec::len))
+        let accepted = bench::serve::push(
+            &self.client,
+            &self.base,
+            "wire",
+            &self.token,
+            Some(content_type),
+            body,
+        )?;
+        Ok(accepted.len())
     }
 
     /// Whether a search for `word` finds a story.
@@ -142,13 +137,7 @@ fn run() -> Result<()> {
     let binary = verbatim_binary()?;
     let data = std::env::temp_dir().join(format!("verbatim-steady-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
-    let added = Command::new(&binary)
-        .arg("--data")
-        .arg(&data)
-        .args(["source", "add", "wire", "--push"])
-        .output()
-        .map_err(|error| error.to_string())?;
-    let token = push_token(&added.stdout);
+    let token = add_push_source(&binary, &data, &[] as &[&str], "wire")?;
     let (mut child, base) = bench::serve::start(&binary, &data, std::iter::empty::<&str>())?;
     let client = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(30))
