@@ -1,6 +1,6 @@
 //! Running the real `verbatim` binary for a benchmark: finding it, starting `serve` on a free
-//! loopback port (its log quiet, returned once it says where it listens), reading a push
-//! source's token and a process's CPU time; and the percentiles the reports print.
+//! loopback port (its log quiet, returned once it says where it listens), adding a push source
+//! and pushing to it, reading a process's CPU time; and the percentiles the reports print.
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
